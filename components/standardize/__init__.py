@@ -1,0 +1,3 @@
+from components.standardize.component import standardize
+
+__all__ = ["standardize"]

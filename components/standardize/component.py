@@ -1,0 +1,13 @@
+"""KFP component `standardize`: Write the standardized, DVC-versioned store of a validated snapshot; returns its URI."""
+
+from kfp import dsl
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def standardize(params_json: str, tracking_json: str, dataset: str, snapshot: str, validation: str) -> str:
+    """Write the standardized, DVC-versioned store of a validated snapshot; returns its URI."""
+    from climbflow.stages import execute_json
+
+    return execute_json("standardize", params_json, tracking_json, dataset=dataset, snapshot=snapshot, validation=validation)

@@ -1,0 +1,230 @@
+"""CheXpert (Stanford), read from its real layout: ``CheXpert-v1.0-small/{train,valid}.csv`` + JPGs.
+
+The csv ``Path`` column is relative to the folder that *contains* ``CheXpert-v1.0-small`` (e.g.
+``CheXpert-v1.0-small/train/patient00001/study1/view1_frontal.jpg``). The dataset root given to
+:meth:`CheXpert.index` / :meth:`CheXpert.decode` may be that containing folder or the
+``CheXpert-v1.0-small`` (or full-resolution ``CheXpert-v1.0``) folder itself.
+
+Labels follow CLIMB: blank -> 0, uncertain (-1) -> the ``uncertain`` option (0, 1 or NaN = ignored).
+``valid.csv`` is the official evaluation set (split ``test``); ``train.csv`` records get no split so that
+the standardize stage hash-splits them by patient.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+from PIL import Image
+from pydantic import BaseModel, ConfigDict
+
+from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordError, Rejected, Split, TaskType
+
+logger = logging.getLogger(__name__)
+
+LABELS: tuple[str, ...] = (
+    "No Finding",
+    "Enlarged Cardiomediastinum",
+    "Cardiomegaly",
+    "Lung Opacity",
+    "Lung Lesion",
+    "Edema",
+    "Consolidation",
+    "Pneumonia",
+    "Atelectasis",
+    "Pneumothorax",
+    "Pleural Effusion",
+    "Pleural Other",
+    "Fracture",
+    "Support Devices",
+)
+META_COLUMNS: tuple[str, ...] = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA")
+DATA_DIRS: tuple[str, ...] = ("CheXpert-v1.0-small", "CheXpert-v1.0")
+CSV_SPLITS: tuple[tuple[str, Split | None], ...] = (("train.csv", None), ("valid.csv", "test"))
+_PATIENT = re.compile(r"^patient\d+$")
+_SEX = {"male": "M", "female": "F"}
+
+
+class CheXpertOptions(BaseModel):
+    """``uncertain``: how -1 labels are read; ``frontal_only``: drop lateral views."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    uncertain: Literal["zeros", "ones", "ignore"] = "zeros"
+    frontal_only: bool = False
+
+
+def _data_dir(root: Path) -> Path | None:
+    """The folder holding train.csv/valid.csv: ``root/CheXpert-v1.0-small`` or ``root`` itself."""
+    for name in DATA_DIRS:
+        if (root / name / "train.csv").is_file() or (root / name / "valid.csv").is_file():
+            return root / name
+    if (root / "train.csv").is_file() or (root / "valid.csv").is_file():
+        return root
+    return None
+
+
+class CheXpert(DatasetSpec):
+    name: ClassVar[str] = "chexpert"
+    title: ClassVar[str] = "CheXpert v1.0 (small) chest radiographs, 14 observations"
+    modality: ClassVar[str] = "image2d"
+    task: ClassVar[TaskType] = "multilabel"
+    classes: ClassVar[tuple[str, ...]] = LABELS
+    license: ClassVar[str] = "Stanford University CheXpert Dataset Research Use Agreement (registration)"
+    layout: ClassVar[str] = (
+        "<root>/CheXpert-v1.0-small/{train,valid}.csv (Path, Sex, Age, Frontal/Lateral, AP/PA, 14 labels "
+        "with 1.0/0.0/-1.0/blank) + <root>/CheXpert-v1.0-small/{train,valid}/patientNNNNN/studyN/viewN_*.jpg"
+    )
+    official_split: ClassVar[bool] = True
+    Options: ClassVar[type[BaseModel]] = CheXpertOptions
+    max_pixels: ClassVar[int] = 64_000_000  # decompression-bomb guard (full-res CheXpert is ~7 Mpx)
+
+    options: CheXpertOptions
+
+    def detect(self, root: Path) -> bool:
+        data = _data_dir(Path(root))
+        if data is None:
+            return False
+        csv_path = next(p for p in (data / "train.csv", data / "valid.csv") if p.is_file())
+        with csv_path.open(newline="", encoding="utf-8") as fh:
+            header = next(csv.reader(fh), [])
+        return "Path" in header and "Frontal/Lateral" in header
+
+    def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
+        root = Path(root)
+        data = _data_dir(root)
+        if data is None:
+            raise CatalogError(f"{root}: no CheXpert-v1.0-small/train.csv or valid.csv found (expected {self.layout})")
+        prefix = data.relative_to(root)
+        for csv_name, _ in CSV_SPLITS:
+            if not (data / csv_name).is_file():
+                raise CatalogError(f"{data / csv_name}: metadata file missing")
+        seen: set[str] = set()
+        for csv_name, split in CSV_SPLITS:
+            yield from self._index_csv(root, prefix, csv_name, split, seen)
+
+    def _index_csv(
+        self, root: Path, prefix: Path, csv_name: str, split: Split | None, seen: set[str]
+    ) -> Iterator[RawRecord | Rejected]:
+        csv_path = root / prefix / csv_name
+        source = (prefix / csv_name).as_posix()
+        with csv_path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            for column in (*META_COLUMNS, *LABELS):
+                if column not in header:
+                    raise CatalogError(f"{csv_path}: required column {column!r} missing (columns: {header})")
+            skipped = 0
+            for row in reader:
+                line = reader.line_num
+                if self.options.frontal_only and row["Frontal/Lateral"].strip() != "Frontal":
+                    skipped += 1
+                    continue
+                item = self._record(root, prefix, source, line, row, split, seen)
+                yield item
+        if skipped:
+            logger.info("%s: %d lateral views skipped (frontal_only)", source, skipped)
+
+    def _record(
+        self, root: Path, prefix: Path, source: str, line: int, row: dict[str, str], split: Split | None,
+        seen: set[str],
+    ) -> RawRecord | Rejected:
+        raw_path = (row["Path"] or "").strip()
+        parts = PurePosixPath(raw_path).parts
+        if parts and parts[0] in DATA_DIRS:
+            parts = parts[1:]
+        inner = PurePosixPath(*parts) if parts else PurePosixPath()
+        record_id = inner.with_suffix("").as_posix() if parts else f"{source}:{line}"
+        patient = next((p for p in parts if _PATIENT.match(p)), None)
+        if patient is None:
+            return Rejected(record_id, source, "bad_path", f"{source} line {line}: Path {raw_path!r} has no patientNNNNN")
+        if record_id in seen:
+            return Rejected(record_id, source, "duplicate_record", f"{source} line {line}: Path {raw_path!r} repeated")
+        seen.add(record_id)
+        rel = (prefix / inner).as_posix()
+        target: list[float] = []
+        given: dict[str, str] = {}
+        for column in LABELS:
+            raw = (row[column] or "").strip()
+            value = self._label(raw)
+            if value is None:
+                return Rejected(
+                    record_id, source, "bad_label_value",
+                    f"{source} line {line}: column {column!r} has value {raw!r} (allowed 1.0, 0.0, -1.0, blank)",
+                )
+            target.append(value)
+            if raw:
+                given[column] = raw
+        if not (root / rel).is_file():
+            return Rejected(record_id, source, "missing_file", f"{source} line {line}: image {rel} not found")
+        age = (row["Age"] or "").strip()
+        return RawRecord(
+            record_id=record_id,
+            patient_id=patient,
+            files=(rel,),
+            target=tuple(target),
+            source_labels=json.dumps(given),
+            split=split,
+            meta={
+                "age": int(float(age)) if age.replace(".", "", 1).isdigit() else None,
+                "sex": _SEX.get((row["Sex"] or "").strip().lower()),
+                "view": (row["Frontal/Lateral"] or "").strip() or None,
+                "ap_pa": (row["AP/PA"] or "").strip() or None,
+            },
+        )
+
+    def _label(self, raw: str) -> float | None:
+        """csv cell -> target value; None when the cell is not 1/0/-1/blank."""
+        if raw == "":
+            return 0.0
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+        if value == 1.0 or value == 0.0:
+            return value
+        if value == -1.0:
+            return {"zeros": 0.0, "ones": 1.0, "ignore": math.nan}[self.options.uncertain]
+        return None
+
+    def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
+        """8-bit grayscale (H, W) array of the record's JPG; RecordError for empty/corrupt/huge files."""
+        path = Path(root) / record.files[0]
+        if not path.is_file():
+            raise RecordError("missing_file", f"{path} not found")
+        if path.stat().st_size == 0:
+            raise RecordError("empty_file", f"{path} is zero bytes")
+        limit = min(self.max_pixels, Image.MAX_IMAGE_PIXELS or self.max_pixels)
+        try:
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > limit:
+                    raise RecordError("image_too_large", f"{path} is {width}x{height} px (limit {limit} px)")
+                img.load()
+                arr = _to_uint8_gray(img)
+        except RecordError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise RecordError("image_too_large", f"{path}: {exc}") from None
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise RecordError("corrupt_image", f"{path} cannot be decoded: {exc}") from None
+        if arr.ndim != 2 or min(arr.shape) < 2:
+            raise RecordError("corrupt_image", f"{path} decodes to shape {arr.shape}")
+        return arr, {"sampling_rate": None, "orig_size": (int(arr.shape[0]), int(arr.shape[1]))}
+
+
+def _to_uint8_gray(img: Image.Image) -> np.ndarray:
+    """Any PIL mode -> uint8 grayscale; 16-bit / float images are min-max scaled."""
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        scaled = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
+        return np.ascontiguousarray(scaled.round().astype(np.uint8))
+    return np.ascontiguousarray(np.asarray(img.convert("L"), dtype=np.uint8))

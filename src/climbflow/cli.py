@@ -1,0 +1,172 @@
+"""`climb`: the command line. Heavy libraries are imported inside commands so `climb --help` stays fast."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(help="climbflow: CLIMB's clinical datasets and models as a reproducible pipeline.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+
+ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a key: --set pretrain.epochs=3")]
+
+
+def _load(params: Path, overrides: list[str] | None = None):
+    from climbflow.config import ConfigError, load
+    from climbflow.logs import setup_logging
+    from climbflow.pipeline_runner import resolve_paths
+
+    setup_logging()
+    pairs = {}
+    for item in overrides or []:
+        if "=" not in item:
+            _fail(f"--set {item!r}: expected KEY=VALUE, e.g. --set pretrain.epochs=3")
+        key, value = item.split("=", 1)
+        pairs[key] = value
+    try:
+        return resolve_paths(load(params, pairs), params.resolve().parent)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _fail(message: str, code: int = 2):
+    typer.secho(message, fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+    """The main job: run the training pipeline end to end on this machine (kfp.local, MLflow sqlite, DVC)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from climbflow.pipeline_runner import ensure_sample_data, run_local
+    from climbflow.registry.tracking import tracking_uri
+
+    cfg = _load(params, set_)
+    ensure_sample_data(cfg)
+    try:
+        outcome = run_local(cfg)
+    except Exception as exc:  # kfp.local reports the failing task; its log is above
+        _fail(f"pipeline failed: {exc}", code=1)
+    console = Console()
+    table = Table(title=f"climb run {outcome.pipeline_run_id} ({outcome.seconds:.0f} s)")
+    for col in ("target", "macro AUC", "sens", "spec", "F1", "acc", "n test", "data version", "model", "cached"):
+        table.add_column(col)
+    for row in outcome.results:
+        m = row["metrics"]
+        table.add_row(
+            row["target"], *(f"{m.get(k, float('nan')):.3f}" for k in ("macro_auc", "sensitivity", "specificity",
+                                                                         "f1", "accuracy")),
+            str(int(m.get("n_test", 0))), row["data_version"][:12], row["model"], "yes" if row["cache_hit"] else "",
+        )
+    console.print(table)
+    console.print(f"MLflow UI: [bold]mlflow ui --backend-store-uri {tracking_uri(cfg)} --port 5000[/bold]")
+
+
+@app.command("sample-data")
+def sample_data(
+    params: ParamsOpt = Path("params.yaml"),
+    out: Annotated[Optional[Path], typer.Option(help="write here instead of the configured sources")] = None,
+    records: Annotated[Optional[int], typer.Option(help="records per dataset")] = None,
+    shuffle_labels: Annotated[bool, typer.Option(help="negative control: permute labels")] = False,
+    dataset: Annotated[Optional[list[str]], typer.Option(help="only these datasets")] = None,
+) -> None:
+    """Write small deterministic copies of the datasets in their real layouts."""
+    from climbflow import sampledata
+
+    cfg = _load(params)
+    for name in dataset or [d for d in cfg.enabled_datasets() if d in sampledata.WRITERS]:
+        dest = out / name if out else Path(cfg.datasets[name].source)
+        n = records or cfg.sample_data.records.get(name, 200)
+        sampledata.write(name, dest, n, seed=cfg.seed, shuffle_labels=shuffle_labels or cfg.sample_data.shuffle_labels)
+        typer.echo(f"{name}: {n} records -> {dest}")
+
+
+@app.command()
+def stage(
+    name: Annotated[str, typer.Argument(help="ingest | validate | standardize | pretrain | finetune | evaluate")],
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    dataset: Annotated[Optional[str], typer.Option(help="dataset (ingest/validate/standardize)")] = None,
+    source: Annotated[Optional[str], typer.Option(help="raw source folder or s3:// prefix (ingest)")] = None,
+    snapshot: Annotated[Optional[str], typer.Option(help="ingested snapshot (validate/standardize)")] = None,
+    validation: Annotated[Optional[str], typer.Option(help="validation output (standardize)")] = None,
+    modality: Annotated[Optional[str], typer.Option(help="modality (pretrain)")] = None,
+    standardized: Annotated[Optional[list[str]], typer.Option(help="standardized store(s)")] = None,
+    pretrained: Annotated[Optional[str], typer.Option(help="pretrain output (finetune)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="finetune output (evaluate)")] = None,
+    target: Annotated[Optional[str], typer.Option(help="target dataset (finetune/evaluate)")] = None,
+    out: Annotated[Optional[str], typer.Option(help="output location (default: content-addressed in workspace)")] = None,
+) -> None:
+    """Run one stage (what dvc.yaml and the container entrypoint call). Prints the stage report as JSON."""
+    from climbflow.stages import STAGES, StageFailed, execute
+
+    if name not in STAGES:
+        _fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    cfg = _load(params, set_)
+    given = {"dataset": dataset, "source": source, "snapshot": snapshot, "validation": validation,
+             "modality": modality, "standardized": standardized, "pretrained": pretrained, "model": model,
+             "target": target, "out": out}
+    needs = {
+        "ingest": ["dataset"], "validate": ["dataset", "snapshot"],
+        "standardize": ["dataset", "snapshot", "validation"], "pretrain": ["modality", "standardized"],
+        "finetune": ["target", "pretrained", "standardized"], "evaluate": ["target", "model", "standardized"],
+    }[name]
+    missing = [f"--{k}" for k in needs if not given[k]]
+    if missing:
+        _fail(f"climb stage {name}: missing {', '.join(missing)}")
+    optional = {"ingest": ["source"]}.get(name, [])
+    inputs = {k: given[k] for k in needs + optional + ["out"] if given[k] is not None}
+    try:
+        result = execute(name, cfg, **inputs)
+    except StageFailed as exc:
+        _fail(str(exc), code=1)
+    except (FileNotFoundError, ValueError) as exc:
+        _fail(f"climb stage {name}: {exc}", code=1)
+    typer.echo(json.dumps({"uri": result.uri, "cache_hit": result.cache_hit, **result.extra,
+                           "report": result.report}, indent=2, sort_keys=True, default=str))
+
+
+@app.command("compile")
+def compile_(
+    params: ParamsOpt = Path("params.yaml"),
+    out: Annotated[Path, typer.Option(help="pipeline YAML to upload in the Kubeflow UI")] = Path(
+        "pipelines/compiled/training.yaml"),
+) -> None:
+    """Compile the training pipeline to YAML (upload it in the Kubeflow Pipelines UI)."""
+    from climbflow.pipeline_runner import compile_training
+
+    cfg = _load(params)
+    typer.echo(str(compile_training(cfg, out)))
+
+
+@app.command()
+def datasets() -> None:
+    """List the dataset catalog: modality, task, label space, license, expected layout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from climbflow import catalog
+
+    table = Table(title="climbflow catalog")
+    for col in ("name", "modality", "task", "classes", "split", "license", "layout"):
+        table.add_column(col, overflow="fold")
+    for name in catalog.names():
+        spec = catalog.get(name)
+        table.add_row(name, spec.modality, spec.task, ", ".join(spec.classes),
+                      "official" if spec.official_split else "patient hash", spec.license, spec.layout)
+    Console().print(table)
+
+
+def main() -> None:
+    app(prog_name="climb")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation: CLIMB-faithful classification metrics (``metrics``) and report writing (``report``)."""

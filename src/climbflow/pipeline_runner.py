@@ -1,0 +1,136 @@
+"""Compile the KFP pipelines, and run the training pipeline on the embedded default with ``kfp.local``.
+
+``climb run`` = sample data if missing -> parent MLflow run -> the very same pipeline graph that the Kubeflow UI
+runs, executed by ``kfp.local.SubprocessRunner(use_venv=False)`` -> results read back from MLflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from climbflow.config import Params
+from climbflow.stages.base import Workspace
+
+log = logging.getLogger(__name__)
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _import_pipelines():
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from pipelines import training
+
+    return training
+
+
+def compile_training(params: Params, out: Path) -> Path:
+    from kfp import compiler
+
+    training = _import_pipelines()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    compiler.Compiler().compile(training.build(params), str(out))
+    return out
+
+
+def resolve_paths(params: Params, base: Path) -> Params:
+    """Make the workspace root and local dataset sources absolute (components run in other directories)."""
+    from climbflow.config import parse
+    from climbflow.store.uri import is_s3
+
+    data = params.to_dict()
+    root = Path(data["workspace"]["root"])
+    data["workspace"]["root"] = str(root if root.is_absolute() else (base / root).resolve())
+    for ds in data["datasets"].values():
+        src = ds["source"]
+        if not is_s3(src) and not Path(src).is_absolute():
+            ds["source"] = str((base / src).resolve())
+    return parse(data)
+
+
+def ensure_sample_data(params: Params) -> list[str]:
+    """Write the sample copy of each enabled dataset whose source is missing and which has a sample writer."""
+    from climbflow import sampledata
+    from climbflow.store.uri import is_s3
+
+    written = []
+    for name in params.enabled_datasets():
+        source = params.datasets[name].source
+        if is_s3(source) or Path(source).exists():
+            continue
+        n = params.sample_data.records.get(name)
+        if n is None or name not in sampledata.WRITERS:
+            raise FileNotFoundError(
+                f"datasets.{name}.source = {source}: not found, and no sample data is configured for it "
+                f"(point it at your copy of {name} in its real layout; see `climb datasets`)"
+            )
+        log.info("writing sample %s (%d records) to %s", name, n, source)
+        sampledata.write(name, Path(source), n, seed=params.seed, shuffle_labels=params.sample_data.shuffle_labels)
+        written.append(name)
+    return written
+
+
+@dataclass
+class RunOutcome:
+    pipeline_run_id: str
+    parent_run_id: str
+    seconds: float
+    results: list[dict]
+    tracking_uri: str
+
+
+def run_local(params: Params) -> RunOutcome:
+    """Run the training pipeline with kfp.local on this machine; returns results read back from MLflow."""
+    from kfp import local
+
+    from climbflow.registry import tracking
+
+    ws = Workspace.from_params(params)
+    training = _import_pipelines()
+    pipeline_run_id = f"local-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    parent = tracking.start_pipeline_run(params, pipeline_run_id)
+    start = time.perf_counter()
+    status = "FAILED"
+    try:
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(ws.root / "kfp"))
+        pipeline = training.build(params)
+        pipeline(
+            params_json=json.dumps(params.to_dict(), sort_keys=True),
+            tracking_json=json.dumps({"parent_run_id": parent, "pipeline_run_id": pipeline_run_id}),
+            datasets=params.enabled_datasets(),
+        )
+        status = "FINISHED"
+    finally:
+        seconds = time.perf_counter() - start
+        results = collect_results(params, parent)
+        summary = {f"{r['target']}.{k}": v for r in results for k, v in r["metrics"].items()}
+        tracking.finish_pipeline_run(params, parent, status, summary | {"pipeline_seconds": seconds})
+    return RunOutcome(pipeline_run_id, parent, seconds, results, tracking.tracking_uri(params))
+
+
+def collect_results(params: Params, parent_run_id: str) -> list[dict]:
+    """The evaluate child runs of a pipeline run, as rows of the results table."""
+    from climbflow.registry import tracking
+
+    rows = []
+    for run in tracking.child_runs(params, parent_run_id):
+        tags = run.data.tags
+        if tags.get("climb.stage") != "evaluate":
+            continue
+        metrics = {k: v for k, v in run.data.metrics.items() if k in ("macro_auc", "sensitivity", "specificity",
+                                                                       "f1", "accuracy", "n_test")}
+        rows.append(
+            {
+                "target": tags.get("climb.name"),
+                "metrics": metrics,
+                "data_version": tags.get("climb.data_version", ""),
+                "model": tags.get("climb.registered_model", ""),
+                "cache_hit": tags.get("climb.cache_hit") == "true",
+            }
+        )
+    return sorted(rows, key=lambda r: r["target"])

@@ -1,0 +1,1 @@
+"""MLflow adapter: tracking of pipeline and stage runs, model registration and aliases."""

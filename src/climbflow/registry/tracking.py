@@ -1,0 +1,199 @@
+"""MLflow tracking: one parent run per pipeline run, one child run per stage (params, metrics, data versions,
+git commit, reports), and registration of evaluated models as ``challenger``. All MLflow calls live here."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from climbflow.config import Params
+from climbflow.stages.base import StageResult, Workspace
+from climbflow.store.uri import redact
+
+log = logging.getLogger(__name__)
+CHALLENGER = "challenger"
+
+
+def tracking_uri(params: Params) -> str:
+    return params.workspace.tracking_uri or f"sqlite:///{Workspace.from_params(params).root / 'mlflow.db'}"
+
+
+def artifact_location(params: Params) -> str:
+    return params.workspace.artifact_location or str(Workspace.from_params(params).root / "mlartifacts")
+
+
+def _client(params: Params):
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    Workspace.from_params(params).root.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri(params))
+    return mlflow, MlflowClient(tracking_uri(params))
+
+
+def experiment_id(params: Params) -> str:
+    mlflow, client = _client(params)
+    exp = client.get_experiment_by_name(params.workspace.experiment)
+    if exp is not None:
+        return exp.experiment_id
+    return client.create_experiment(params.workspace.experiment, artifact_location=artifact_location(params))
+
+
+def git_commit() -> str:
+    if os.environ.get("CLIMB_GIT_COMMIT"):
+        return os.environ["CLIMB_GIT_COMMIT"]
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5).stdout.strip()
+        return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _common_tags(pipeline_run_id: str) -> dict[str, str]:
+    return {
+        "climb.pipeline_run_id": pipeline_run_id,
+        "climb.git_commit": git_commit(),
+        "climb.image": os.environ.get("CLIMB_IMAGE", "local"),
+    }
+
+
+def start_pipeline_run(params: Params, pipeline_run_id: str, run_name: str = "climb run") -> str:
+    """Create the parent run of one pipeline run; returns its MLflow run id."""
+    mlflow, client = _client(params)
+    run = client.create_run(experiment_id(params), run_name=run_name, tags=_common_tags(pipeline_run_id))
+    flat = _flatten(params.to_dict())
+    for i in range(0, len(flat), 100):
+        batch = dict(list(flat.items())[i : i + 100])
+        client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in batch.items()])
+    return run.info.run_id
+
+
+def finish_pipeline_run(params: Params, run_id: str, status: str, metrics: dict[str, float]) -> None:
+    mlflow, client = _client(params)
+    for key, value in metrics.items():
+        client.log_metric(run_id, key, value)
+    client.set_terminated(run_id, status=status)
+
+
+def child_runs(params: Params, parent_run_id: str) -> list[Any]:
+    mlflow, client = _client(params)
+    return client.search_runs(
+        [experiment_id(params)], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=1000
+    )
+
+
+def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_run_id: str) -> str:
+    """A child run for one stage execution (also for a cache hit, tagged as such); returns its run id."""
+    mlflow, client = _client(params)
+    report = result.report
+    tags = _common_tags(pipeline_run_id) | {
+        "mlflow.parentRunId": parent_run_id,
+        "climb.stage": result.stage,
+        "climb.name": result.name,
+        "climb.output_uri": redact(result.uri),
+        "climb.cache_hit": str(result.cache_hit).lower(),
+    }
+    for key in ("snapshot_id", "source_uri", "data_version", "modality", "passed"):
+        if key in report:
+            tags[f"climb.{key}"] = str(report[key])
+    if "data_version" in result.extra:
+        tags["climb.data_version"] = result.extra["data_version"]["md5"]
+        tags["climb.dvc_remote"] = result.extra["data_version"]["remote"]
+    for dataset, ver in (report.get("data_versions") or report.get("pretrain_data_versions") or {}).items():
+        tags[f"climb.data_version.{dataset}"] = ver
+    run = client.create_run(experiment_id(params), run_name=f"{result.stage}:{result.name}", tags=tags)
+    run_id = run.info.run_id
+    section = {"pretrain": params.pretrain, "finetune": params.finetune, "evaluate": params.evaluate,
+               "standardize": params.standardize, "validate": params.validate_}.get(result.stage)
+    if section is not None:
+        flat = _flatten(section.model_dump(mode="json"))
+        client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in list(flat.items())[:100]])
+    metrics = {k: v for k, v in _flatten(report.get("metrics", {})).items()}
+    for key in ("n_samples", "n_quarantined", "n_records", "n_rejected", "n_files", "total_bytes", "n_test"):
+        if key in report:
+            metrics[key] = report[key]
+    metrics["stage_seconds"] = result.seconds
+    client.log_batch(run_id, metrics=[mlflow.entities.Metric(k, float(v), 0, 0) for k, v in metrics.items()
+                                      if _is_number(v)])
+    if not result.cache_hit and not result.uri.startswith("s3://"):
+        out = Path(result.uri)
+        for path in sorted(out.iterdir()):
+            if path.is_file() and path.suffix in {".json", ".md", ".png", ".html"}:
+                client.log_artifact(run_id, str(path), artifact_path="report")
+    if result.stage == "evaluate" and not result.cache_hit and params.evaluate.register_model:
+        _register_challenger(params, result, run_id, tags)
+    client.set_terminated(run_id, status="FINISHED")
+    return run_id
+
+
+def _register_challenger(params: Params, result: StageResult, run_id: str, tags: dict[str, str]) -> None:
+    """Log the finetuned model (signature + input example) to the evaluate run and alias it ``challenger``."""
+    import numpy as np
+    import torch
+
+    from climbflow.stages.base import read_report
+    from climbflow.train.fit import load_model
+
+    mlflow, client = _client(params)
+    report = result.report
+    fine = read_report(report["model"])
+    net = load_model(Path(report["model"]) / fine["model"])
+    shape = _sample_shape(report)
+    example = np.zeros((1, *shape), dtype=np.float32)
+    with torch.no_grad():
+        output = net(torch.from_numpy(example)).numpy()
+    from mlflow.models import infer_signature
+
+    name = f"climb-{report['target']}"
+    with mlflow.start_run(run_id=run_id):
+        info = mlflow.pytorch.log_model(
+            net,
+            name="model",
+            signature=infer_signature(example, output),
+            input_example=example,
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+            registered_model_name=name,
+        )
+    version = str(info.registered_model_version)
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    version_tags = {
+        "climb.data_version": report["data_version"],
+        "climb.pipeline_run_id": tags["climb.pipeline_run_id"],
+        "climb.git_commit": tags["climb.git_commit"],
+        "climb.evaluation_uri": redact(result.uri),
+        **{f"climb.metric.{k}": f"{v:.6g}" for k, v in report["metrics"].items() if _is_number(v)},
+    }
+    for key, value in version_tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    client.set_tag(run_id, "climb.registered_model", f"{name}/{version}")
+    result.extra["registered_model"] = {"name": name, "version": version, "alias": CHALLENGER}
+    log.info("registered %s version %s as @%s", name, version, CHALLENGER)
+
+
+def _sample_shape(report: dict[str, Any]) -> list[int]:
+    from climbflow.stages.standardize import labels_of
+
+    return labels_of(report["standardized"])["sample_shape"]
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            flat.update(_flatten(value, f"{prefix}{key}."))
+    elif isinstance(obj, list):
+        flat[prefix[:-1]] = ",".join(map(str, obj))[:500]
+    else:
+        flat[prefix[:-1]] = obj if _is_number(obj) else str(obj)[:500]
+    return flat
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

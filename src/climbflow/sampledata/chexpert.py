@@ -1,0 +1,533 @@
+"""A small, deterministic CheXpert copy in the real layout, with synthetic but *label-dependent* radiographs.
+
+``write_chexpert(root, n)`` writes ``root/CheXpert-v1.0-small/{train,valid}.csv`` and the JPGs their
+``Path`` column names. Every image is drawn from its study's true findings: a bright body and mediastinum,
+two dark lung fields with ribs and vessel markings, a heart whose width follows Cardiomegaly, and one
+painter per observation (effusion meniscus, opacities, pneumothorax with pleural line, tubes, ...).
+Position, size, rotation, exposure and noise vary per image so the task is learnable but not trivial.
+The csv labels mimic the real files: train rows carry blanks and some -1 (uncertain), valid rows only 1/0.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from climbflow.catalog.chexpert import LABELS, META_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+DATA_DIR = "CheXpert-v1.0-small"
+JPEG_QUALITY = 90
+VALID_FRACTION = 0.15
+TWO_STUDY_FRACTION = 0.25
+LATERAL_FRACTION = 0.08
+FIRST_VALID_PATIENT = 64541  # the real valid.csv starts at patient64541
+# Prevalence of each finding (No Finding is derived: none of the others).
+PREVALENCE: dict[str, float] = {
+    "Enlarged Cardiomediastinum": 0.10,
+    "Cardiomegaly": 0.18,
+    "Lung Opacity": 0.28,
+    "Lung Lesion": 0.08,
+    "Edema": 0.16,
+    "Consolidation": 0.10,
+    "Pneumonia": 0.08,
+    "Atelectasis": 0.14,
+    "Pneumothorax": 0.10,
+    "Pleural Effusion": 0.24,
+    "Pleural Other": 0.06,
+    "Fracture": 0.07,
+    "Support Devices": 0.28,
+}
+
+Points = list[tuple[float, float]]
+
+
+def _study_findings(rng: np.random.Generator) -> frozenset[str]:
+    found = {name for name, p in PREVALENCE.items() if rng.random() < p}
+    if "Cardiomegaly" in found and rng.random() < 0.3:
+        found.add("Enlarged Cardiomediastinum")
+    if "Edema" in found and rng.random() < 0.4:
+        found.add("Pleural Effusion")
+    if {"Pneumonia", "Consolidation"} & found and rng.random() < 0.6:
+        found.add("Lung Opacity")
+    return frozenset(found)
+
+
+def _csv_labels(rng: np.random.Generator, found: frozenset[str], valid: bool) -> list[str]:
+    """The 14 label cells as the real csv writes them (1.0 / 0.0 / -1.0 / blank)."""
+    cells = []
+    for name in LABELS:
+        positive = (not found) if name == "No Finding" else name in found
+        u = rng.random()
+        if valid:
+            cells.append("1.0" if positive else "0.0")
+        elif name == "No Finding":
+            cells.append("1.0" if positive else ("0.0" if u < 0.1 else ""))
+        elif positive:
+            cells.append("-1.0" if u < 0.12 else "1.0")
+        else:
+            cells.append("-1.0" if u < 0.03 else ("0.0" if u < 0.25 else ""))
+    return cells
+
+
+# ----------------------------------------------------------------------------------------------- drawing
+class _Canvas:
+    """Float32 layers drawn with PIL (L mode, 0..255) and blurred, returned in 0..1."""
+
+    def __init__(self, h: int, w: int, rng: np.random.Generator):
+        self.h, self.w, self.rng = h, w, rng
+        self.yy, self.xx = np.mgrid[0:h, 0:w].astype(np.float32)
+
+    def draw(self) -> tuple[Image.Image, ImageDraw.ImageDraw]:
+        img = Image.new("L", (self.w, self.h), 0)
+        return img, ImageDraw.Draw(img)
+
+    @staticmethod
+    def done(img: Image.Image, blur: float) -> np.ndarray:
+        if blur > 0:
+            img = img.filter(ImageFilter.GaussianBlur(blur))
+        return np.asarray(img, dtype=np.float32) * np.float32(1 / 255)
+
+    def polygon(self, pts: Points, blur: float) -> np.ndarray:
+        img, d = self.draw()
+        d.polygon(pts, fill=255)
+        return self.done(img, blur)
+
+    def ellipse(self, cx: float, cy: float, rx: float, ry: float, blur: float) -> np.ndarray:
+        img, d = self.draw()
+        d.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=255)
+        return self.done(img, blur)
+
+    def noise(self, cell: int) -> np.ndarray:
+        """Smooth zero-mean noise with feature size ~``cell`` pixels."""
+        small = self.rng.standard_normal((self.h // cell + 3, self.w // cell + 3)).astype(np.float32)
+        big = Image.fromarray(small).resize((self.w + 3 * cell, self.h + 3 * cell), Image.Resampling.BICUBIC)
+        return np.asarray(big, dtype=np.float32)[cell : cell + self.h, cell : cell + self.w]
+
+    def gauss(self, cx: float, cy: float, sx: float, sy: float) -> np.ndarray:
+        return np.exp(-(((self.xx - cx) / sx) ** 2 + ((self.yy - cy) / sy) ** 2) / 2)
+
+
+def _curve(p0: tuple[float, float], p1: tuple[float, float], p2: tuple[float, float], n: int = 12) -> Points:
+    """Quadratic Bezier from p0 to p2 bent towards p1."""
+    out = []
+    for t in np.linspace(0.0, 1.0, n):
+        a, b, c = (1 - t) ** 2, 2 * t * (1 - t), t**2
+        out.append((a * p0[0] + b * p1[0] + c * p2[0], a * p0[1] + b * p1[1] + c * p2[1]))
+    return out
+
+
+Cand = tuple[np.ndarray, np.ndarray]
+
+
+def _cand(mask: np.ndarray, avoid: np.ndarray) -> Cand:
+    """Pixels (ys, xs) with mask > 0.5 and avoid < 0.3 (all mask pixels if none)."""
+    ys, xs = np.nonzero((mask > 0.5) & (avoid < 0.3))
+    return (ys, xs) if len(ys) else np.nonzero(mask > 0.5)
+
+
+def _pick(rng: np.random.Generator, cand: Cand, y_lo: float = 0.0) -> tuple[int, int]:
+    """A random candidate pixel (x, y), preferring y >= y_lo."""
+    ys, xs = cand
+    if y_lo > 0 and (low := ys >= y_lo).any():
+        ys, xs = ys[low], xs[low]
+    i = int(rng.integers(len(ys)))
+    return int(xs[i]), int(ys[i])
+
+
+def _lung_outline(cx: float, s: int, t: float, h: float, top: float, cp: float) -> Points:
+    """Closed outline of one lung (s=-1 image-left, s=+1 image-right): apex, lateral wall, sharp
+    costophrenic angle at (lateral, cp), domed diaphragm, medial border."""
+    pts: Points = [(cx + s * 0.06 * t, top + 0.09 * h), (cx + s * 0.11 * t, top + 0.015 * h)]
+    for v in np.linspace(0.0, 1.0, 14):
+        pts.append((cx + s * t * (0.19 + 0.26 * math.sin(v * math.pi / 2) ** 0.55), top + v * (cp - top)))
+    x_lat, x_med, y_med = cx + s * 0.45 * t, cx + s * 0.075 * t, cp - 0.075 * h
+    for u in np.linspace(0.0, 1.0, 12)[1:]:
+        pts.append((x_lat + (x_med - x_lat) * u, cp + (y_med - cp) * u - 0.045 * h * math.sin(math.pi * u)))
+    return pts
+
+
+def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: int, ap: bool) -> np.ndarray:
+    c = _Canvas(h, w, rng)
+    t = min(h, w) * rng.uniform(0.74, 0.86)  # thorax width
+    cx = w / 2 + rng.normal(0, 0.025 * w)
+    top = h * rng.uniform(0.07, 0.13)
+    base = top + h * rng.uniform(0.60, 0.68)
+    atel_side = int(rng.choice([-1, 1]))
+    cps = {s: base + (0.02 * h if s > 0 else 0.0) for s in (-1, 1)}
+    if "Atelectasis" in found:  # volume loss: the hemidiaphragm rises
+        cps[atel_side] -= rng.uniform(0.02, 0.04) * h
+    outlines = {s: _lung_outline(cx, s, t * rng.uniform(0.96, 1.03), h, top + (0.01 * h if s > 0 else 0), cps[s])
+                for s in (-1, 1)}
+    img, d = c.draw()
+    for s in (-1, 1):
+        d.polygon(outlines[s], fill=255)
+    lungs_hard = c.done(img, 0)
+    lungs = c.done(img, 1.5)
+    sides = {-1: c.xx < cx, 1: c.xx >= cx}
+    lung_hard = {s: lungs_hard * sides[s] for s in (-1, 1)}
+    lung = {s: lungs * sides[s] for s in (-1, 1)}
+    y_dome = base - 0.075 * h
+
+    # soft tissue: torso, neck, shoulders
+    img, d = c.draw()
+    d.ellipse((cx - 0.6 * t, top - 0.06 * h, cx + 0.6 * t, h * 1.35), fill=255)
+    d.rectangle((cx - 0.14 * t, 0, cx + 0.14 * t, top + 0.1 * h), fill=255)
+    for s in (-1, 1):
+        d.ellipse((cx + s * 0.45 * t - 0.24 * t, top - 0.08 * h, cx + s * 0.45 * t + 0.24 * t, top + 0.12 * h), fill=255)
+    tissue = c.done(img, 8)
+
+    # mediastinum (wider with Enlarged Cardiomediastinum), spine, heart
+    m = t * (rng.uniform(0.13, 0.17) if "Enlarged Cardiomediastinum" in found else rng.uniform(0.075, 0.095))
+    img, d = c.draw()
+    d.polygon([(cx - 0.07 * t, 0), (cx + 0.07 * t, 0), (cx + m, top + 0.12 * h), (cx + 0.8 * m, y_dome + 0.05 * h),
+               (cx - 0.8 * m, y_dome + 0.05 * h), (cx - 0.9 * m, top + 0.12 * h)], fill=255)
+    knob = (0.05 if "Enlarged Cardiomediastinum" in found else 0.03) * t
+    d.ellipse((cx + m - knob, top + 0.13 * h - knob, cx + m + knob, top + 0.13 * h + knob), fill=255)
+    medi = c.done(img, 4)
+    ctr = rng.normal(0.60, 0.035) if "Cardiomegaly" in found else rng.normal(0.44, 0.03)
+    hw = np.clip(ctr + (0.03 if ap else 0.0), 0.34, 0.72) * 0.9 * t
+    hh = 0.26 * h * (0.85 + 0.6 * (ctr - 0.44))  # the lower part hides below the diaphragm
+    heart = c.ellipse(cx + 0.12 * hw, y_dome - 0.02 * h, hw / 2, hh / 2, 3)
+    cand = {s: _cand(lung_hard[s], heart) for s in (-1, 1)}
+    spine_band = np.exp(-(((c.xx - cx) / (0.035 * t)) ** 4))
+    discs = 0.75 + 0.25 * np.cos(2 * np.pi * (c.yy - top) / ((base - top) / 10))
+
+    # ribs (one may be fractured), clavicles, vessel markings
+    fracture = ("Fracture" in found, int(rng.choice([-1, 1])), int(rng.integers(2, 8)), rng.uniform(0.45, 0.85))
+    img, d = c.draw()
+    rib_w = max(3, round(0.026 * h))
+    for s in (-1, 1):
+        for k in range(9):
+            y0 = top + 0.015 * h + (k + rng.uniform(-0.15, 0.15)) * (cps[s] - top) / 9.5
+            bend = rng.uniform(0.04, 0.06) * h
+            pts = [(cx + s * (0.05 + 0.42 * u) * t, y0 + 0.06 * h * u - bend * math.sin(math.pi * u * 0.9))
+                   for u in np.linspace(0, 1, 14)]
+            if fracture[0] and s == fracture[1] and k == fracture[2]:
+                cut = int(fracture[3] * 13)
+                dy = rng.choice([-1, 1]) * rng.uniform(0.012, 0.02) * h
+                d.line(pts[:cut], fill=255, width=rib_w)
+                d.line([(x, y + dy) for x, y in pts[cut + 1 :]], fill=255, width=rib_w)
+                if rng.random() < 0.5:  # callus
+                    x, y = pts[cut]
+                    d.ellipse((x - rib_w, y - rib_w, x + rib_w, y + rib_w), fill=200)
+            else:
+                d.line(pts, fill=255, width=rib_w)
+    for s in (-1, 1):
+        d.line(_curve((cx + s * 0.08 * t, top + 0.05 * h), (cx + s * 0.25 * t, top + 0.03 * h),
+                      (cx + s * 0.42 * t, top - 0.03 * h)), fill=255, width=max(3, round(0.03 * h)))
+    ribs = c.done(img, 1.2)
+    img, d = c.draw()  # vessel trees from each hilum
+    for s in (-1, 1):
+        for _ in range(9):
+            hx, hy = cx + s * rng.uniform(0.08, 0.13) * t, top + rng.uniform(0.3, 0.42) * h
+            ex, ey = _pick(rng, cand[s])
+            f = rng.uniform(0.35, 0.6)
+            mx, my = hx + f * (ex - hx) + rng.normal(0, 5), hy + f * (ey - hy) + rng.normal(0, 5)
+            d.line([(hx, hy), (mx, my)], fill=255, width=2)
+            for _ in range(2):
+                d.line([(mx, my), (ex + rng.normal(0, 12), ey + rng.normal(0, 12))], fill=150, width=1)
+    vessels = c.done(img, 1.0) + 0.25 * np.clip(c.noise(5), -2, 2)
+    keep_markings = np.ones((h, w), np.float32)
+    air = lungs * (1 - np.maximum(heart, medi))
+
+    dens = np.zeros((h, w), np.float32)  # finding densities, added on top of the anatomy
+    if "Pleural Effusion" in found:
+        sides = [[-1], [1], [-1, 1]][int(rng.choice(3, p=[0.4, 0.3, 0.3]))]
+        for s in sides:
+            level = rng.uniform(0.07, 0.2) * h
+            x_med, x_lat = cx + s * 0.05 * t, cx + s * 0.5 * t
+            men = [(x_med + (x_lat - x_med) * u, cps[s] - level * (0.3 + 0.7 * u**1.5)) for u in np.linspace(0, 1, 12)]
+            fluid = c.polygon([*men, (x_lat, h), (x_med, h)], 2.5) * lung[s]
+            dens += rng.uniform(0.33, 0.43) * fluid
+    if "Lung Opacity" in found:
+        for _ in range(int(rng.integers(1, 4))):
+            s = int(rng.choice([-1, 1]))
+            x, y = _pick(rng, cand[s])
+            r = rng.uniform(0.05, 0.1) * t
+            blob = c.ellipse(x, y, r * rng.uniform(0.7, 1.3), r * rng.uniform(0.7, 1.3), r * 0.5)
+            dens += rng.uniform(0.14, 0.24) * blob * (1 + 0.4 * np.clip(c.noise(6), -1.5, 1.5)) * lung[s]
+    if "Consolidation" in found:
+        s = int(rng.choice([-1, 1]))
+        x, y = _pick(rng, cand[s])
+        r = rng.uniform(0.08, 0.13) * t
+        ang = np.linspace(0, 2 * np.pi, 11)[:-1] + rng.uniform(0, 1)
+        rad = r * rng.uniform(0.75, 1.15, size=10)
+        patch = c.polygon([(x + a * math.cos(b), y + a * math.sin(b)) for a, b in zip(rad, ang)], 2.5)
+        img, d = c.draw()  # air bronchograms
+        for _ in range(3):
+            b = rng.uniform(0, 2 * np.pi)
+            d.line([(x, y), (x + 0.8 * r * math.cos(b), y + 0.8 * r * math.sin(b))], fill=255, width=2)
+        dens += (rng.uniform(0.26, 0.34) - 0.12 * c.done(img, 0.8)) * patch * lung[s]
+    if "Pneumonia" in found:
+        s = int(rng.choice([-1, 1]))
+        x0, y0 = _pick(rng, cand[s], y_lo=top + 0.4 * (cps[s] - top))
+        img, d = c.draw()
+        for _ in range(int(rng.integers(5, 10))):
+            x, y = x0 + rng.normal(0, 0.05 * t), y0 + rng.normal(0, 0.05 * t)
+            r = rng.uniform(0.02, 0.045) * t
+            d.ellipse((x - r, y - r, x + r, y + r), fill=255)
+        dens += rng.uniform(0.18, 0.26) * c.done(img, 3) * lung[s]
+    if "Edema" in found:
+        amp = rng.uniform(0.16, 0.26)
+        haze = sum(c.gauss(cx + s * 0.15 * t, top + 0.42 * h, 0.12 * t, 0.16 * h) for s in (-1, 1))
+        img, d = c.draw()  # Kerley B lines at the lateral bases
+        for s in (-1, 1):
+            for _ in range(int(rng.integers(3, 7))):
+                y = cps[s] - rng.uniform(0.03, 0.15) * h
+                x = cx + s * rng.uniform(0.36, 0.43) * t
+                d.line([(x, y), (x + s * 0.04 * t, y)], fill=255, width=1)
+        dens += (amp * haze * (1 + 0.35 * np.clip(c.noise(8), -1.5, 1.5)) + 0.12 * c.done(img, 0.6)) * lungs
+    if "Pneumothorax" in found:
+        s = int(rng.choice([-1, 1]))
+        ax, ay = cx + s * 0.1 * t, cps[s] - 0.1 * h
+        f = rng.uniform(0.7, 0.86)
+        collapsed = []
+        for x, y in outlines[s]:
+            wgt = float(np.clip((cps[s] - y) / (cps[s] - top), 0, 1)) ** 0.7
+            k = 1 - (1 - f) * wgt
+            collapsed.append((ax + k * (x - ax), ay + k * (y - ay)))
+        gap = np.clip(lung_hard[s] - c.polygon(collapsed, 0), 0, 1)
+        gap = c.done(Image.fromarray((gap * 255).astype(np.uint8)), 1.0)
+        keep_markings *= 1 - gap
+        dens -= rng.uniform(0.04, 0.07) * gap
+        img, d = c.draw()  # visceral pleural line along the upper part of the collapsed lung
+        upper = [p for p, (_, y) in zip(collapsed, outlines[s]) if (cps[s] - y) / (cps[s] - top) > 0.2]
+        d.line(upper, fill=255, width=1)
+        dens += rng.uniform(0.18, 0.26) * c.done(img, 0.5) * lung[s]
+    if "Atelectasis" in found:
+        s = atel_side
+        for _ in range(int(rng.integers(1, 3))):
+            x, y = _pick(rng, cand[s], y_lo=top + 0.5 * (cps[s] - top))
+            half, ang = rng.uniform(0.06, 0.11) * t, math.radians(rng.uniform(-20, 20))
+            img, d = c.draw()
+            d.line([(x - half * math.cos(ang), y - half * math.sin(ang)), (x + half * math.cos(ang), y + half * math.sin(ang))],
+                   fill=255, width=int(rng.integers(4, 9)))
+            dens += rng.uniform(0.22, 0.32) * c.done(img, 2) * lung[s]
+    if "Lung Lesion" in found:
+        s = int(rng.choice([-1, 1]))
+        x, y = _pick(rng, _cand(lung_hard[s], np.maximum(heart, medi)))
+        r = rng.uniform(0.012, 0.028) * h
+        dens += rng.uniform(0.26, 0.36) * c.ellipse(x, y, r, r, 0.8)
+    if "Pleural Other" in found:
+        s = int(rng.choice([-1, 1]))
+        lo, hi = sorted(rng.uniform(0.0, 0.85, size=2))
+        hi = max(hi, lo + 0.25)
+        wall = [(x, y) for x, y in outlines[s][2:16] if lo <= (y - top) / (cps[s] - top) <= hi]
+        img, d = c.draw()
+        d.line(wall if len(wall) > 1 else outlines[s][2:6], fill=255, width=int(rng.integers(7, 12)))
+        dens += rng.uniform(0.22, 0.3) * c.done(img, 1.5) * lung_hard[s]
+
+    anatomy = (  # heart and mediastinum displace lung air; soft tissue below the diaphragm matches the heart
+        0.05 + 0.62 * tissue + 0.06 * medi + 0.07 * spine_band * discs * tissue
+        - 0.45 * air + 0.06 * ribs * np.clip(tissue * 1.3, 0, 1)
+        + 0.1 * vessels * air * keep_markings
+    )
+    total = anatomy + dens
+    if "Support Devices" in found:
+        total = np.maximum(total, _devices(c, rng, cx, t, top, base, y_dome))
+    return _expose(c, rng, total)
+
+
+def _devices(c: _Canvas, rng: np.random.Generator, cx: float, t: float, top: float, base: float,
+             y_dome: float) -> np.ndarray:
+    """Tubes, lines, pacemaker, ECG leads: thin very bright structures."""
+    h = c.h
+    img, d = c.draw()
+    side = int(rng.choice([-1, 1]))
+    kinds = rng.choice(["ett", "cvc", "ng", "pacer", "leads"], size=int(rng.integers(1, 4)), replace=False)
+    for kind in kinds:
+        if kind == "ett":
+            x = cx + rng.normal(0, 3)
+            d.line([(x, 0), (x + rng.normal(0, 3), top + rng.uniform(0.1, 0.18) * h)], fill=210, width=4)
+        elif kind == "cvc":
+            d.line(_curve((cx + side * 0.4 * t, top - 0.02 * h), (cx + side * 0.1 * t, top + 0.06 * h),
+                          (cx + 0.02 * t, top + rng.uniform(0.22, 0.3) * h)), fill=235, width=2)
+        elif kind == "ng":
+            x = cx - 0.01 * t + rng.normal(0, 3)
+            d.line([(x, 0), (x + 0.02 * t, base)], fill=225, width=3)
+            d.line(_curve((x + 0.02 * t, base), (x + 0.05 * t, base + 0.1 * h), (cx + 0.22 * t, base + 0.1 * h)),
+                   fill=225, width=3)
+        elif kind == "pacer":
+            px, py = cx + side * 0.33 * t, top + 0.03 * h
+            d.rectangle((px - 0.045 * t, py - 0.03 * t, px + 0.045 * t, py + 0.03 * t), fill=250)
+            d.line(_curve((px, py), (cx, top + 0.1 * h), (cx + 0.1 * t, y_dome - 0.02 * h)), fill=240, width=2)
+        else:
+            for _ in range(int(rng.integers(3, 5))):
+                x, y = cx + rng.uniform(-0.45, 0.45) * t, rng.uniform(top, base)
+                d.ellipse((x - 5, y - 5, x + 5, y + 5), outline=240, width=2)
+                d.line([(x, y + 5), (x + rng.normal(0, 0.2) * t, h)], fill=200, width=1)
+    return c.done(img, 0.7)
+
+
+def _expose(c: _Canvas, rng: np.random.Generator, dens: np.ndarray) -> np.ndarray:
+    """Density -> 8-bit pixel with random exposure, noise, small rotation and a laterality marker."""
+    p = np.clip(dens, 0, 1) ** rng.uniform(0.75, 1.25)
+    p = p * rng.uniform(0.85, 1.1) + rng.normal(0.05, 0.03)
+    p = p + 0.02 * c.noise(24) + rng.uniform(0.008, 0.025) * c.rng.standard_normal(p.shape).astype(np.float32)
+    out = Image.fromarray((np.clip(p, 0, 1) * 255).round().astype(np.uint8))
+    if rng.random() < 0.6:
+        d = ImageDraw.Draw(out)
+        x, y = (c.w * rng.uniform(0.05, 0.12), c.h * rng.uniform(0.04, 0.1))
+        if rng.random() < 0.5:
+            x = c.w - x - 10
+        d.line([(x, y), (x, y + 14), (x + 9, y + 14)], fill=235, width=2)
+    angle = rng.uniform(-3.0, 3.0)
+    return np.asarray(out.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=int(np.asarray(out)[0, 0])))
+
+
+def _render_lateral(rng: np.random.Generator, found: frozenset[str], h: int, w: int) -> np.ndarray:
+    """A simpler lateral view: one lung field, anterior heart, posterior spine; a subset of findings."""
+    c = _Canvas(h, w, rng)
+    t = min(h, w) * rng.uniform(0.74, 0.86)
+    cx, top = w / 2 + rng.normal(0, 0.02 * w), h * rng.uniform(0.08, 0.14)
+    tissue = c.ellipse(cx, 0.6 * h, 0.5 * t, 0.62 * h, 8)
+    lung_hard = c.ellipse(cx, top + 0.33 * h, 0.34 * t, 0.33 * h, 0)
+    lung = c.ellipse(cx, top + 0.33 * h, 0.34 * t, 0.33 * h, 2)
+    rx = 0.17 * t * (1.3 if "Cardiomegaly" in found else 1.0) * rng.uniform(0.92, 1.08)
+    heart = c.ellipse(cx - 0.18 * t, top + 0.48 * h, rx, 0.15 * h, 3)
+    img, d = c.draw()
+    for k in range(12):
+        y = top + k * 0.065 * h
+        d.rectangle((cx + 0.33 * t, y, cx + 0.44 * t, y + 0.05 * h), fill=255)
+    spine = c.done(img, 1.5)
+    dens = np.zeros((h, w), np.float32)
+    if "Pleural Effusion" in found:
+        level = rng.uniform(0.06, 0.16) * h
+        dens += 0.35 * c.polygon(_curve((cx - 0.3 * t, h), (cx, top + 0.66 * h), (cx + 0.34 * t, top + 0.66 * h - level))
+                                 + [(cx + 0.34 * t, h)], 2.5) * lung
+    for name, amp in (("Lung Opacity", 0.18), ("Consolidation", 0.3), ("Pneumonia", 0.22), ("Lung Lesion", 0.3)):
+        if name in found:
+            x, y = _pick(rng, _cand(lung_hard, heart))
+            r = (0.02 if name == "Lung Lesion" else rng.uniform(0.05, 0.1)) * t
+            dens += amp * c.ellipse(x, y, r, r, r * 0.4) * lung
+    air = lung * (1 - heart)
+    total = 0.05 + 0.62 * tissue + 0.12 * spine - 0.42 * air + dens
+    if "Support Devices" in found:
+        img, d = c.draw()
+        d.line([(cx + rng.normal(0, 5), 0), (cx + 0.05 * t, top + 0.6 * h)], fill=230, width=3)
+        total = np.maximum(total, c.done(img, 0.7))
+    return _expose(c, rng, total)
+
+
+# ------------------------------------------------------------------------------------------------ writer
+@dataclass(frozen=True)
+class _Job:
+    index: int  # image number: seeds the image's own random stream
+    rel: str  # csv Path, relative to the root
+    findings: frozenset[str]
+    lateral: bool
+    ap: bool
+
+
+def _render_job(root: str, seed: int, job: _Job) -> None:
+    rng = np.random.default_rng([seed, 1, job.index])
+    hw = (320, int(rng.integers(320, 400))) if rng.random() < 0.8 else (int(rng.integers(320, 390)), 320)
+    if job.lateral:
+        pix = _render_lateral(rng, job.findings, *hw)
+    else:
+        pix = _render_frontal(rng, job.findings, *hw, ap=job.ap)
+    out = Path(root) / job.rel
+    out.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pix).save(out, format="JPEG", quality=JPEG_QUALITY)
+
+
+def _render_all(root: Path, seed: int, jobs: list[_Job], workers: int) -> None:
+    """Render the jobs, in ``workers`` spawned processes when > 1 (falls back to serial if that fails)."""
+    render = partial(_render_job, str(root), seed)
+    if workers > 1 and len(jobs) >= 64:
+        try:
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+                for _ in pool.map(render, jobs, chunksize=16):
+                    pass
+            return
+        except (OSError, RuntimeError, AssertionError, BrokenProcessPool) as exc:  # e.g. inside a daemon
+            logger.warning("parallel rendering unavailable (%s); rendering serially", exc)
+    for job in jobs:
+        render(job)
+
+
+def write_chexpert(
+    root: Path, n_records: int, seed: int = 0, shuffle_labels: bool = False, workers: int | None = None
+) -> Path:
+    """Write ``n_records`` images + ``CheXpert-v1.0-small/{train,valid}.csv`` under ``root``; returns ``root``.
+
+    About 15% of the images (whole patients) go to valid.csv; a quarter of the patients have two studies and
+    a few studies add a lateral view. ``shuffle_labels`` permutes the csv label rows across images (the
+    images keep their true findings: a negative control). Same arguments -> byte-identical files, whatever
+    ``workers`` (processes used for rendering; default min(2, cpu count)).
+    """
+    if n_records < 2:
+        raise ValueError(f"n_records must be >= 2, got {n_records}")
+    root = Path(root)
+    data = root / DATA_DIR
+    data.mkdir(parents=True, exist_ok=True)
+    for name in ("train.csv", "valid.csv"):  # csvs are written last: their presence means "complete"
+        (data / name).unlink(missing_ok=True)
+    rng = np.random.default_rng([seed, 0])
+
+    # patients -> studies -> views, until n_records images
+    patients: list[dict] = []  # sex, age, studies: list of (findings, lateral)
+    n = 0
+    while n < n_records:
+        studies = []
+        for _ in range(2 if rng.random() < TWO_STUDY_FRACTION else 1):
+            if n >= n_records:
+                break
+            lateral = n + 1 < n_records and rng.random() < LATERAL_FRACTION
+            studies.append((_study_findings(rng), lateral))
+            n += 2 if lateral else 1
+        patients.append({"sex": "Female" if rng.random() < 0.42 else "Male", "age": int(rng.integers(18, 91)),
+                         "studies": studies})
+    sizes = [sum(2 if lat else 1 for _, lat in p["studies"]) for p in patients]
+    valid_ids: set[int] = set()
+    n_valid = 0
+    for i in rng.permutation(len(patients)):
+        if n_valid >= max(1, round(VALID_FRACTION * n_records)) or len(valid_ids) == len(patients) - 1:
+            break
+        valid_ids.add(int(i))
+        n_valid += sizes[i]
+
+    jobs: list[_Job] = []
+    entries: list[tuple[str, list[str]]] = []  # (csv name, meta cells), one per job
+    label_rows: list[list[str]] = []
+    counters = {"train.csv": 0, "valid.csv": FIRST_VALID_PATIENT - 1}
+    for pi, pat in enumerate(patients):
+        csv_name = "valid.csv" if pi in valid_ids else "train.csv"
+        counters[csv_name] += 1
+        folder = csv_name.removesuffix(".csv")
+        for si, (found, lateral) in enumerate(pat["studies"], start=1):
+            cells = _csv_labels(rng, found, csv_name == "valid.csv")
+            ap = "AP" if rng.random() < 0.7 else "PA"
+            for view, kind in [("view1_frontal", "Frontal")] + ([("view2_lateral", "Lateral")] if lateral else []):
+                rel = f"{DATA_DIR}/{folder}/patient{counters[csv_name]:05d}/study{si}/{view}.jpg"
+                jobs.append(_Job(len(jobs), rel, found, kind == "Lateral", ap == "AP"))
+                entries.append((csv_name, [rel, pat["sex"], str(pat["age"]), kind, ap if kind == "Frontal" else ""]))
+                label_rows.append(cells)
+
+    _render_all(root, seed, jobs, workers if workers is not None else min(2, os.cpu_count() or 1))
+    if shuffle_labels:
+        perm = np.random.default_rng([seed, 2]).permutation(len(label_rows))
+        label_rows = [label_rows[i] for i in perm]
+    for csv_name in ("train.csv", "valid.csv"):
+        with (data / csv_name).open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow([*META_COLUMNS, *LABELS])
+            for (name, meta), cells in zip(entries, label_rows):
+                if name == csv_name:
+                    writer.writerow([*meta, *cells])
+    logger.info("wrote %d CheXpert images (%d patients in valid.csv) to %s", len(jobs), len(valid_ids), data)
+    return root

@@ -1,0 +1,42 @@
+"""The six stages. Each is ``run(params, **inputs) -> StageResult`` in its own module; :func:`execute` runs one
+by name and records it in MLflow (used by the CLI, the KFP components and dvc.yaml alike)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from typing import Any
+
+from climbflow.stages.base import StageFailed, StageResult
+
+STAGES = ("ingest", "validate", "standardize", "pretrain", "finetune", "evaluate")
+
+log = logging.getLogger(__name__)
+
+
+def execute(stage: str, params, *, tracking: dict[str, str] | None = None, **inputs: Any) -> StageResult:
+    """Run ``stage`` with ``inputs``; with ``tracking`` (parent_run_id, pipeline_run_id) log an MLflow child run."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; stages: {list(STAGES)}")
+    module = importlib.import_module(f"climbflow.stages.{stage}")
+    result: StageResult = module.run(params, **inputs)
+    if tracking is not None:
+        from climbflow.registry.tracking import log_stage
+
+        log_stage(params, result, **tracking)
+    return result
+
+
+def execute_json(stage: str, params_json: str, tracking_json: str = "", **inputs: Any) -> str:
+    """Entry point of the KFP components: params and tracking arrive as JSON strings; returns the output URI."""
+    from climbflow.config import parse
+    from climbflow.logs import setup_logging
+
+    setup_logging()
+    params = parse(json.loads(params_json), origin="pipeline parameter params_json")
+    tracking = json.loads(tracking_json) if tracking_json else None
+    return execute(stage, params, tracking=tracking, **inputs).uri
+
+
+__all__ = ["STAGES", "StageFailed", "StageResult", "execute", "execute_json"]

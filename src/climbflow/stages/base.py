@@ -1,0 +1,100 @@
+"""What all stages share: workspace paths, content-addressed output locations (the stage cache), reports.
+
+A stage's output location is ``<workspace>/<stage>/<name>/<key>`` where ``key`` hashes everything the output
+depends on (input versions, the stage's config section, the stage schema version). An output whose completion
+marker exists is reused as is; that is what makes a re-run with nothing changed take seconds, and a changed
+dataset re-run only what depends on it. DVC (dvc.yaml) and KFP may cache on top; this cache works in all three.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from climbflow.config import Params
+from climbflow.store import uri as uris
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = "1"  # bump to invalidate every cached stage output after a format change
+
+
+class StageFailed(RuntimeError):
+    """A stage refused its input (e.g. validation failed); the message is a human summary."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The embedded default's one folder: stores, DVC repo + remote, MLflow db + artifacts, KFP root."""
+
+    root: Path
+
+    @classmethod
+    def from_params(cls, params: Params) -> Workspace:
+        return cls(Path(params.workspace.root).resolve())
+
+    def stage_dir(self, stage: str, name: str, key: str) -> Path:
+        return self.root / stage / name / key
+
+    @property
+    def cache(self) -> Path:
+        return self.root / ".cache"
+
+
+def fingerprint(*parts: Any) -> str:
+    """A short stable hash of JSON-serializable parts."""
+    blob = json.dumps([SCHEMA_VERSION, *parts], sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+@dataclass
+class StageResult:
+    """What a stage returns: where its output is, its JSON report, and whether it came from the cache."""
+
+    stage: str
+    name: str
+    uri: str
+    report: dict[str, Any]
+    cache_hit: bool
+    seconds: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def read_report(uri: str) -> dict[str, Any]:
+    marker = uri.rstrip("/") + "/" + uris.COMPLETION_MARKER
+    if uris.is_s3(uri):
+        with uris.s3_filesystem().open(marker) as fh:
+            return json.load(fh)
+    return json.loads(Path(marker).read_text())
+
+
+def write_report(directory: Path, report: dict[str, Any]) -> None:
+    (directory / uris.COMPLETION_MARKER).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def run_cached(stage: str, name: str, out: str, build: Callable[[Path], dict[str, Any]]) -> StageResult:
+    """Reuse the output at ``out`` if complete, else ``build`` it in a staging dir and publish atomically.
+
+    ``build(tmp_dir)`` writes the stage's files and returns its report (written last, as completion marker).
+    """
+    start = time.perf_counter()
+    if uris.is_complete(out):
+        log.info("%s[%s]: cached output %s", stage, name, uris.redact(out))
+        return StageResult(stage, name, out, read_report(out), True, time.perf_counter() - start)
+    tmp = uris.staging_dir(out)
+    try:
+        report = build(tmp)
+        write_report(tmp, report)
+        uris.publish(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("%s[%s]: wrote %s", stage, name, uris.redact(out))
+    return StageResult(stage, name, out, report, False, time.perf_counter() - start)

@@ -1,0 +1,57 @@
+"""evaluate: metrics of a finetuned model on the target's test split, with a JSON + Markdown + PNG report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from climbflow.config import Params
+from climbflow.stages.base import StageResult, Workspace, fingerprint, read_report, run_cached
+from climbflow.stages.common import pick_store, store_version
+from climbflow.stages.standardize import labels_of
+
+HEADLINE = ("macro_auc", "sensitivity", "specificity", "f1", "accuracy")
+
+
+def run(
+    params: Params, target: str, model: str, standardized: str | list[str], out: str | None = None
+) -> StageResult:
+    standardized = pick_store(standardized, target)
+    cfg = params.evaluate
+    version = store_version(standardized)
+    key = fingerprint("evaluate", target, model, version, cfg.threshold)
+    out = out or str(Workspace.from_params(params).stage_dir("evaluation", target, key))
+    fine = read_report(model)
+
+    def build(tmp: Path) -> dict[str, Any]:
+        from climbflow.evaluate.metrics import classification_metrics
+        from climbflow.evaluate.report import write_report
+        from climbflow.train.fit import load_model, predict
+
+        labels = labels_of(standardized)
+        net = load_model(Path(model) / fine["model"])
+        y_true, y_prob, _ = predict(net, Path(standardized), "test", params.finetune.batch_size)
+        metrics = classification_metrics(y_true, y_prob, labels["task"], labels["classes"], cfg.threshold)
+        write_report(
+            tmp,
+            {target: metrics},
+            title=f"climbflow evaluation: {target}",
+            curves={target: (y_true, y_prob, labels["classes"], labels["task"])},
+        )
+        return {
+            "stage": "evaluate",
+            "target": target,
+            "modality": labels["modality"],
+            "model": model,
+            "standardized": standardized,
+            "data_version": version,
+            "pretrain_data_versions": fine.get("pretrain_data_versions", {}),
+            "split": "test",
+            "n_test": int(metrics["n"]),
+            "metrics": {k: metrics[k] for k in HEADLINE},
+            "per_class_auc": {name: m["auc"] for name, m in metrics["per_class"].items()},
+            "dropped_classes": metrics["dropped_classes"],
+            "files": sorted(p.name for p in tmp.iterdir()),
+        }
+
+    return run_cached("evaluate", target, out, build)

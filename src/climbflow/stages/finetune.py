@@ -1,0 +1,40 @@
+"""finetune: load a pretrained encoder and train it (full or linear probe) on one target dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from climbflow.config import Params
+from climbflow.stages.base import StageResult, Workspace, fingerprint, read_report, run_cached
+from climbflow.stages.common import pick_store, store_version
+from climbflow.stages.pretrain import _numbers
+
+
+def run(
+    params: Params, target: str, pretrained: str, standardized: str | list[str], out: str | None = None
+) -> StageResult:
+    standardized = pick_store(standardized, target)
+    cfg = params.finetune
+    pre = read_report(pretrained)
+    version = store_version(standardized)
+    key = fingerprint("finetune", target, pretrained, version, cfg.model_dump(exclude={"targets"}), params.seed)
+    out = out or str(Workspace.from_params(params).stage_dir("finetune", target, key))
+
+    def build(tmp: Path) -> dict[str, Any]:
+        from climbflow.train.fit import finetune
+
+        summary = finetune(Path(standardized), Path(pretrained) / pre["encoder"], cfg, tmp, params.seed)
+        return {
+            "stage": "finetune",
+            "target": target,
+            "modality": pre["modality"],
+            "pretrained": pretrained,
+            "data_version": version,
+            "pretrain_data_versions": pre["data_versions"],
+            "model": "model.pt",
+            "mode": cfg.mode,
+            "metrics": _numbers(summary.get("metrics", summary)),
+        }
+
+    return run_cached("finetune", target, out, build)

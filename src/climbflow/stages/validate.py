@@ -1,0 +1,127 @@
+"""validate: Great Expectations suites on an ingested snapshot's index and on a sample of decoded records.
+
+Fails closed: when a rule breaks, the stage still publishes its evidence (validation.json, summary.md, Data Docs,
+quarantine.parquet) and then raises :class:`StageFailed` with the human summary (the CLI exits non-zero).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from climbflow import modalities
+from climbflow.catalog.base import CatalogError, RawRecord, RecordError
+from climbflow.config import Params
+from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, run_cached
+from climbflow.stages.common import open_spec, read_index, snapshot_files, snapshot_id
+from climbflow.store.format import QUARANTINE_SCHEMA, write_table
+from climbflow.store.splits import unit_hash
+
+EXPECTED_SAMPLE = {"ecg": {"ndim": 2, "min_sampling_rate": 100}, "image2d": {"ndim": 2, "min_dim": 32}}
+
+
+def records_frame(records: list[RawRecord]) -> pd.DataFrame:
+    rows = []
+    for r in records:
+        t = np.asarray(r.target, dtype=float)
+        known = t[~np.isnan(t)]
+        rows.append(
+            {
+                "record_id": r.record_id,
+                "patient_id": r.patient_id,
+                "split": r.split,
+                "n_files": len(r.files),
+                "target_len": len(t),
+                "target_min": float(known.min()) if known.size else math.nan,
+                "target_max": float(known.max()) if known.size else math.nan,
+                "target_nan_fraction": float(np.isnan(t).mean()) if t.size else 1.0,
+                "n_positive": int((known == 1).sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def sample_frame(spec, root: Path, records: list[RawRecord], n: int, seed: int) -> pd.DataFrame:
+    """Decode a deterministic sample of records; each row says whether decoding worked and what came out."""
+    chosen = sorted(records, key=lambda r: unit_hash(seed, r.record_id))[:n]
+    rows = []
+    for r in chosen:
+        row: dict[str, Any] = {"record_id": r.record_id, "ok": True, "rule": None}
+        try:
+            arr, props = spec.decode(root, r)
+            arr = np.asarray(arr)
+            finite = bool(np.isfinite(arr).all()) if arr.size else False
+            rate = props.get("sampling_rate")
+            row.update(
+                ndim=arr.ndim,
+                dim0=int(arr.shape[0]) if arr.ndim else 0,
+                dim1=int(arr.shape[1]) if arr.ndim > 1 else 0,
+                sampling_rate=float(rate) if rate else math.nan,
+                finite=finite,
+                min=float(np.nanmin(arr)) if arr.size else math.nan,
+                max=float(np.nanmax(arr)) if arr.size else math.nan,
+            )
+        except RecordError as exc:
+            row.update(ok=False, rule=exc.rule, ndim=0, dim0=0, dim1=0, sampling_rate=math.nan, finite=False)
+            row.update(min=math.nan, max=math.nan, message=exc.message)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> StageResult:
+    spec = open_spec(params, dataset)
+    cfg = params.validate_
+    sid = snapshot_id(snapshot)
+    key = fingerprint("validate", sid, cfg.model_dump(), params.datasets[dataset].options, params.seed)
+    out = out or str(Workspace.from_params(params).stage_dir("validation", dataset, key))
+
+    def build(tmp: Path) -> dict[str, Any]:
+        base = {"stage": "validate", "dataset": dataset, "snapshot_id": sid}
+        root = snapshot_files(params, snapshot)
+        try:
+            records, rejected = read_index(spec, root)
+        except CatalogError as exc:
+            summary = f"# Validation of {dataset}: FAILED\n\n- dataset_layout: {exc}\n"
+            (tmp / "summary.md").write_text(summary)
+            return base | {"passed": False, "failures": [f"dataset_layout: {exc}"], "summary": summary}
+        samples = sample_frame(spec, root, records, cfg.sample_records, params.seed)
+        from climbflow.validate.suites import validate_dataset
+
+        result = validate_dataset(
+            records_frame(records),
+            samples,
+            dataset=dataset,
+            n_classes=len(spec.classes),
+            allowed_splits=["train", "val", "test"],
+            expected_sample=EXPECTED_SAMPLE.get(spec.modality, {}),
+            out_dir=tmp,
+            max_quarantine_fraction=cfg.max_quarantine_fraction,
+            n_rejected=len(rejected),
+            min_records=cfg.min_records,
+        )
+        quarantine = [
+            {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message} for q in rejected
+        ]
+        write_table(quarantine, QUARANTINE_SCHEMA, tmp / "quarantine.parquet")
+        return base | {
+            "passed": result.passed,
+            "failures": result.failures,
+            "summary": result.summary_md,
+            "n_records": len(records),
+            "n_rejected": len(rejected),
+            "rejected_by_rule": dict(sorted(Counter(q.rule for q in rejected).items())),
+            "n_sampled": len(samples),
+            "data_docs": str(result.docs_index.relative_to(tmp)) if result.docs_index else None,
+            "modality": spec.modality,
+            "sample_shape": list(modalities.sample_shape(spec.modality, params.standardize)),
+        }
+
+    result = run_cached("validate", dataset, out, build)
+    if not result.report["passed"]:
+        raise StageFailed(f"validation of {dataset} failed ({out}):\n{result.report['summary']}")
+    return result

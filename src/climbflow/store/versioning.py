@@ -1,0 +1,82 @@
+"""DVC adapter: every dataset version (raw snapshot, standardized store) is `dvc add`-ed in the workspace DVC
+repository and pushed to the DVC remote. The DVC hash (``<md5>.dir``) is the data version recorded everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import yaml
+
+from climbflow.store.uri import redact
+
+log = logging.getLogger(__name__)
+REMOTE_NAME = "climb"
+
+
+@dataclass(frozen=True)
+class DataVersion:
+    path: str  # local path of the versioned directory
+    md5: str  # DVC hash, e.g. "baf82a41....dir"
+    remote: str  # DVC remote URL it was pushed to (credentials redacted)
+    nfiles: int
+    size: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _quiet_env() -> None:
+    os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+
+
+def ensure_repo(root: Path, remote_url: str, endpoint_url: str | None = None):
+    """Open (or ``dvc init --no-scm``) the workspace DVC repo and point its default remote at ``remote_url``."""
+    _quiet_env()
+    from dvc.repo import Repo
+
+    root.mkdir(parents=True, exist_ok=True)
+    repo = Repo(str(root)) if (root / ".dvc").is_dir() else Repo.init(str(root), no_scm=True)
+    remote = {"url": remote_url}
+    if endpoint_url:
+        remote["endpointurl"] = endpoint_url
+    current = repo.config.get("remote", {}).get(REMOTE_NAME)
+    if current != remote or repo.config["core"].get("remote") != REMOTE_NAME:
+        with repo.config.edit() as conf:
+            conf["remote"][REMOTE_NAME] = remote
+            conf["core"]["remote"] = REMOTE_NAME
+            conf["core"]["check_update"] = False
+            conf["core"]["analytics"] = False
+    return repo
+
+
+def read_dvc_file(path: Path) -> DataVersion | None:
+    """The version recorded in ``<dir>.dvc`` next to a versioned directory, or None."""
+    dvc_file = path.with_name(path.name + ".dvc")
+    if not dvc_file.exists():
+        return None
+    out = yaml.safe_load(dvc_file.read_text())["outs"][0]
+    meta = yaml.safe_load(dvc_file.read_text()).get("meta") or {}
+    return DataVersion(str(path), out["md5"], meta.get("remote", ""), out.get("nfiles", 0), out.get("size", 0))
+
+
+def version_and_push(path: Path, repo_root: Path, remote_url: str, endpoint_url: str | None = None) -> DataVersion:
+    """`dvc add` a directory inside the workspace repo and `dvc push` it; idempotent for unchanged content."""
+    path = path.resolve()
+    existing = read_dvc_file(path)
+    if existing is not None and existing.remote == redact(remote_url):
+        return existing
+    repo = ensure_repo(repo_root.resolve(), remote_url, endpoint_url)
+    stages = repo.add([str(path)])
+    dvc_file = Path(stages[0].path)
+    content = yaml.safe_load(dvc_file.read_text())
+    content["meta"] = {"remote": redact(remote_url)}
+    dvc_file.write_text(yaml.safe_dump(content, sort_keys=False))
+    repo.push(targets=[str(dvc_file)], remote=REMOTE_NAME)
+    version = read_dvc_file(path)
+    assert version is not None
+    log.info("versioned %s as %s (pushed to %s)", path, version.md5, redact(remote_url))
+    return version

@@ -1,0 +1,236 @@
+"""Datasets over standardized stores (memory-mapped shards) with a shared per-modality vocabulary.
+
+The vocabulary of a set of stores is the ordered union of their ``classes`` (first occurrence wins),
+so identical class names merge across datasets (as in CLIMB's vision trainer). Each dataset keeps a
+boolean ``valid_mask`` of the vocabulary columns it defines; its other columns are NaN (unknown).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from climbflow.store.format import StoreReader
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("multilabel", "multiclass", "binary")
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One store's place in the vocabulary."""
+
+    name: str
+    task: str
+    classes: list[str]
+    valid_mask: np.ndarray  # (V,) bool
+    columns: np.ndarray  # (len(classes),) int: vocabulary column of each store class
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "task": self.task,
+            "classes": list(self.classes),
+            "valid_mask": [bool(v) for v in self.valid_mask],
+        }
+
+
+@dataclass(frozen=True)
+class StoreSet:
+    """The stores of one modality: shared input shape, vocabulary and per-dataset masks."""
+
+    paths: list[Path]
+    modality: str
+    sample_shape: tuple[int, ...]
+    vocabulary: list[str]
+    datasets: list[DatasetInfo] = field(default_factory=list)
+
+    @property
+    def in_channels(self) -> int:
+        return int(self.sample_shape[0])
+
+
+def build_vocabulary(class_lists: Sequence[Sequence[str]]) -> list[str]:
+    """Ordered union of class lists (first occurrence wins)."""
+    vocab: list[str] = []
+    for classes in class_lists:
+        vocab.extend(c for c in classes if c not in vocab)
+    return vocab
+
+
+def describe_stores(paths: Sequence[Path | str], vocabulary: Sequence[str] | None = None) -> StoreSet:
+    """Read the stores' labels.json; check they share modality and sample shape; build the vocabulary.
+
+    ``vocabulary`` (e.g. a finetuned model's classes) must contain every store class when given.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise ValueError("no stores given")
+    labels = [StoreReader(p).labels for p in paths]
+    modalities = {lab["modality"] for lab in labels}
+    shapes = {tuple(lab["sample_shape"]) for lab in labels}
+    if len(modalities) != 1:
+        raise ValueError(f"stores mix modalities {sorted(modalities)}: {[str(p) for p in paths]}")
+    if len(shapes) != 1:
+        raise ValueError(f"stores have different sample shapes {sorted(shapes)}: {[str(p) for p in paths]}")
+    vocab = list(vocabulary) if vocabulary is not None else build_vocabulary([lab["classes"] for lab in labels])
+    index = {c: i for i, c in enumerate(vocab)}
+    infos = []
+    for path, lab in zip(paths, labels, strict=True):
+        if lab["task"] not in TASKS:
+            raise ValueError(f"{path}: task {lab['task']!r} not supported; allowed: {list(TASKS)}")
+        missing = [c for c in lab["classes"] if c not in index]
+        if missing:
+            raise ValueError(f"{path}: classes {missing} are not in the vocabulary {vocab}")
+        columns = np.array([index[c] for c in lab["classes"]], dtype=np.int64)
+        mask = np.zeros(len(vocab), dtype=bool)
+        mask[columns] = True
+        infos.append(DatasetInfo(lab.get("dataset", path.name), lab["task"], list(lab["classes"]), mask, columns))
+    return StoreSet(paths, modalities.pop(), shapes.pop(), vocab, infos)
+
+
+class StoreDataset(Dataset):
+    """Samples of one split over several stores: ``(x float32, target float32 (V,) with NaN, dataset index)``.
+
+    Samples are read lazily from memory-mapped shards; only manifest columns (targets, shard, offset)
+    are held in memory. ``x`` keeps the stored values (ECG amplitudes, image pixels 0..255) as float32.
+    """
+
+    def __init__(self, stores: Sequence[Path | str], split: str, vocabulary: Sequence[str] | None = None) -> None:
+        self.split = split
+        self.info = describe_stores(stores, vocabulary)
+        self.vocabulary = self.info.vocabulary
+        self.datasets = self.info.datasets
+        V = len(self.vocabulary)
+        shard_l, offset_l, target_l, ds_l, ids_l = [], [], [], [], []
+        for d, (path, info) in enumerate(zip(self.info.paths, self.datasets, strict=True)):
+            m = StoreReader(path).manifest
+            m = m[m["split"].to_numpy() == split]
+            n = len(m)
+            target = np.full((n, V), np.nan, dtype=np.float32)
+            if n:
+                own = np.stack(m["target"].to_numpy()).astype(np.float32)
+                if own.shape[1] != len(info.classes):
+                    raise ValueError(f"{path}: target width {own.shape[1]} != {len(info.classes)} classes")
+                target[:, info.columns] = own
+            target_l.append(target)
+            shard_l.append(m["shard"].to_numpy(np.int64))
+            offset_l.append(m["offset"].to_numpy(np.int64))
+            ds_l.append(np.full(n, d, dtype=np.int64))
+            ids_l.extend(m["sample_id"].tolist())
+        self.targets = np.concatenate(target_l) if target_l else np.zeros((0, V), np.float32)
+        self.shards = np.concatenate(shard_l)
+        self.offsets = np.concatenate(offset_l)
+        self.dataset_index = np.concatenate(ds_l)
+        self.sample_ids: list[str] = ids_l
+        self._readers: list[StoreReader] | None = None
+        logger.debug("split %s: %d samples over %d stores", split, len(self), len(self.datasets))
+
+    @property
+    def valid_mask(self) -> np.ndarray:
+        """(D, V) bool: the vocabulary columns each dataset defines."""
+        return np.stack([d.valid_mask for d in self.datasets])
+
+    @property
+    def tasks(self) -> list[str]:
+        return [d.task for d in self.datasets]
+
+    def __len__(self) -> int:
+        return len(self.dataset_index)
+
+    def _reader(self, d: int) -> StoreReader:
+        if self._readers is None:  # opened lazily, per process (DataLoader workers reopen their own maps)
+            self._readers = [StoreReader(p) for p in self.info.paths]
+        return self._readers[d]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_readers"] = None  # never pickle memory maps
+        return state
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        d = int(self.dataset_index[i])
+        x = self._reader(d).shard(int(self.shards[i]))[int(self.offsets[i])]
+        return (
+            torch.from_numpy(np.array(x, dtype=np.float32)),
+            torch.from_numpy(self.targets[i].copy()),
+            d,
+        )
+
+
+def positive_weights(dataset: StoreDataset, clamp: tuple[float, float] = (0.1, 10.0)) -> np.ndarray:
+    """(D, V) BCE ``pos_weight`` = negatives / positives per dataset column (NaN masked, clamped).
+
+    Multilabel datasets only; other datasets and undefined columns get 1.
+    """
+    D, V = len(dataset.datasets), len(dataset.vocabulary)
+    pw = np.ones((D, V), dtype=np.float32)
+    for d, info in enumerate(dataset.datasets):
+        if info.task != "multilabel":
+            continue
+        t = dataset.targets[dataset.dataset_index == d][:, info.valid_mask]
+        known = ~np.isnan(t)
+        pos = np.where(known, t, 0).sum(0)
+        neg = known.sum(0) - pos
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(pos > 0, neg / np.maximum(pos, 1e-12), clamp[1])
+        pw[d, info.valid_mask] = np.clip(ratio, *clamp)
+    return pw
+
+
+class StoreDataModule(pl.LightningDataModule):
+    """Train / val / test loaders over stores of one modality; seeded shuffling of the train split."""
+
+    def __init__(
+        self, stores: Sequence[Path | str], batch_size: int, seed: int, num_workers: int = 0,
+        vocabulary: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.stores = [Path(s) for s in stores]
+        self.batch_size, self.seed, self.num_workers = int(batch_size), int(seed), int(num_workers)
+        self.info = describe_stores(self.stores, vocabulary)
+        self._splits: dict[str, StoreDataset] = {}
+
+    @property
+    def vocabulary(self) -> list[str]:
+        return self.info.vocabulary
+
+    def dataset(self, split: str) -> StoreDataset:
+        if split not in self._splits:
+            self._splits[split] = StoreDataset(self.stores, split, self.info.vocabulary)
+        return self._splits[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in ("train", "val") if stage in (None, "fit") else ("test",):
+            self.dataset(split)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        ds = self.dataset(split)
+        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            generator=generator,
+            drop_last=shuffle and len(ds) > self.batch_size,  # no size-1 batch for BatchNorm
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -1,0 +1,311 @@
+"""Training: store reading, masked multi-task loss, pretrain / finetune on learnable toy stores."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+import torch.nn.functional as F
+
+from climbflow.config import EncoderConfig, FinetuneConfig, PretrainConfig
+from climbflow.store.format import LABELS, MANIFEST, MANIFEST_SCHEMA, StoreReader, shard_name
+from climbflow.train.data import StoreDataModule, StoreDataset, positive_weights
+from climbflow.train.fit import finetune, load_model, predict, pretrain
+from climbflow.train.module import MultiTaskModule, macro_auc, masked_multitask_loss, roc_auc
+
+T = 500  # ECG samples per lead in the toy stores
+S = 32  # image side
+FREQS = [3.0, 9.0, 21.0, 33.0, 45.0]  # cycles per window, one per class
+ENC = EncoderConfig(width=8, depth=3, dropout=0.0)
+
+
+def write_store(
+    root: Path,
+    name: str,
+    modality: str,
+    classes: list[str],
+    task: str,
+    splits: dict[str, int],
+    seed: int = 0,
+    shuffle_labels: bool = False,
+    nan_fraction: float = 0.0,
+    shard_size: int = 100,
+    signal: dict[str, int] | None = None,
+) -> Path:
+    """Write a tiny store in the standardized format with a learnable signal.
+
+    ECG: each positive class adds a sine at its own frequency (``signal`` maps class name to a FREQS
+    index) to every lead. image2d: each positive class draws a bright square at its own position.
+    ``shuffle_labels`` permutes the targets across records after the signal is made (negative control).
+    """
+    rng = np.random.default_rng(seed)
+    signal = signal or {c: i for i, c in enumerate(classes)}
+    n = sum(splits.values())
+    C = len(classes)
+    if task == "multiclass":
+        y = np.eye(C, dtype=np.float32)[rng.integers(0, C, n)]
+    else:
+        y = (rng.random((n, C)) < 0.4).astype(np.float32)
+    if modality == "ecg":
+        t = np.arange(T) / T
+        x = 0.5 * rng.standard_normal((n, 12, T))
+        for c, cls in enumerate(classes):
+            phase = rng.uniform(0, 2 * np.pi, (n, 1, 1))
+            x += y[:, c, None, None] * np.sin(2 * np.pi * FREQS[signal[cls]] * t + phase)
+        x = x.astype(np.float16)
+        sample_shape, dtype = [12, T], "float16"
+    else:
+        x = rng.normal(80, 25, (n, 1, S, S))
+        for c, cls in enumerate(classes):
+            k = signal[cls]
+            r, q = 4 + 12 * (k // 2), 4 + 12 * (k % 2)
+            x[y[:, c] > 0, :, r : r + 8, q : q + 8] += 120
+        x = np.clip(x, 0, 255).astype(np.uint8)
+        sample_shape, dtype = [1, S, S], "uint8"
+    if shuffle_labels:
+        y = y[rng.permutation(n)]
+    if nan_fraction:
+        y[rng.random(y.shape) < nan_fraction] = np.nan
+    split_of = np.concatenate([[s] * k for s, k in splits.items()])
+    root.mkdir(parents=True)
+    (root / "shards").mkdir()
+    for k in range(math.ceil(n / shard_size)):
+        np.save(root / shard_name(k), x[k * shard_size : (k + 1) * shard_size])
+    rows = [
+        {
+            "sample_id": f"{name}-{i:05d}",
+            "patient_id": f"p{i}",
+            "dataset": name,
+            "modality": modality,
+            "split": str(split_of[i]),
+            "source_labels": json.dumps([c for c, v in zip(classes, y[i], strict=True) if v == 1]),
+            "target": [float(v) for v in y[i]],
+            "source_uri": f"toy://{name}/{i}",
+            "source_sha256": "0" * 64,
+            "shard": i // shard_size,
+            "offset": i % shard_size,
+            "shape": sample_shape,
+            "sampling_rate": 500.0 if modality == "ecg" else None,
+            "orig_sampling_rate": 500.0 if modality == "ecg" else None,
+            "age": 50.0,
+            "sex": "F",
+        }
+        for i in range(n)
+    ]
+    pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), root / MANIFEST)
+    labels = {"dataset": name, "modality": modality, "task": task, "classes": classes,
+              "sample_shape": sample_shape, "dtype": dtype}
+    (root / LABELS).write_text(json.dumps(labels))
+    return root
+
+
+SPLITS = {"train": 256, "val": 160, "test": 64}
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("stores")
+    ml = ["NORM", "AFIB", "MI"]
+    mc = ["NORM", "MI", "LBBB"]
+    sig = {"NORM": 0, "AFIB": 1, "MI": 2, "LBBB": 3}
+    return {
+        "a": write_store(root / "a", "ecg_a", "ecg", ml, "multilabel", SPLITS, seed=1, nan_fraction=0.05, signal=sig),
+        "b": write_store(root / "b", "ecg_b", "ecg", mc, "multiclass", SPLITS, seed=2, signal=sig),
+        "a_shuffled": write_store(root / "as", "ecg_as", "ecg", ml, "multilabel", SPLITS, seed=1,
+                                  shuffle_labels=True, signal=sig),
+        "img": write_store(root / "img", "cxr", "image2d", ["Atelectasis", "Edema", "Pneumonia"], "multilabel",
+                           {"train": 128, "val": 64, "test": 32}, seed=3),
+        "bin": write_store(root / "bin", "ecg_bin", "ecg", ["AFIB"], "binary",
+                           {"train": 96, "val": 64, "test": 32}, seed=4, signal=sig),
+    }
+
+
+def _pcfg(epochs: int = 6, **kw) -> PretrainConfig:
+    return PretrainConfig(epochs=epochs, batch_size=32, lr=3e-3, warmup_steps=4, modalities=["ecg", "image2d"],
+                          encoders={"ecg": ENC, "image2d": ENC}, **kw)
+
+
+def _fcfg(mode: str = "full", epochs: int = 5) -> FinetuneConfig:
+    return FinetuneConfig(epochs=epochs, batch_size=32, lr=3e-3, warmup_steps=4, mode=mode, targets=[])
+
+
+@pytest.fixture(scope="module")
+def pretrained(stores: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("pre")
+    return pretrain([stores["a"], stores["b"]], "ecg", _pcfg(), out, seed=0)
+
+
+# ---------------------------------------------------------------- data
+
+
+def test_dataset_vocabulary_masks_and_items(stores: dict[str, Path]) -> None:
+    ds = StoreDataset([stores["a"], stores["b"]], "train")
+    assert ds.vocabulary == ["NORM", "AFIB", "MI", "LBBB"]
+    assert ds.valid_mask.tolist() == [[True, True, True, False], [True, False, True, True]]
+    assert ds.tasks == ["multilabel", "multiclass"]
+    assert len(ds) == 2 * SPLITS["train"]
+    x, y, d = ds[0]
+    assert x.dtype == torch.float32 and x.shape == (12, T)
+    assert y.dtype == torch.float32 and y.shape == (4,) and d == 0 and math.isnan(y[3])
+    x, y, d = ds[len(ds) - 1]
+    assert d == 1 and math.isnan(y[1]) and float(np.nansum(y.numpy())) == 1.0
+    # same values as the store, read through the memory map of the right shard
+    reader = StoreReader(stores["b"])
+    last = int(reader.split_indices("train")[-1])
+    np.testing.assert_array_equal(x.numpy(), reader.sample(last).astype(np.float32))
+    assert isinstance(reader.shard(0), np.memmap)
+
+
+def test_datamodule_loaders(stores: dict[str, Path]) -> None:
+    dm = StoreDataModule([stores["a"], stores["b"]], batch_size=32, seed=0)
+    dm.setup("fit")
+    x, y, d = next(iter(dm.train_dataloader()))
+    assert x.shape == (32, 12, T) and y.shape == (32, 4) and d.dtype == torch.long
+    assert len(dm.val_dataloader().dataset) == 2 * SPLITS["val"]
+    first = [next(iter(StoreDataModule([stores["a"]], 32, seed=s).train_dataloader()))[1] for s in (0, 0, 1)]
+    torch.testing.assert_close(first[0], first[1], equal_nan=True)
+    assert not torch.equal(torch.nan_to_num(first[0]), torch.nan_to_num(first[2]))
+
+
+def test_mixed_modalities_rejected(stores: dict[str, Path]) -> None:
+    with pytest.raises(ValueError, match="modalities"):
+        StoreDataset([stores["a"], stores["img"]], "train")
+
+
+def test_positive_weights_mask_nan_and_clamp(stores: dict[str, Path]) -> None:
+    ds = StoreDataset([stores["a"], stores["b"]], "train")
+    pw = positive_weights(ds)
+    t = ds.targets[ds.dataset_index == 0][:, :3]
+    pos, known = np.nansum(t, 0), (~np.isnan(t)).sum(0)
+    np.testing.assert_allclose(pw[0, :3], np.clip((known - pos) / pos, 0.1, 10), rtol=1e-6)
+    assert (pw[1] == 1).all() and pw[0, 3] == 1
+
+
+# ---------------------------------------------------------------- loss
+
+
+def test_masked_loss_ignores_nan_and_foreign_columns() -> None:
+    valid = torch.tensor([[1, 1, 1, 0], [1, 0, 1, 1]], dtype=torch.bool)
+    is_mc = torch.tensor([False, True])
+    pw = torch.tensor([[2.0, 0.5, 1.0, 1.0], [1.0] * 4])
+    nan = float("nan")
+    target = torch.tensor([[1, nan, 0, 1], [0, 1, 1, nan], [1, 1, 0, 0], [0, 1, 0, 1]])
+    d = torch.tensor([0, 0, 1, 1])
+    logits = torch.randn(4, 4, requires_grad=True)
+    loss = masked_multitask_loss(logits, target, d, valid, is_mc, pw)
+    loss.backward()
+    g = logits.grad
+    ignored = torch.tensor([[0, 1, 0, 1], [0, 0, 0, 1], [0, 1, 0, 0], [0, 1, 0, 0]], dtype=torch.bool)
+    assert (g[ignored] == 0).all() and (g[~ignored] != 0).all()
+    # the value: per-sample means, then mean over samples
+    lg = logits.detach()
+    s0 = F.binary_cross_entropy_with_logits(lg[0, [0, 2]], target[0, [0, 2]], pos_weight=pw[0, [0, 2]])
+    s1 = F.binary_cross_entropy_with_logits(lg[1, :3], target[1, :3], pos_weight=pw[0, :3])
+    s2 = F.cross_entropy(lg[2:3, [0, 2, 3]], torch.tensor([0]))
+    s3 = F.cross_entropy(lg[3:4, [0, 2, 3]], torch.tensor([2]))
+    torch.testing.assert_close(loss.detach(), (s0 + s1 + s2 + s3) / 4)
+
+
+def test_masked_loss_binary_and_unlabelled() -> None:
+    valid, is_mc = torch.tensor([[True]]), torch.tensor([False])
+    logits = torch.tensor([[0.3], [-1.0]], requires_grad=True)
+    loss = masked_multitask_loss(logits, torch.tensor([[1.0], [float("nan")]]), torch.tensor([0, 0]), valid, is_mc)
+    torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(torch.tensor([0.3]), torch.tensor([1.0])))
+    loss.backward()
+    assert logits.grad[1, 0] == 0
+    empty = masked_multitask_loss(logits, torch.full((2, 1), float("nan")), torch.tensor([0, 0]), valid, is_mc)
+    assert float(empty) == 0.0
+
+
+def test_auc() -> None:
+    assert roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+    assert roc_auc(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5
+    assert math.isnan(roc_auc(np.array([1, 1]), np.array([0.2, 0.3])))
+    y = np.array([[0, 1, np.nan], [1, 1, 0], [0, 1, 1], [1, 1, np.nan]])
+    macro, per = macro_auc(y, np.array([[0.1, 0.5, 0.9], [0.9, 0.5, 0.1], [0.2, 0.5, 0.8], [0.8, 0.5, 0.3]]))
+    assert macro == 1.0 and math.isnan(per[1]) and per[2] == 1.0
+
+
+# ---------------------------------------------------------------- pretrain / finetune
+
+
+def test_pretrain_two_datasets_together(pretrained: dict) -> None:
+    assert pretrained["vocabulary"] == ["NORM", "AFIB", "MI", "LBBB"]
+    assert [d["task"] for d in pretrained["datasets"]] == ["multilabel", "multiclass"]
+    m = pretrained["metrics"]
+    assert len(pretrained["history"]) == 6 and all(math.isfinite(v) for v in m.values())
+    assert m["val/auc"] > 0.8 and m["val/auc/ecg_a"] > 0.8 and m["val/auc/ecg_b"] > 0.8
+    assert pretrained["history"][-1]["train/loss"] < pretrained["history"][0]["train/loss"]
+    blob = torch.load(pretrained["encoder_path"], weights_only=True)
+    assert blob["modality"] == "ecg" and blob["in_channels"] == 12 and blob["encoder"] == ENC.model_dump()
+    module = MultiTaskModule.load_from_checkpoint(pretrained["checkpoint_path"])
+    assert module.hparams.vocabulary == pretrained["vocabulary"]
+    assert module.hparams.datasets[1]["valid_mask"] == [True, False, True, True]
+    for k, v in blob["state_dict"].items():
+        torch.testing.assert_close(module.encoder.state_dict()[k], v)
+
+
+def test_finetune_learns_and_predicts(stores: dict[str, Path], pretrained: dict, tmp_path: Path) -> None:
+    res = finetune(stores["a"], Path(pretrained["encoder_path"]), _fcfg("full", epochs=3), tmp_path, seed=0)
+    assert res["metrics"]["val/auc"] > 0.8, res["history"]
+    model = load_model(res["model_path"])
+    assert not model.training and model.classes == ["NORM", "AFIB", "MI"] and model.task == "multilabel"
+    y_true, y_prob, ids = predict(model, stores["a"], "test", batch_size=16)
+    assert y_true.shape == y_prob.shape == (SPLITS["test"], 3) and len(ids) == SPLITS["test"]
+    assert np.isnan(y_true).any() and ((y_prob >= 0) & (y_prob <= 1)).all()
+    assert macro_auc(y_true, y_prob)[0] > 0.8
+
+
+def test_finetune_multiclass_softmax(stores: dict[str, Path], pretrained: dict, tmp_path: Path) -> None:
+    res = finetune(stores["b"], Path(pretrained["encoder_path"]), _fcfg("linear", epochs=2), tmp_path, seed=0)
+    y_true, y_prob, _ = predict(load_model(res["model_path"]), stores["b"], "val", batch_size=64)
+    np.testing.assert_allclose(y_prob.sum(1), 1.0, rtol=1e-5)
+    assert macro_auc(y_true, y_prob)[0] > 0.8
+
+
+def test_shuffled_labels_stay_at_chance(stores: dict[str, Path], tmp_path: Path) -> None:
+    pre = pretrain([stores["a_shuffled"]], "ecg", _pcfg(), tmp_path / "pre", seed=0)
+    res = finetune(stores["a_shuffled"], Path(pre["encoder_path"]), _fcfg("full", epochs=3), tmp_path / "ft", seed=0)
+    assert pre["metrics"]["val/auc"] < 0.65 and res["metrics"]["val/auc"] < 0.65, (pre["history"], res["history"])
+
+
+def test_pretrain_is_deterministic(stores: dict[str, Path], tmp_path: Path) -> None:
+    runs = [pretrain([stores["a"], stores["b"]], "ecg", _pcfg(epochs=1), tmp_path / str(i), seed=7) for i in (0, 1)]
+    a, b = (torch.load(r["encoder_path"], weights_only=True)["state_dict"] for r in runs)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    other = pretrain([stores["a"], stores["b"]], "ecg", _pcfg(epochs=1), tmp_path / "2", seed=8)
+    c = torch.load(other["encoder_path"], weights_only=True)["state_dict"]
+    assert any(not torch.equal(a[k], c[k]) for k in a)
+
+
+def test_linear_mode_freezes_encoder(stores: dict[str, Path], pretrained: dict, tmp_path: Path) -> None:
+    res = finetune(stores["bin"], Path(pretrained["encoder_path"]), _fcfg("linear", epochs=2), tmp_path, seed=0)
+    enc = torch.load(pretrained["encoder_path"], weights_only=True)["state_dict"]
+    model = torch.load(res["model_path"], weights_only=True)
+    assert model["task"] == "binary" and model["classes"] == ["AFIB"]
+    for k, v in enc.items():  # weights and BatchNorm statistics
+        assert torch.equal(model["state_dict"][f"encoder.{k}"], v), k
+    assert res["metrics"]["val/auc"] > 0.8
+
+
+def test_image2d_pretrain_finetune(stores: dict[str, Path], tmp_path: Path) -> None:
+    pre = pretrain([stores["img"]], "image2d", _pcfg(epochs=4), tmp_path / "pre", seed=0)
+    res = finetune(stores["img"], Path(pre["encoder_path"]), _fcfg("full", epochs=2), tmp_path / "ft", seed=0)
+    model = load_model(res["model_path"])
+    assert model.modality == "image2d" and model.in_channels == 1
+    y_true, y_prob, _ = predict(model, stores["img"], "test", batch_size=8)
+    assert y_prob.shape == (32, 3)
+    assert res["metrics"]["val/auc"] > 0.8, res["history"]
+
+
+def test_modality_mismatch(stores: dict[str, Path], tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not 'image2d'"):
+        pretrain([stores["a"]], "image2d", _pcfg(epochs=1), tmp_path, seed=0)
