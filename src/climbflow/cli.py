@@ -40,21 +40,25 @@ def _fail(message: str, code: int = 2):
 
 
 @app.command()
-def run(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
+def run(
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="stream every task's full log")] = False,
+) -> None:
     """The main job: run the training pipeline end to end on this machine (kfp.local, MLflow sqlite, DVC)."""
     from rich.console import Console
     from rich.table import Table
 
-    from climbflow.pipeline_runner import ensure_sample_data, run_local
+    from climbflow.pipeline_runner import PipelineFailed, ensure_sample_data, run_local
     from climbflow.registry.tracking import tracking_uri
 
     cfg = _load(params, set_)
     ensure_sample_data(cfg)
     try:
-        outcome = run_local(cfg)
-    except Exception as exc:  # kfp.local reports the failing task; its log is above
+        outcome = run_local(cfg, verbose=verbose)
+    except PipelineFailed as exc:
         _fail(f"pipeline failed: {exc}", code=1)
-    console = Console()
+    console = Console(width=max(Console().width, 130))
     table = Table(title=f"climb run {outcome.pipeline_run_id} ({outcome.seconds:.0f} s)")
     for col in ("target", "macro AUC", "sens", "spec", "F1", "acc", "n test", "data version", "model", "cached"):
         table.add_column(col)
@@ -66,6 +70,7 @@ def run(params: ParamsOpt = Path("params.yaml"), set_: SetOpt = None) -> None:
             str(int(m.get("n_test", 0))), row["data_version"][:12], row["model"], "yes" if row["cache_hit"] else "",
         )
     console.print(table)
+    console.print(f"log: {outcome.log_path}")
     console.print(f"MLflow UI: [bold]mlflow ui --backend-store-uri {tracking_uri(cfg)} --port 5000[/bold]")
 
 

@@ -6,8 +6,11 @@ runs, executed by ``kfp.local.SubprocessRunner(use_venv=False)`` -> results read
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
+import re
 import sys
 import time
 import uuid
@@ -82,9 +85,57 @@ class RunOutcome:
     seconds: float
     results: list[dict]
     tracking_uri: str
+    log_path: Path
 
 
-def run_local(params: Params) -> RunOutcome:
+class PipelineFailed(RuntimeError):
+    """A pipeline task failed; the message carries the failing task's last log lines."""
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_SHOW = re.compile(r"Executing task|finished with status|Pipeline .* finished|StageFailed|ERROR|FAILED")
+
+
+class _Filter(io.TextIOBase):
+    """Everything to the log file; to the console only task progress lines (or everything if verbose)."""
+
+    def __init__(self, log_file, console, verbose: bool):
+        self.log_file, self.console, self.verbose = log_file, console, verbose
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        self.log_file.write(text)
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            plain = _ANSI.sub("", line)
+            if self.verbose or _SHOW.search(plain):
+                self.console.write(plain.strip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.log_file.flush()
+        self.console.flush()
+
+
+@contextlib.contextmanager
+def console_filter(log_path: Path, verbose: bool):
+    """Send kfp.local's (very chatty) output to ``log_path``; show progress lines on the console."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w") as fh, contextlib.redirect_stdout(_Filter(fh, sys.__stdout__, verbose)):
+        yield
+
+
+def failure_excerpt(log_path: Path, lines: int = 40) -> str:
+    """The last lines of the log before the first failed task (where the stage's error message is)."""
+    if not log_path.exists():
+        return ""
+    text = _ANSI.sub("", log_path.read_text(errors="replace")).splitlines()
+    end = next((i for i, line in enumerate(text) if "finished with status FAILURE" in line), len(text))
+    return "\n".join(text[max(0, end - lines) : end + 1])
+
+
+def run_local(params: Params, verbose: bool = False) -> RunOutcome:
     """Run the training pipeline with kfp.local on this machine; returns results read back from MLflow."""
     from kfp import local
 
@@ -96,21 +147,25 @@ def run_local(params: Params) -> RunOutcome:
     parent = tracking.start_pipeline_run(params, pipeline_run_id)
     start = time.perf_counter()
     status = "FAILED"
+    log_path = ws.root / "logs" / f"{pipeline_run_id}.log"
     try:
         local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(ws.root / "kfp"))
         pipeline = training.build(params)
-        pipeline(
-            params_json=json.dumps(params.to_dict(), sort_keys=True),
-            tracking_json=json.dumps({"parent_run_id": parent, "pipeline_run_id": pipeline_run_id}),
-            datasets=params.enabled_datasets(),
-        )
+        with console_filter(log_path, verbose):
+            pipeline(
+                params_json=json.dumps(params.to_dict(), sort_keys=True),
+                tracking_json=json.dumps({"parent_run_id": parent, "pipeline_run_id": pipeline_run_id}),
+                datasets=params.enabled_datasets(),
+            )
         status = "FINISHED"
+    except Exception as exc:
+        raise PipelineFailed(f"{exc}\n{failure_excerpt(log_path)}\nfull log: {log_path}") from None
     finally:
         seconds = time.perf_counter() - start
         results = collect_results(params, parent)
         summary = {f"{r['target']}.{k}": v for r in results for k, v in r["metrics"].items()}
         tracking.finish_pipeline_run(params, parent, status, summary | {"pipeline_seconds": seconds})
-    return RunOutcome(pipeline_run_id, parent, seconds, results, tracking.tracking_uri(params))
+    return RunOutcome(pipeline_run_id, parent, seconds, results, tracking.tracking_uri(params), log_path)
 
 
 def collect_results(params: Params, parent_run_id: str) -> list[dict]:

@@ -1,4 +1,4 @@
-"""PTB-XL (PhysioNet), read from its real layout: ``ptbxl_database.csv`` + ``scp_statements.csv`` + WFDB records.
+"""PTB-XL (PhysioNet) in its real layout: ``ptbxl_database.csv`` + ``scp_statements.csv`` + WFDB records.
 
 Labels are CLIMB's 7 ECG superclasses, kept multi-label (CLIMB flattens them to one by a random
 tie-break; we do not). Each SCP code of a record's ``scp_codes`` dict is mapped, whatever its likelihood
@@ -24,7 +24,15 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordError, Rejected, Split, TaskType
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    RawRecord,
+    RecordError,
+    Rejected,
+    Split,
+    TaskType,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +42,9 @@ CLASSES: tuple[str, ...] = ("NORM", "CD", "HYP", "MI", "STTC", "AFIB", "OTHER")
 DIAGNOSTIC_CLASSES = frozenset({"NORM", "CD", "HYP", "MI", "STTC"})
 AFIB_CODES = frozenset({"AFIB", "AFLT"})
 NO_LABEL_CODES = frozenset({"SR"})
-DATABASE_COLUMNS: tuple[str, ...] = ("ecg_id", "patient_id", "age", "sex", "scp_codes", "strat_fold", "filename_hr")
+DATABASE_COLUMNS: tuple[str, ...] = (
+    "ecg_id", "patient_id", "age", "sex", "scp_codes", "strat_fold", "filename_hr"
+)
 STATEMENT_COLUMNS: tuple[str, ...] = ("diagnostic_class",)
 HR_SAMPLING_RATE = 500.0  # filename_hr records are 500 Hz
 AGE_CENSORED = 300.0  # PTB-XL writes ages above 89 as 300 (HIPAA); read back as 90
@@ -117,9 +127,8 @@ class PTBXL(DatasetSpec):
         raw_id = row["ecg_id"].strip()
         ecg_id = _int(raw_id)
         if ecg_id is None:
-            return Rejected(
-                raw_id or f"row{row_no}", DATABASE, "bad_ecg_id", f"{where}: ecg_id {raw_id!r} is not a number"
-            )
+            message = f"{where}: ecg_id {raw_id!r} is not a number"
+            return Rejected(raw_id or f"row{row_no}", DATABASE, "bad_ecg_id", message)
         record_id = str(ecg_id)
         where = f"{where} (ecg_id {record_id})"
 
@@ -129,9 +138,8 @@ class PTBXL(DatasetSpec):
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             codes = None
         if not isinstance(codes, dict) or not all(isinstance(k, str) for k in codes):
-            return Rejected(
-                record_id, DATABASE, "bad_scp_codes", f"{where}: scp_codes {raw_codes!r} is not a dict of codes"
-            )
+            message = f"{where}: scp_codes {raw_codes!r} is not a dict of codes"
+            return Rejected(record_id, DATABASE, "bad_scp_codes", message)
         target = [0.0] * len(CLASSES)
         for code in codes:
             if code.strip() not in mapping:
@@ -143,19 +151,18 @@ class PTBXL(DatasetSpec):
             if klass is not None:
                 target[CLASSES.index(klass)] = 1.0
         if not any(target):
-            return Rejected(record_id, DATABASE, "no_label", f"{where}: scp_codes {raw_codes} map to no class")
+            message = f"{where}: scp_codes {raw_codes} map to no class"
+            return Rejected(record_id, DATABASE, "no_label", message)
 
         fold = _int(row["strat_fold"])
         split = split_of_fold(fold) if fold is not None else None
         if split is None:
-            return Rejected(
-                record_id, DATABASE, "bad_strat_fold", f"{where}: strat_fold {row['strat_fold']!r} not in 1-10"
-            )
+            message = f"{where}: strat_fold {row['strat_fold']!r} not in 1-10"
+            return Rejected(record_id, DATABASE, "bad_strat_fold", message)
         patient = _int(row["patient_id"])
         if patient is None:
-            return Rejected(
-                record_id, DATABASE, "bad_patient_id", f"{where}: patient_id {row['patient_id']!r} is not a number"
-            )
+            message = f"{where}: patient_id {row['patient_id']!r} is not a number"
+            return Rejected(record_id, DATABASE, "bad_patient_id", message)
 
         stem = row["filename_hr"].strip()
         if not stem:
@@ -183,24 +190,39 @@ class PTBXL(DatasetSpec):
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """float32 (T, leads) signal in physical units + ``sampling_rate`` and ``lead_names``.
 
-        Any read failure (zero-byte or malformed header, truncated/missing .dat) -> ``RecordError("corrupt_wfdb")``.
+        Missing files -> ``RecordError("missing_file")``; any read failure (zero-byte or malformed header,
+        truncated .dat, ...) -> ``RecordError("corrupt_wfdb")`` naming the bad file and the reason.
         """
         import wfdb
 
         hea, dat = record.files[0], record.files[1] if len(record.files) > 1 else record.files[0]
         base = str(Path(root) / hea)[: -len(".hea")] if hea.endswith(".hea") else str(Path(root) / hea)
-        try:
-            wfdb.rdheader(base)
-        except Exception as exc:  # wfdb raises IndexError/ValueError/HeaderSyntaxError/... on bad headers
-            raise RecordError("corrupt_wfdb", f"{hea}: header unreadable ({type(exc).__name__}: {exc})") from None
+        for rel in (hea, dat):
+            if not (Path(root) / rel).is_file():
+                raise RecordError("missing_file", f"{rel} not found under {root}")
         try:
             signal, fields = wfdb.rdsamp(base)
-        except Exception as exc:
-            raise RecordError("corrupt_wfdb", f"{dat}: signal unreadable ({type(exc).__name__}: {exc})") from None
+        except Exception as exc:  # wfdb raises IndexError/ValueError/HeaderSyntaxError/... on bad files
+            raise RecordError("corrupt_wfdb", _diagnose(base, hea, dat, exc)) from None
         if signal is None or signal.ndim != 2 or signal.shape[0] == 0:
             shape = None if signal is None else signal.shape
             raise RecordError("corrupt_wfdb", f"{dat}: no samples (shape {shape})")
-        return signal.astype(np.float32), {"sampling_rate": float(fields["fs"]), "lead_names": list(fields["sig_name"])}
+        props = {"sampling_rate": float(fields["fs"]), "lead_names": list(fields["sig_name"])}
+        return signal.astype(np.float32), props
+
+
+def _diagnose(base: str, hea: str, dat: str, exc: Exception) -> str:
+    """Name the bad file of a record wfdb could not read: the header if it does not parse, else the signal."""
+    import wfdb
+
+    try:
+        header = wfdb.rdheader(base)
+        declared, lines = header.n_sig or 0, len(header.file_name or [])
+        if declared != lines:
+            raise ValueError(f"{declared} signals declared but {lines} signal lines")
+    except Exception as header_exc:
+        return f"{hea}: header unreadable ({type(header_exc).__name__}: {header_exc})"
+    return f"{dat}: signal unreadable ({type(exc).__name__}: {exc})"
 
 
 def _int(raw: str) -> int | None:

@@ -39,12 +39,12 @@ def standardize_ecg(
     """
     x = np.asarray(signal)
     if x.ndim != 2 or x.shape[1] != len(lead_names):
-        raise RecordError(
-            "bad_shape", f"signal of shape {x.shape} does not match {len(lead_names)} lead names (expected (T, leads))"
-        )
+        message = f"signal of shape {x.shape} does not match {len(lead_names)} lead names; expected (T, leads)"
+        raise RecordError("bad_shape", message)
     rate = float(sampling_rate) if sampling_rate is not None else float("nan")
     if not np.isfinite(rate) or rate <= 0 or rate < MIN_SAMPLING_RATE:
-        raise RecordError("bad_sampling_rate", f"sampling rate {sampling_rate!r} Hz (must be >= {MIN_SAMPLING_RATE} Hz)")
+        message = f"sampling rate {sampling_rate!r} Hz (must be >= {MIN_SAMPLING_RATE} Hz)"
+        raise RecordError("bad_sampling_rate", message)
     if not np.isfinite(x).all():
         bad = int((~np.isfinite(x)).sum())
         raise RecordError("non_finite", f"{bad} NaN/inf samples in a signal of shape {x.shape}")
@@ -54,9 +54,8 @@ def standardize_ecg(
         raise RecordError("missing_leads", f"leads {missing} not in the record's leads {list(lead_names)}")
     duration = x.shape[0] / rate
     if duration < MIN_DURATION_FRACTION * seconds:
-        raise RecordError(
-            "too_short", f"{duration:.2f} s recorded, at least {MIN_DURATION_FRACTION * seconds:.2f} s required"
-        )
+        message = f"{duration:.2f} s recorded, at least {MIN_DURATION_FRACTION * seconds:.2f} s required"
+        raise RecordError("too_short", message)
     picked = x[:, [index[lead.upper()] for lead in leads]].T.astype(np.float64)
     up, down = _ratio(target_rate, rate)
     if up != down:

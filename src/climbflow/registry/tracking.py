@@ -146,7 +146,7 @@ def _register_challenger(params: Params, result: StageResult, run_id: str, tags:
     fine = read_report(report["model"])
     net = load_model(Path(report["model"]) / fine["model"])
     shape = _sample_shape(report)
-    example = np.zeros((1, *shape), dtype=np.float32)
+    example = np.zeros((2, *shape), dtype=np.float32)  # batch of 2 keeps the batch dim dynamic in pt2
     with torch.no_grad():
         output = net(torch.from_numpy(example)).numpy()
     from mlflow.models import infer_signature

@@ -13,12 +13,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 DATA_DIR = "CheXpert-v1.0-small"
 JPEG_QUALITY = 90
+SHARP = 1.0  # blur radius applied to the whole density image; layers needing no more are drawn sharp
 VALID_FRACTION = 0.15
 TWO_STUDY_FRACTION = 0.25
 LATERAL_FRACTION = 0.08
@@ -88,7 +84,8 @@ class _Canvas:
 
     def __init__(self, h: int, w: int, rng: np.random.Generator):
         self.h, self.w, self.rng = h, w, rng
-        self.yy, self.xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        self.yy = np.arange(h, dtype=np.float32)[:, None]  # broadcast coordinates (h, 1) and (1, w)
+        self.xx = np.arange(w, dtype=np.float32)[None, :]
 
     def draw(self) -> tuple[Image.Image, ImageDraw.ImageDraw]:
         img = Image.new("L", (self.w, self.h), 0)
@@ -96,7 +93,8 @@ class _Canvas:
 
     @staticmethod
     def done(img: Image.Image, blur: float) -> np.ndarray:
-        if blur > 0:
+        """Layer -> float array; radii <= SHARP are left to the final whole-image blur (fewer blurs)."""
+        if blur > SHARP:
             img = img.filter(ImageFilter.GaussianBlur(blur))
         return np.asarray(img, dtype=np.float32) * np.float32(1 / 255)
 
@@ -112,12 +110,12 @@ class _Canvas:
 
     def noise(self, cell: int) -> np.ndarray:
         """Smooth zero-mean noise with feature size ~``cell`` pixels."""
-        small = self.rng.standard_normal((self.h // cell + 3, self.w // cell + 3)).astype(np.float32)
-        big = Image.fromarray(small).resize((self.w + 3 * cell, self.h + 3 * cell), Image.Resampling.BICUBIC)
+        small = self.rng.standard_normal((self.h // cell + 3, self.w // cell + 3), dtype=np.float32)
+        big = Image.fromarray(small).resize((self.w + 3 * cell, self.h + 3 * cell), Image.Resampling.BILINEAR)
         return np.asarray(big, dtype=np.float32)[cell : cell + self.h, cell : cell + self.w]
 
     def gauss(self, cx: float, cy: float, sx: float, sy: float) -> np.ndarray:
-        return np.exp(-(((self.xx - cx) / sx) ** 2 + ((self.yy - cy) / sy) ** 2) / 2)
+        return np.exp(-(((self.yy - cy) / sy) ** 2) / 2) * np.exp(-(((self.xx - cx) / sx) ** 2) / 2)
 
 
 def _curve(p0: tuple[float, float], p1: tuple[float, float], p2: tuple[float, float], n: int = 12) -> Points:
@@ -174,33 +172,32 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     img, d = c.draw()
     for s in (-1, 1):
         d.polygon(outlines[s], fill=255)
-    lungs_hard = c.done(img, 0)
-    lungs = c.done(img, 1.5)
+    lungs = lungs_hard = c.done(img, 0)
     sides = {-1: c.xx < cx, 1: c.xx >= cx}
     lung_hard = {s: lungs_hard * sides[s] for s in (-1, 1)}
     lung = {s: lungs * sides[s] for s in (-1, 1)}
     y_dome = base - 0.075 * h
 
-    # soft tissue: torso, neck, shoulders
-    img, d = c.draw()
-    d.ellipse((cx - 0.6 * t, top - 0.06 * h, cx + 0.6 * t, h * 1.35), fill=255)
-    d.rectangle((cx - 0.14 * t, 0, cx + 0.14 * t, top + 0.1 * h), fill=255)
+    # soft tissue (torso, neck, shoulders) and, denser, the mediastinum (wider with Enlarged Cardiomediastinum)
+    body_img, body = c.draw()
+    body.ellipse((cx - 0.6 * t, top - 0.06 * h, cx + 0.6 * t, h * 1.35), fill=215)
+    body.rectangle((cx - 0.14 * t, 0, cx + 0.14 * t, top + 0.1 * h), fill=215)
     for s in (-1, 1):
-        d.ellipse((cx + s * 0.45 * t - 0.24 * t, top - 0.08 * h, cx + s * 0.45 * t + 0.24 * t, top + 0.12 * h), fill=255)
-    tissue = c.done(img, 8)
-
-    # mediastinum (wider with Enlarged Cardiomediastinum), spine, heart
-    m = t * (rng.uniform(0.13, 0.17) if "Enlarged Cardiomediastinum" in found else rng.uniform(0.075, 0.095))
-    img, d = c.draw()
-    d.polygon([(cx - 0.07 * t, 0), (cx + 0.07 * t, 0), (cx + m, top + 0.12 * h), (cx + 0.8 * m, y_dome + 0.05 * h),
-               (cx - 0.8 * m, y_dome + 0.05 * h), (cx - 0.9 * m, top + 0.12 * h)], fill=255)
-    knob = (0.05 if "Enlarged Cardiomediastinum" in found else 0.03) * t
-    d.ellipse((cx + m - knob, top + 0.13 * h - knob, cx + m + knob, top + 0.13 * h + knob), fill=255)
-    medi = c.done(img, 4)
+        body.ellipse((cx + s * 0.45 * t - 0.24 * t, top - 0.08 * h, cx + s * 0.45 * t + 0.24 * t, top + 0.12 * h),
+                     fill=215)
+    m = t * (rng.uniform(0.11, 0.16) if "Enlarged Cardiomediastinum" in found else rng.uniform(0.075, 0.105))
+    knob = (0.045 if "Enlarged Cardiomediastinum" in found else 0.03) * t  # aortic knob
+    medi_img, d = c.draw()
+    for draw in (body, d):
+        draw.polygon([(cx - 0.07 * t, 0), (cx + 0.07 * t, 0), (cx + m, top + 0.12 * h), (cx + 0.8 * m, y_dome + 0.05 * h),
+                      (cx - 0.8 * m, y_dome + 0.05 * h), (cx - 0.9 * m, top + 0.12 * h)], fill=255)
+        draw.ellipse((cx + m - knob, top + 0.13 * h - 1.6 * knob, cx + m + knob, top + 0.13 * h + 1.6 * knob), fill=255)
+    tissue = c.done(body_img, 6) * np.float32(255 / 215)  # 1 = soft tissue, ~1.19 = mediastinum
+    medi = c.done(medi_img, 0)
     ctr = rng.normal(0.60, 0.035) if "Cardiomegaly" in found else rng.normal(0.44, 0.03)
     hw = np.clip(ctr + (0.03 if ap else 0.0), 0.34, 0.72) * 0.9 * t
     hh = 0.26 * h * (0.85 + 0.6 * (ctr - 0.44))  # the lower part hides below the diaphragm
-    heart = c.ellipse(cx + 0.12 * hw, y_dome - 0.02 * h, hw / 2, hh / 2, 3)
+    heart = c.ellipse(cx + 0.12 * hw, y_dome - 0.02 * h, hw / 2, hh / 2, 0)
     cand = {s: _cand(lung_hard[s], heart) for s in (-1, 1)}
     spine_band = np.exp(-(((c.xx - cx) / (0.035 * t)) ** 4))
     discs = 0.75 + 0.25 * np.cos(2 * np.pi * (c.yy - top) / ((base - top) / 10))
@@ -245,8 +242,8 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
 
     dens = np.zeros((h, w), np.float32)  # finding densities, added on top of the anatomy
     if "Pleural Effusion" in found:
-        sides = [[-1], [1], [-1, 1]][int(rng.choice(3, p=[0.4, 0.3, 0.3]))]
-        for s in sides:
+        eff_sides = [[-1], [1], [-1, 1]][int(rng.choice(3, p=[0.4, 0.3, 0.3]))]
+        for s in eff_sides:
             level = rng.uniform(0.07, 0.2) * h
             x_med, x_lat = cx + s * 0.05 * t, cx + s * 0.5 * t
             men = [(x_med + (x_lat - x_med) * u, cps[s] - level * (0.3 + 0.7 * u**1.5)) for u in np.linspace(0, 1, 12)]
@@ -281,7 +278,7 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
             d.ellipse((x - r, y - r, x + r, y + r), fill=255)
         dens += rng.uniform(0.18, 0.26) * c.done(img, 3) * lung[s]
     if "Edema" in found:
-        amp = rng.uniform(0.16, 0.26)
+        amp = rng.uniform(0.1, 0.2)
         haze = sum(c.gauss(cx + s * 0.15 * t, top + 0.42 * h, 0.12 * t, 0.16 * h) for s in (-1, 1))
         img, d = c.draw()  # Kerley B lines at the lateral bases
         for s in (-1, 1):
@@ -293,16 +290,15 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     if "Pneumothorax" in found:
         s = int(rng.choice([-1, 1]))
         ax, ay = cx + s * 0.1 * t, cps[s] - 0.1 * h
-        f = rng.uniform(0.7, 0.86)
+        f = rng.uniform(0.62, 0.82)
         collapsed = []
         for x, y in outlines[s]:
             wgt = float(np.clip((cps[s] - y) / (cps[s] - top), 0, 1)) ** 0.7
             k = 1 - (1 - f) * wgt
             collapsed.append((ax + k * (x - ax), ay + k * (y - ay)))
         gap = np.clip(lung_hard[s] - c.polygon(collapsed, 0), 0, 1)
-        gap = c.done(Image.fromarray((gap * 255).astype(np.uint8)), 1.0)
         keep_markings *= 1 - gap
-        dens -= rng.uniform(0.04, 0.07) * gap
+        dens -= rng.uniform(0.06, 0.1) * gap
         img, d = c.draw()  # visceral pleural line along the upper part of the collapsed lung
         upper = [p for p, (_, y) in zip(collapsed, outlines[s]) if (cps[s] - y) / (cps[s] - top) > 0.2]
         d.line(upper, fill=255, width=1)
@@ -331,7 +327,7 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
         dens += rng.uniform(0.22, 0.3) * c.done(img, 1.5) * lung_hard[s]
 
     anatomy = (  # heart and mediastinum displace lung air; soft tissue below the diaphragm matches the heart
-        0.05 + 0.62 * tissue + 0.06 * medi + 0.07 * spine_band * discs * tissue
+        0.05 + 0.62 * tissue + 0.07 * spine_band * discs * tissue
         - 0.45 * air + 0.06 * ribs * np.clip(tissue * 1.3, 0, 1)
         + 0.1 * vessels * air * keep_markings
     )
@@ -373,10 +369,12 @@ def _devices(c: _Canvas, rng: np.random.Generator, cx: float, t: float, top: flo
 
 
 def _expose(c: _Canvas, rng: np.random.Generator, dens: np.ndarray) -> np.ndarray:
-    """Density -> 8-bit pixel with random exposure, noise, small rotation and a laterality marker."""
-    p = np.clip(dens, 0, 1) ** rng.uniform(0.75, 1.25)
-    p = p * rng.uniform(0.85, 1.1) + rng.normal(0.05, 0.03)
-    p = p + 0.02 * c.noise(24) + rng.uniform(0.008, 0.025) * c.rng.standard_normal(p.shape).astype(np.float32)
+    """Density -> 8-bit pixel: slight blur, random exposure, noise, small rotation, laterality marker."""
+    blurred = Image.fromarray((np.clip(dens, 0, 1) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(SHARP))
+    levels = np.linspace(0, 1, 256, dtype=np.float32)  # exposure as a lookup table: gamma, contrast, offset
+    lut = levels ** rng.uniform(0.75, 1.25) * rng.uniform(0.85, 1.1) + rng.normal(0.05, 0.03)
+    p = lut[np.asarray(blurred)]
+    p += 0.02 * c.noise(24) + rng.uniform(0.008, 0.025) * rng.standard_normal(p.shape, dtype=np.float32)
     out = Image.fromarray((np.clip(p, 0, 1) * 255).round().astype(np.uint8))
     if rng.random() < 0.6:
         d = ImageDraw.Draw(out)
@@ -432,43 +430,24 @@ class _Job:
     ap: bool
 
 
-def _render_job(root: str, seed: int, job: _Job) -> None:
+def _render_job(root: Path, seed: int, job: _Job) -> None:
     rng = np.random.default_rng([seed, 1, job.index])
     hw = (320, int(rng.integers(320, 400))) if rng.random() < 0.8 else (int(rng.integers(320, 390)), 320)
     if job.lateral:
         pix = _render_lateral(rng, job.findings, *hw)
     else:
         pix = _render_frontal(rng, job.findings, *hw, ap=job.ap)
-    out = Path(root) / job.rel
+    out = root / job.rel
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pix).save(out, format="JPEG", quality=JPEG_QUALITY)
 
 
-def _render_all(root: Path, seed: int, jobs: list[_Job], workers: int) -> None:
-    """Render the jobs, in ``workers`` spawned processes when > 1 (falls back to serial if that fails)."""
-    render = partial(_render_job, str(root), seed)
-    if workers > 1 and len(jobs) >= 64:
-        try:
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-                for _ in pool.map(render, jobs, chunksize=16):
-                    pass
-            return
-        except (OSError, RuntimeError, AssertionError, BrokenProcessPool) as exc:  # e.g. inside a daemon
-            logger.warning("parallel rendering unavailable (%s); rendering serially", exc)
-    for job in jobs:
-        render(job)
-
-
-def write_chexpert(
-    root: Path, n_records: int, seed: int = 0, shuffle_labels: bool = False, workers: int | None = None
-) -> Path:
+def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bool = False) -> Path:
     """Write ``n_records`` images + ``CheXpert-v1.0-small/{train,valid}.csv`` under ``root``; returns ``root``.
 
     About 15% of the images (whole patients) go to valid.csv; a quarter of the patients have two studies and
     a few studies add a lateral view. ``shuffle_labels`` permutes the csv label rows across images (the
-    images keep their true findings: a negative control). Same arguments -> byte-identical files, whatever
-    ``workers`` (processes used for rendering; default min(2, cpu count)).
+    images keep their true findings: a negative control). Same arguments -> byte-identical files.
     """
     if n_records < 2:
         raise ValueError(f"n_records must be >= 2, got {n_records}")
@@ -518,7 +497,8 @@ def write_chexpert(
                 entries.append((csv_name, [rel, pat["sex"], str(pat["age"]), kind, ap if kind == "Frontal" else ""]))
                 label_rows.append(cells)
 
-    _render_all(root, seed, jobs, workers if workers is not None else min(2, os.cpu_count() or 1))
+    for job in jobs:
+        _render_job(root, seed, job)
     if shuffle_labels:
         perm = np.random.default_rng([seed, 2]).permutation(len(label_rows))
         label_rows = [label_rows[i] for i in perm]

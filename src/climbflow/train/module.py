@@ -61,7 +61,8 @@ def masked_multitask_loss(
         scores = torch.where(v & known[mc_rows], t[mc_rows], torch.full_like(lg, -1.0))
         best, cls = scores.max(1)
         ok = (best >= 0.5) & (known[mc_rows] == v).all(1)  # fully labelled with a positive class
-        nll = -lg.log_softmax(1).gather(1, cls[:, None])[:, 0]  # manual CE: deterministic on CUDA
+        onehot = F.one_hot(cls, lg.shape[1]).to(lg.dtype)
+        nll = -(lg.log_softmax(1) * onehot).sum(1)  # no gather/scatter: deterministic on CUDA
         per_sample = per_sample.index_put((mc_rows,), torch.where(ok, nll, torch.zeros_like(nll)))
         has = has.index_put((mc_rows,), ok)
 
@@ -151,6 +152,7 @@ class MultiTaskModule(pl.LightningModule):
         self.freeze_encoder = bool(freeze_encoder)
         if self.freeze_encoder:
             self.encoder.requires_grad_(False)
+            self.encoder.eval()
         self.history: list[dict[str, float]] = []
         self._train_sum, self._train_n = 0.0, 0
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
@@ -162,6 +164,10 @@ class MultiTaskModule(pl.LightningModule):
         if self.freeze_encoder:
             self.encoder.eval()
         return self
+
+    def on_train_epoch_start(self) -> None:
+        if self.freeze_encoder:  # Lightning restores captured per-module modes; enforce it regardless
+            self.encoder.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
