@@ -137,9 +137,15 @@ def failure_excerpt(log_path: Path, lines: int = 40) -> str:
 
 def run_local(params: Params, verbose: bool = False) -> RunOutcome:
     """Run the training pipeline with kfp.local on this machine; returns results read back from MLflow."""
+    import warnings
+
     from kfp import local
 
     from climbflow.registry import tracking
+
+    # SubprocessRunner warns that our image is "non-Python"; on one machine the package is installed here.
+    warnings.filterwarnings("ignore", message="You may be attemping to run a task", category=RuntimeWarning)
+    warnings.filterwarnings("ignore", message=".*have no effect in the current local runner", category=UserWarning)
 
     ws = Workspace.from_params(params)
     training = _import_pipelines()
@@ -162,30 +168,29 @@ def run_local(params: Params, verbose: bool = False) -> RunOutcome:
         raise PipelineFailed(f"{exc}\n{failure_excerpt(log_path)}\nfull log: {log_path}") from None
     finally:
         seconds = time.perf_counter() - start
-        results = collect_results(params, parent)
-        summary = {f"{r['target']}.{k}": v for r in results for k, v in r["metrics"].items()}
+        results = collect_results(params, pipeline_run_id, parent)
+        summary = {f"{r['target']}.{k}": v for r in results for k, v in r["metrics"].items() if v == v}
         tracking.finish_pipeline_run(params, parent, status, summary | {"pipeline_seconds": seconds})
     return RunOutcome(pipeline_run_id, parent, seconds, results, tracking.tracking_uri(params), log_path)
 
 
-def collect_results(params: Params, parent_run_id: str) -> list[dict]:
-    """The evaluate child runs of a pipeline run, as rows of the results table."""
-    from climbflow.registry import tracking
+def collect_results(params: Params, pipeline_run_id: str, parent_run_id: str) -> list[dict]:
+    """Log child runs for cached stages, then return the evaluate rows of the results table."""
+    from climbflow.stages import ledger
 
     rows = []
-    for run in tracking.child_runs(params, parent_run_id):
-        tags = run.data.tags
-        if tags.get("climb.stage") != "evaluate":
+    for entry in ledger.log_cached(params, pipeline_run_id, parent_run_id):
+        if entry["stage"] != "evaluate":
             continue
-        metrics = {k: v for k, v in run.data.metrics.items() if k in ("macro_auc", "sensitivity", "specificity",
-                                                                       "f1", "accuracy", "n_test")}
+        report = entry["report"]
+        model = entry["extra"].get("registered_model") or {}
         rows.append(
             {
-                "target": tags.get("climb.name"),
-                "metrics": metrics,
-                "data_version": tags.get("climb.data_version", ""),
-                "model": tags.get("climb.registered_model", ""),
-                "cache_hit": tags.get("climb.cache_hit") == "true",
+                "target": entry["name"],
+                "metrics": report["metrics"] | {"n_test": report["n_test"]},
+                "data_version": report["data_version"],
+                "model": f"{model['name']}/{model['version']}" if model else "",
+                "cache_hit": entry["cache_hit"],
             }
         )
     return sorted(rows, key=lambda r: r["target"])

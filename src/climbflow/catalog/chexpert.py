@@ -25,7 +25,15 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordError, Rejected, Split, TaskType
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    RawRecord,
+    RecordError,
+    Rejected,
+    Split,
+    TaskType,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +56,7 @@ LABELS: tuple[str, ...] = (
 META_COLUMNS: tuple[str, ...] = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA")
 DATA_DIRS: tuple[str, ...] = ("CheXpert-v1.0-small", "CheXpert-v1.0")
 CSV_SPLITS: tuple[tuple[str, Split | None], ...] = (("train.csv", None), ("valid.csv", "test"))
+ALLOWED_VALUES = "1.0, 0.0, -1.0 (uncertain) or blank"
 _PATIENT = re.compile(r"^patient\d+$")
 _SEX = {"male": "M", "female": "F"}
 
@@ -93,7 +102,7 @@ class CheXpert(DatasetSpec):
         if data is None:
             return False
         csv_path = next(p for p in (data / "train.csv", data / "valid.csv") if p.is_file())
-        with csv_path.open(newline="", encoding="utf-8") as fh:
+        with csv_path.open(newline="", encoding="utf-8-sig") as fh:
             header = next(csv.reader(fh), [])
         return "Path" in header and "Frontal/Lateral" in header
 
@@ -101,7 +110,9 @@ class CheXpert(DatasetSpec):
         root = Path(root)
         data = _data_dir(root)
         if data is None:
-            raise CatalogError(f"{root}: no CheXpert-v1.0-small/train.csv or valid.csv found (expected {self.layout})")
+            raise CatalogError(
+                f"{root}: no CheXpert-v1.0-small/train.csv or valid.csv found (expected {self.layout})"
+            )
         prefix = data.relative_to(root)
         for csv_name, _ in CSV_SPLITS:
             if not (data / csv_name).is_file():
@@ -124,7 +135,7 @@ class CheXpert(DatasetSpec):
             skipped = 0
             for row in reader:
                 line = reader.line_num
-                if self.options.frontal_only and row["Frontal/Lateral"].strip() != "Frontal":
+                if self.options.frontal_only and (row["Frontal/Lateral"] or "").strip() != "Frontal":
                     skipped += 1
                     continue
                 item = self._record(root, prefix, source, line, row, split, seen)
@@ -133,7 +144,13 @@ class CheXpert(DatasetSpec):
             logger.info("%s: %d lateral views skipped (frontal_only)", source, skipped)
 
     def _record(
-        self, root: Path, prefix: Path, source: str, line: int, row: dict[str, str], split: Split | None,
+        self,
+        root: Path,
+        prefix: Path,
+        source: str,
+        line: int,
+        row: dict[str, str],
+        split: Split | None,
         seen: set[str],
     ) -> RawRecord | Rejected:
         raw_path = (row["Path"] or "").strip()
@@ -144,9 +161,13 @@ class CheXpert(DatasetSpec):
         record_id = inner.with_suffix("").as_posix() if parts else f"{source}:{line}"
         patient = next((p for p in parts if _PATIENT.match(p)), None)
         if patient is None:
-            return Rejected(record_id, source, "bad_path", f"{source} line {line}: Path {raw_path!r} has no patientNNNNN")
+            return Rejected(
+                record_id, source, "bad_path", f"{source} line {line}: Path {raw_path!r} has no patientNNNNN"
+            )
         if record_id in seen:
-            return Rejected(record_id, source, "duplicate_record", f"{source} line {line}: Path {raw_path!r} repeated")
+            return Rejected(
+                record_id, source, "duplicate_record", f"{source} line {line}: Path {raw_path!r} repeated"
+            )
         seen.add(record_id)
         rel = (prefix / inner).as_posix()
         target: list[float] = []
@@ -156,8 +177,10 @@ class CheXpert(DatasetSpec):
             value = self._label(raw)
             if value is None:
                 return Rejected(
-                    record_id, source, "bad_label_value",
-                    f"{source} line {line}: column {column!r} has value {raw!r} (allowed 1.0, 0.0, -1.0, blank)",
+                    record_id,
+                    source,
+                    "bad_label_value",
+                    f"{source} line {line}: column {column!r} has value {raw!r}; allowed {ALLOWED_VALUES}",
                 )
             target.append(value)
             if raw:

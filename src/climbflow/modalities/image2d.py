@@ -23,7 +23,11 @@ def to_uint8_gray(img: np.ndarray) -> np.ndarray:
     if arr.dtype != np.uint8:
         data = np.nan_to_num(arr.astype(np.float64))
         lo, hi = float(data.min()), float(data.max())
-        arr = ((data - lo) / (hi - lo) * 255.0).round().astype(np.uint8) if hi > lo else np.zeros(arr.shape, np.uint8)
+        arr = (
+            ((data - lo) / (hi - lo) * 255.0).round().astype(np.uint8)
+            if hi > lo
+            else np.zeros(arr.shape, np.uint8)
+        )
     if arr.ndim == 3:
         if arr.shape[2] == 1:
             arr = arr[:, :, 0]

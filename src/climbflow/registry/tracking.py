@@ -127,8 +127,11 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
         for path in sorted(out.iterdir()):
             if path.is_file() and path.suffix in {".json", ".md", ".png", ".html"}:
                 client.log_artifact(run_id, str(path), artifact_path="report")
-    if result.stage == "evaluate" and not result.cache_hit and params.evaluate.register_model:
-        _register_challenger(params, result, run_id, tags)
+    if result.stage == "evaluate" and params.evaluate.register_model:
+        if result.cache_hit:
+            _link_registered(params, result, run_id)
+        else:
+            _register_challenger(params, result, run_id, tags)
     client.set_terminated(run_id, status="FINISHED")
     return run_id
 
@@ -151,7 +154,7 @@ def _register_challenger(params: Params, result: StageResult, run_id: str, tags:
         output = net(torch.from_numpy(example)).numpy()
     from mlflow.models import infer_signature
 
-    name = f"climb-{report['target']}"
+    name = model_name(report["target"])
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pytorch.log_model(
             net,
@@ -175,6 +178,21 @@ def _register_challenger(params: Params, result: StageResult, run_id: str, tags:
     client.set_tag(run_id, "climb.registered_model", f"{name}/{version}")
     result.extra["registered_model"] = {"name": name, "version": version, "alias": CHALLENGER}
     log.info("registered %s version %s as @%s", name, version, CHALLENGER)
+
+
+def model_name(target: str) -> str:
+    return f"climb-{target}"
+
+
+def _link_registered(params: Params, result: StageResult, run_id: str) -> None:
+    """A cached evaluation: point at the model version registered when it first ran (by its output URI)."""
+    mlflow, client = _client(params)
+    name = model_name(result.report["target"])
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        if mv.tags.get("climb.evaluation_uri") == redact(result.uri):
+            client.set_tag(run_id, "climb.registered_model", f"{name}/{mv.version}")
+            result.extra["registered_model"] = {"name": name, "version": str(mv.version)}
+            return
 
 
 def _sample_shape(report: dict[str, Any]) -> list[int]:

@@ -80,10 +80,10 @@ def _csv_labels(rng: np.random.Generator, found: frozenset[str], valid: bool) ->
 
 # ----------------------------------------------------------------------------------------------- drawing
 class _Canvas:
-    """Float32 layers drawn with PIL (L mode, 0..255) and blurred, returned in 0..1."""
+    """One image's drawing surface: layers drawn with PIL (L mode, 0..255), returned as float32 in 0..1."""
 
-    def __init__(self, h: int, w: int, rng: np.random.Generator):
-        self.h, self.w, self.rng = h, w, rng
+    def __init__(self, h: int, w: int):
+        self.h, self.w = h, w
         self.yy = np.arange(h, dtype=np.float32)[:, None]  # broadcast coordinates (h, 1) and (1, w)
         self.xx = np.arange(w, dtype=np.float32)[None, :]
 
@@ -108,9 +108,9 @@ class _Canvas:
         d.ellipse((cx - rx, cy - ry, cx + rx, cy + ry), fill=255)
         return self.done(img, blur)
 
-    def noise(self, cell: int) -> np.ndarray:
+    def noise(self, rng: np.random.Generator, cell: int) -> np.ndarray:
         """Smooth zero-mean noise with feature size ~``cell`` pixels."""
-        small = self.rng.standard_normal((self.h // cell + 3, self.w // cell + 3), dtype=np.float32)
+        small = rng.standard_normal((self.h // cell + 3, self.w // cell + 3), dtype=np.float32)
         big = Image.fromarray(small).resize((self.w + 3 * cell, self.h + 3 * cell), Image.Resampling.BILINEAR)
         return np.asarray(big, dtype=np.float32)[cell : cell + self.h, cell : cell + self.w]
 
@@ -158,73 +158,102 @@ def _lung_outline(cx: float, s: int, t: float, h: float, top: float, cp: float) 
 
 
 def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: int, ap: bool) -> np.ndarray:
-    c = _Canvas(h, w, rng)
+    """One frontal radiograph. ``rng`` drives anatomy and exposure, a child stream drives the findings, so
+    toggling a finding changes only what that finding draws (and the heart/mediastinum sizes it sets)."""
+    frng = np.random.default_rng(rng.integers(2**63))
+    c = _Canvas(h, w)
     t = min(h, w) * rng.uniform(0.74, 0.86)  # thorax width
     cx = w / 2 + rng.normal(0, 0.025 * w)
     top = h * rng.uniform(0.07, 0.13)
     base = top + h * rng.uniform(0.60, 0.68)
-    atel_side = int(rng.choice([-1, 1]))
+    atel_side = int(frng.choice([-1, 1]))
     cps = {s: base + (0.02 * h if s > 0 else 0.0) for s in (-1, 1)}
     if "Atelectasis" in found:  # volume loss: the hemidiaphragm rises
-        cps[atel_side] -= rng.uniform(0.02, 0.04) * h
-    outlines = {s: _lung_outline(cx, s, t * rng.uniform(0.96, 1.03), h, top + (0.01 * h if s > 0 else 0), cps[s])
-                for s in (-1, 1)}
+        cps[atel_side] -= frng.uniform(0.02, 0.04) * h
+    outlines = {
+        s: _lung_outline(cx, s, t * rng.uniform(0.96, 1.03), h, top + (0.01 * h if s > 0 else 0), cps[s])
+        for s in (-1, 1)
+    }
     img, d = c.draw()
     for s in (-1, 1):
         d.polygon(outlines[s], fill=255)
-    lungs = lungs_hard = c.done(img, 0)
+    lungs = c.done(img, 0)  # sharp; the final blur softens the edges
     sides = {-1: c.xx < cx, 1: c.xx >= cx}
-    lung_hard = {s: lungs_hard * sides[s] for s in (-1, 1)}
-    lung = {s: lungs * sides[s] for s in (-1, 1)}
+    lung_hard = {s: lungs * sides[s] for s in (-1, 1)}
     y_dome = base - 0.075 * h
 
-    # soft tissue (torso, neck, shoulders) and, denser, the mediastinum (wider with Enlarged Cardiomediastinum)
+    # soft tissue (torso, neck, shoulders) and the denser mediastinum (wider: Enlarged Cardiomediastinum)
     body_img, body = c.draw()
     body.ellipse((cx - 0.6 * t, top - 0.06 * h, cx + 0.6 * t, h * 1.35), fill=215)
     body.rectangle((cx - 0.14 * t, 0, cx + 0.14 * t, top + 0.1 * h), fill=215)
     for s in (-1, 1):
-        body.ellipse((cx + s * 0.45 * t - 0.24 * t, top - 0.08 * h, cx + s * 0.45 * t + 0.24 * t, top + 0.12 * h),
-                     fill=215)
-    m = t * (rng.uniform(0.11, 0.16) if "Enlarged Cardiomediastinum" in found else rng.uniform(0.075, 0.105))
-    knob = (0.045 if "Enlarged Cardiomediastinum" in found else 0.03) * t  # aortic knob
+        body.ellipse(
+            (cx + s * 0.45 * t - 0.24 * t, top - 0.08 * h, cx + s * 0.45 * t + 0.24 * t, top + 0.12 * h),
+            fill=215,
+        )
+    ecm = "Enlarged Cardiomediastinum" in found
+    m = t * (rng.uniform(0.1, 0.15) if ecm else rng.uniform(0.075, 0.11))  # upper mediastinal half-width
+    knob = t * (rng.uniform(0.035, 0.05) if ecm else rng.uniform(0.025, 0.04))  # aortic knob
     medi_img, d = c.draw()
     for draw in (body, d):
-        draw.polygon([(cx - 0.07 * t, 0), (cx + 0.07 * t, 0), (cx + m, top + 0.12 * h), (cx + 0.8 * m, y_dome + 0.05 * h),
-                      (cx - 0.8 * m, y_dome + 0.05 * h), (cx - 0.9 * m, top + 0.12 * h)], fill=255)
-        draw.ellipse((cx + m - knob, top + 0.13 * h - 1.6 * knob, cx + m + knob, top + 0.13 * h + 1.6 * knob), fill=255)
+        draw.polygon(
+            [
+                (cx - 0.07 * t, 0),
+                (cx + 0.07 * t, 0),
+                (cx + m, top + 0.12 * h),
+                (cx + 0.8 * m, y_dome + 0.05 * h),
+                (cx - 0.8 * m, y_dome + 0.05 * h),
+                (cx - 0.9 * m, top + 0.12 * h),
+            ],
+            fill=255,
+        )
+        draw.ellipse(
+            (cx + m - knob, top + 0.13 * h - 1.6 * knob, cx + m + knob, top + 0.13 * h + 1.6 * knob), fill=255
+        )
     tissue = c.done(body_img, 6) * np.float32(255 / 215)  # 1 = soft tissue, ~1.19 = mediastinum
     medi = c.done(medi_img, 0)
     ctr = rng.normal(0.60, 0.035) if "Cardiomegaly" in found else rng.normal(0.44, 0.03)
     hw = np.clip(ctr + (0.03 if ap else 0.0), 0.34, 0.72) * 0.9 * t
-    hh = 0.26 * h * (0.85 + 0.6 * (ctr - 0.44))  # the lower part hides below the diaphragm
-    heart = c.ellipse(cx + 0.12 * hw, y_dome - 0.02 * h, hw / 2, hh / 2, 0)
-    cand = {s: _cand(lung_hard[s], heart) for s in (-1, 1)}
+    hh = 0.3 * h * (0.85 + 0.6 * (ctr - 0.44))  # the lower part hides below the diaphragm
+    heart = c.ellipse(cx + 0.12 * hw, y_dome - 0.055 * h, hw / 2, hh / 2, 0)
+    cand = {s: _cand(lung_hard[s], np.maximum(heart, medi)) for s in (-1, 1)}
     spine_band = np.exp(-(((c.xx - cx) / (0.035 * t)) ** 4))
     discs = 0.75 + 0.25 * np.cos(2 * np.pi * (c.yy - top) / ((base - top) / 10))
 
     # ribs (one may be fractured), clavicles, vessel markings
-    fracture = ("Fracture" in found, int(rng.choice([-1, 1])), int(rng.integers(2, 8)), rng.uniform(0.45, 0.85))
+    broken = (
+        (int(frng.choice([-1, 1])), int(frng.integers(2, 8))) if "Fracture" in found else None
+    )  # (side, rib)
     img, d = c.draw()
     rib_w = max(3, round(0.026 * h))
     for s in (-1, 1):
         for k in range(9):
             y0 = top + 0.015 * h + (k + rng.uniform(-0.15, 0.15)) * (cps[s] - top) / 9.5
             bend = rng.uniform(0.04, 0.06) * h
-            pts = [(cx + s * (0.05 + 0.42 * u) * t, y0 + 0.06 * h * u - bend * math.sin(math.pi * u * 0.9))
-                   for u in np.linspace(0, 1, 14)]
-            if fracture[0] and s == fracture[1] and k == fracture[2]:
-                cut = int(fracture[3] * 13)
-                dy = rng.choice([-1, 1]) * rng.uniform(0.012, 0.02) * h
+            pts = [
+                (cx + s * (0.05 + 0.42 * u) * t, y0 + 0.06 * h * u - bend * math.sin(math.pi * u * 0.9))
+                for u in np.linspace(0, 1, 14)
+            ]
+            if broken == (s, k):  # a break with a step-off, sometimes a callus
+                cut = int(frng.uniform(0.45, 0.85) * 13)
+                dy = frng.choice([-1, 1]) * frng.uniform(0.012, 0.02) * h
                 d.line(pts[:cut], fill=255, width=rib_w)
                 d.line([(x, y + dy) for x, y in pts[cut + 1 :]], fill=255, width=rib_w)
-                if rng.random() < 0.5:  # callus
+                if frng.random() < 0.5:
                     x, y = pts[cut]
                     d.ellipse((x - rib_w, y - rib_w, x + rib_w, y + rib_w), fill=200)
             else:
                 d.line(pts, fill=255, width=rib_w)
     for s in (-1, 1):
-        d.line(_curve((cx + s * 0.08 * t, top + 0.05 * h), (cx + s * 0.25 * t, top + 0.03 * h),
-                      (cx + s * 0.42 * t, top - 0.03 * h)), fill=255, width=max(3, round(0.03 * h)))
+        d.line(
+            _curve(
+                (cx + s * 0.08 * t, top + 0.05 * h),
+                (cx + s * 0.25 * t, top + 0.03 * h),
+                (cx + s * 0.42 * t, top - 0.03 * h),
+            ),
+            fill=255,
+            width=max(3, round(0.03 * h)),
+        )
     ribs = c.done(img, 1.2)
     img, d = c.draw()  # vessel trees from each hilum
     for s in (-1, 1):
@@ -236,61 +265,71 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
             d.line([(hx, hy), (mx, my)], fill=255, width=2)
             for _ in range(2):
                 d.line([(mx, my), (ex + rng.normal(0, 12), ey + rng.normal(0, 12))], fill=150, width=1)
-    vessels = c.done(img, 1.0) + 0.25 * np.clip(c.noise(5), -2, 2)
+    vessels = c.done(img, 1.0) + 0.25 * np.clip(c.noise(rng, 5), -2, 2)
     keep_markings = np.ones((h, w), np.float32)
     air = lungs * (1 - np.maximum(heart, medi))
+    lung = {s: air * sides[s] for s in (-1, 1)}  # findings only replace lung air (never stack on the heart)
 
     dens = np.zeros((h, w), np.float32)  # finding densities, added on top of the anatomy
     if "Pleural Effusion" in found:
-        eff_sides = [[-1], [1], [-1, 1]][int(rng.choice(3, p=[0.4, 0.3, 0.3]))]
+        eff_sides = [[-1], [1], [-1, 1]][int(frng.choice(3, p=[0.4, 0.3, 0.3]))]
         for s in eff_sides:
-            level = rng.uniform(0.07, 0.2) * h
+            level = frng.uniform(0.07, 0.2) * h
             x_med, x_lat = cx + s * 0.05 * t, cx + s * 0.5 * t
-            men = [(x_med + (x_lat - x_med) * u, cps[s] - level * (0.3 + 0.7 * u**1.5)) for u in np.linspace(0, 1, 12)]
+            men = [
+                (x_med + (x_lat - x_med) * u, cps[s] - level * (0.3 + 0.7 * u**1.5))
+                for u in np.linspace(0, 1, 12)
+            ]
             fluid = c.polygon([*men, (x_lat, h), (x_med, h)], 2.5) * lung[s]
-            dens += rng.uniform(0.33, 0.43) * fluid
+            dens += frng.uniform(0.33, 0.43) * fluid
     if "Lung Opacity" in found:
-        for _ in range(int(rng.integers(1, 4))):
-            s = int(rng.choice([-1, 1]))
-            x, y = _pick(rng, cand[s])
-            r = rng.uniform(0.05, 0.1) * t
-            blob = c.ellipse(x, y, r * rng.uniform(0.7, 1.3), r * rng.uniform(0.7, 1.3), r * 0.5)
-            dens += rng.uniform(0.14, 0.24) * blob * (1 + 0.4 * np.clip(c.noise(6), -1.5, 1.5)) * lung[s]
+        for _ in range(int(frng.integers(1, 4))):
+            s = int(frng.choice([-1, 1]))
+            x, y = _pick(frng, cand[s])
+            r = frng.uniform(0.05, 0.1) * t
+            blob = c.ellipse(x, y, r * frng.uniform(0.7, 1.3), r * frng.uniform(0.7, 1.3), r * 0.5)
+            dens += (
+                frng.uniform(0.14, 0.24) * blob * (1 + 0.4 * np.clip(c.noise(frng, 6), -1.5, 1.5)) * lung[s]
+            )
     if "Consolidation" in found:
-        s = int(rng.choice([-1, 1]))
-        x, y = _pick(rng, cand[s])
-        r = rng.uniform(0.08, 0.13) * t
-        ang = np.linspace(0, 2 * np.pi, 11)[:-1] + rng.uniform(0, 1)
-        rad = r * rng.uniform(0.75, 1.15, size=10)
-        patch = c.polygon([(x + a * math.cos(b), y + a * math.sin(b)) for a, b in zip(rad, ang)], 2.5)
+        s = int(frng.choice([-1, 1]))
+        x, y = _pick(frng, cand[s])
+        r = frng.uniform(0.08, 0.13) * t
+        ang = np.linspace(0, 2 * np.pi, 11)[:-1] + frng.uniform(0, 1)
+        rad = r * frng.uniform(0.75, 1.15, size=10)
+        patch = c.polygon(
+            [(x + a * math.cos(b), y + a * math.sin(b)) for a, b in zip(rad, ang, strict=True)], 2.5
+        )
         img, d = c.draw()  # air bronchograms
         for _ in range(3):
-            b = rng.uniform(0, 2 * np.pi)
+            b = frng.uniform(0, 2 * np.pi)
             d.line([(x, y), (x + 0.8 * r * math.cos(b), y + 0.8 * r * math.sin(b))], fill=255, width=2)
-        dens += (rng.uniform(0.26, 0.34) - 0.12 * c.done(img, 0.8)) * patch * lung[s]
+        dens += (frng.uniform(0.26, 0.34) - 0.12 * c.done(img, 0.8)) * patch * lung[s]
     if "Pneumonia" in found:
-        s = int(rng.choice([-1, 1]))
-        x0, y0 = _pick(rng, cand[s], y_lo=top + 0.4 * (cps[s] - top))
+        s = int(frng.choice([-1, 1]))
+        x0, y0 = _pick(frng, cand[s], y_lo=top + 0.4 * (cps[s] - top))
         img, d = c.draw()
-        for _ in range(int(rng.integers(5, 10))):
-            x, y = x0 + rng.normal(0, 0.05 * t), y0 + rng.normal(0, 0.05 * t)
-            r = rng.uniform(0.02, 0.045) * t
+        for _ in range(int(frng.integers(5, 10))):
+            x, y = x0 + frng.normal(0, 0.05 * t), y0 + frng.normal(0, 0.05 * t)
+            r = frng.uniform(0.02, 0.045) * t
             d.ellipse((x - r, y - r, x + r, y + r), fill=255)
-        dens += rng.uniform(0.18, 0.26) * c.done(img, 3) * lung[s]
+        dens += frng.uniform(0.18, 0.26) * c.done(img, 3) * lung[s]
     if "Edema" in found:
-        amp = rng.uniform(0.1, 0.2)
+        amp = frng.uniform(0.1, 0.2)
         haze = sum(c.gauss(cx + s * 0.15 * t, top + 0.42 * h, 0.12 * t, 0.16 * h) for s in (-1, 1))
         img, d = c.draw()  # Kerley B lines at the lateral bases
         for s in (-1, 1):
-            for _ in range(int(rng.integers(3, 7))):
-                y = cps[s] - rng.uniform(0.03, 0.15) * h
-                x = cx + s * rng.uniform(0.36, 0.43) * t
+            for _ in range(int(frng.integers(3, 7))):
+                y = cps[s] - frng.uniform(0.03, 0.15) * h
+                x = cx + s * frng.uniform(0.36, 0.43) * t
                 d.line([(x, y), (x + s * 0.04 * t, y)], fill=255, width=1)
-        dens += (amp * haze * (1 + 0.35 * np.clip(c.noise(8), -1.5, 1.5)) + 0.12 * c.done(img, 0.6)) * lungs
+        dens += (
+            amp * haze * (1 + 0.35 * np.clip(c.noise(frng, 8), -1.5, 1.5)) + 0.12 * c.done(img, 0.6)
+        ) * air
     if "Pneumothorax" in found:
-        s = int(rng.choice([-1, 1]))
+        s = int(frng.choice([-1, 1]))
         ax, ay = cx + s * 0.1 * t, cps[s] - 0.1 * h
-        f = rng.uniform(0.62, 0.82)
+        f = frng.uniform(0.62, 0.82)
         collapsed = []
         for x, y in outlines[s]:
             wgt = float(np.clip((cps[s] - y) / (cps[s] - top), 0, 1)) ** 0.7
@@ -298,47 +337,59 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
             collapsed.append((ax + k * (x - ax), ay + k * (y - ay)))
         gap = np.clip(lung_hard[s] - c.polygon(collapsed, 0), 0, 1)
         keep_markings *= 1 - gap
-        dens -= rng.uniform(0.06, 0.1) * gap
+        dens -= frng.uniform(0.06, 0.1) * gap
         img, d = c.draw()  # visceral pleural line along the upper part of the collapsed lung
-        upper = [p for p, (_, y) in zip(collapsed, outlines[s]) if (cps[s] - y) / (cps[s] - top) > 0.2]
+        upper = [
+            p for p, (_, y) in zip(collapsed, outlines[s], strict=True) if (cps[s] - y) / (cps[s] - top) > 0.2
+        ]
         d.line(upper, fill=255, width=1)
-        dens += rng.uniform(0.18, 0.26) * c.done(img, 0.5) * lung[s]
+        dens += frng.uniform(0.18, 0.26) * c.done(img, 0.5) * lung[s]
     if "Atelectasis" in found:
         s = atel_side
-        for _ in range(int(rng.integers(1, 3))):
-            x, y = _pick(rng, cand[s], y_lo=top + 0.5 * (cps[s] - top))
-            half, ang = rng.uniform(0.06, 0.11) * t, math.radians(rng.uniform(-20, 20))
+        for _ in range(int(frng.integers(1, 3))):
+            x, y = _pick(frng, cand[s], y_lo=top + 0.5 * (cps[s] - top))
+            half, ang = frng.uniform(0.06, 0.11) * t, math.radians(frng.uniform(-20, 20))
             img, d = c.draw()
-            d.line([(x - half * math.cos(ang), y - half * math.sin(ang)), (x + half * math.cos(ang), y + half * math.sin(ang))],
-                   fill=255, width=int(rng.integers(4, 9)))
-            dens += rng.uniform(0.22, 0.32) * c.done(img, 2) * lung[s]
+            d.line(
+                [
+                    (x - half * math.cos(ang), y - half * math.sin(ang)),
+                    (x + half * math.cos(ang), y + half * math.sin(ang)),
+                ],
+                fill=255,
+                width=int(frng.integers(4, 9)),
+            )
+            dens += frng.uniform(0.22, 0.32) * c.done(img, 2) * lung[s]
     if "Lung Lesion" in found:
-        s = int(rng.choice([-1, 1]))
-        x, y = _pick(rng, _cand(lung_hard[s], np.maximum(heart, medi)))
-        r = rng.uniform(0.012, 0.028) * h
-        dens += rng.uniform(0.26, 0.36) * c.ellipse(x, y, r, r, 0.8)
+        s = int(frng.choice([-1, 1]))
+        x, y = _pick(frng, cand[s])
+        r = frng.uniform(0.012, 0.028) * h
+        dens += frng.uniform(0.26, 0.36) * c.ellipse(x, y, r, r, 0.8)
     if "Pleural Other" in found:
-        s = int(rng.choice([-1, 1]))
-        lo, hi = sorted(rng.uniform(0.0, 0.85, size=2))
+        s = int(frng.choice([-1, 1]))
+        lo, hi = sorted(frng.uniform(0.0, 0.85, size=2))
         hi = max(hi, lo + 0.25)
         wall = [(x, y) for x, y in outlines[s][2:16] if lo <= (y - top) / (cps[s] - top) <= hi]
         img, d = c.draw()
-        d.line(wall if len(wall) > 1 else outlines[s][2:6], fill=255, width=int(rng.integers(7, 12)))
-        dens += rng.uniform(0.22, 0.3) * c.done(img, 1.5) * lung_hard[s]
+        d.line(wall if len(wall) > 1 else outlines[s][2:6], fill=255, width=int(frng.integers(7, 12)))
+        dens += frng.uniform(0.22, 0.3) * c.done(img, 1.5) * lung[s]
 
     anatomy = (  # heart and mediastinum displace lung air; soft tissue below the diaphragm matches the heart
-        0.05 + 0.62 * tissue + 0.07 * spine_band * discs * tissue
-        - 0.45 * air + 0.06 * ribs * np.clip(tissue * 1.3, 0, 1)
+        0.05
+        + 0.62 * tissue
+        + 0.07 * spine_band * discs * tissue
+        - 0.45 * air
+        + 0.06 * ribs * np.clip(tissue * 1.3, 0, 1)
         + 0.1 * vessels * air * keep_markings
     )
     total = anatomy + dens
     if "Support Devices" in found:
-        total = np.maximum(total, _devices(c, rng, cx, t, top, base, y_dome))
+        total = np.maximum(total, _devices(c, frng, cx, t, top, base, y_dome))
     return _expose(c, rng, total)
 
 
-def _devices(c: _Canvas, rng: np.random.Generator, cx: float, t: float, top: float, base: float,
-             y_dome: float) -> np.ndarray:
+def _devices(
+    c: _Canvas, rng: np.random.Generator, cx: float, t: float, top: float, base: float, y_dome: float
+) -> np.ndarray:
     """Tubes, lines, pacemaker, ECG leads: thin very bright structures."""
     h = c.h
     img, d = c.draw()
@@ -349,17 +400,29 @@ def _devices(c: _Canvas, rng: np.random.Generator, cx: float, t: float, top: flo
             x = cx + rng.normal(0, 3)
             d.line([(x, 0), (x + rng.normal(0, 3), top + rng.uniform(0.1, 0.18) * h)], fill=210, width=4)
         elif kind == "cvc":
-            d.line(_curve((cx + side * 0.4 * t, top - 0.02 * h), (cx + side * 0.1 * t, top + 0.06 * h),
-                          (cx + 0.02 * t, top + rng.uniform(0.22, 0.3) * h)), fill=235, width=2)
+            d.line(
+                _curve(
+                    (cx + side * 0.4 * t, top - 0.02 * h),
+                    (cx + side * 0.1 * t, top + 0.06 * h),
+                    (cx + 0.02 * t, top + rng.uniform(0.22, 0.3) * h),
+                ),
+                fill=235,
+                width=2,
+            )
         elif kind == "ng":
             x = cx - 0.01 * t + rng.normal(0, 3)
             d.line([(x, 0), (x + 0.02 * t, base)], fill=225, width=3)
-            d.line(_curve((x + 0.02 * t, base), (x + 0.05 * t, base + 0.1 * h), (cx + 0.22 * t, base + 0.1 * h)),
-                   fill=225, width=3)
+            d.line(
+                _curve((x + 0.02 * t, base), (x + 0.05 * t, base + 0.1 * h), (cx + 0.22 * t, base + 0.1 * h)),
+                fill=225,
+                width=3,
+            )
         elif kind == "pacer":
             px, py = cx + side * 0.33 * t, top + 0.03 * h
             d.rectangle((px - 0.045 * t, py - 0.03 * t, px + 0.045 * t, py + 0.03 * t), fill=250)
-            d.line(_curve((px, py), (cx, top + 0.1 * h), (cx + 0.1 * t, y_dome - 0.02 * h)), fill=240, width=2)
+            d.line(
+                _curve((px, py), (cx, top + 0.1 * h), (cx + 0.1 * t, y_dome - 0.02 * h)), fill=240, width=2
+            )
         else:
             for _ in range(int(rng.integers(3, 5))):
                 x, y = cx + rng.uniform(-0.45, 0.45) * t, rng.uniform(top, base)
@@ -370,11 +433,13 @@ def _devices(c: _Canvas, rng: np.random.Generator, cx: float, t: float, top: flo
 
 def _expose(c: _Canvas, rng: np.random.Generator, dens: np.ndarray) -> np.ndarray:
     """Density -> 8-bit pixel: slight blur, random exposure, noise, small rotation, laterality marker."""
-    blurred = Image.fromarray((np.clip(dens, 0, 1) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(SHARP))
+    blurred = Image.fromarray((np.clip(dens, 0, 1) * 255).astype(np.uint8)).filter(
+        ImageFilter.GaussianBlur(SHARP)
+    )
     levels = np.linspace(0, 1, 256, dtype=np.float32)  # exposure as a lookup table: gamma, contrast, offset
     lut = levels ** rng.uniform(0.75, 1.25) * rng.uniform(0.85, 1.1) + rng.normal(0.05, 0.03)
     p = lut[np.asarray(blurred)]
-    p += 0.02 * c.noise(24) + rng.uniform(0.008, 0.025) * rng.standard_normal(p.shape, dtype=np.float32)
+    p += 0.02 * c.noise(rng, 24) + rng.uniform(0.008, 0.025) * rng.standard_normal(p.shape, dtype=np.float32)
     out = Image.fromarray((np.clip(p, 0, 1) * 255).round().astype(np.uint8))
     if rng.random() < 0.6:
         d = ImageDraw.Draw(out)
@@ -383,12 +448,15 @@ def _expose(c: _Canvas, rng: np.random.Generator, dens: np.ndarray) -> np.ndarra
             x = c.w - x - 10
         d.line([(x, y), (x, y + 14), (x + 9, y + 14)], fill=235, width=2)
     angle = rng.uniform(-3.0, 3.0)
-    return np.asarray(out.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=int(np.asarray(out)[0, 0])))
+    return np.asarray(
+        out.rotate(angle, resample=Image.Resampling.BILINEAR, fillcolor=int(np.asarray(out)[0, 0]))
+    )
 
 
 def _render_lateral(rng: np.random.Generator, found: frozenset[str], h: int, w: int) -> np.ndarray:
     """A simpler lateral view: one lung field, anterior heart, posterior spine; a subset of findings."""
-    c = _Canvas(h, w, rng)
+    frng = np.random.default_rng(rng.integers(2**63))  # findings stream, as in _render_frontal
+    c = _Canvas(h, w)
     t = min(h, w) * rng.uniform(0.74, 0.86)
     cx, top = w / 2 + rng.normal(0, 0.02 * w), h * rng.uniform(0.08, 0.14)
     tissue = c.ellipse(cx, 0.6 * h, 0.5 * t, 0.62 * h, 8)
@@ -403,19 +471,31 @@ def _render_lateral(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     spine = c.done(img, 1.5)
     dens = np.zeros((h, w), np.float32)
     if "Pleural Effusion" in found:
-        level = rng.uniform(0.06, 0.16) * h
-        dens += 0.35 * c.polygon(_curve((cx - 0.3 * t, h), (cx, top + 0.66 * h), (cx + 0.34 * t, top + 0.66 * h - level))
-                                 + [(cx + 0.34 * t, h)], 2.5) * lung
-    for name, amp in (("Lung Opacity", 0.18), ("Consolidation", 0.3), ("Pneumonia", 0.22), ("Lung Lesion", 0.3)):
+        level = frng.uniform(0.06, 0.16) * h
+        dens += (
+            0.35
+            * c.polygon(
+                _curve((cx - 0.3 * t, h), (cx, top + 0.66 * h), (cx + 0.34 * t, top + 0.66 * h - level))
+                + [(cx + 0.34 * t, h)],
+                2.5,
+            )
+            * lung
+        )
+    for name, amp in (
+        ("Lung Opacity", 0.18),
+        ("Consolidation", 0.3),
+        ("Pneumonia", 0.22),
+        ("Lung Lesion", 0.3),
+    ):
         if name in found:
-            x, y = _pick(rng, _cand(lung_hard, heart))
-            r = (0.02 if name == "Lung Lesion" else rng.uniform(0.05, 0.1)) * t
+            x, y = _pick(frng, _cand(lung_hard, heart))
+            r = (0.02 if name == "Lung Lesion" else frng.uniform(0.05, 0.1)) * t
             dens += amp * c.ellipse(x, y, r, r, r * 0.4) * lung
     air = lung * (1 - heart)
     total = 0.05 + 0.62 * tissue + 0.12 * spine - 0.42 * air + dens
     if "Support Devices" in found:
         img, d = c.draw()
-        d.line([(cx + rng.normal(0, 5), 0), (cx + 0.05 * t, top + 0.6 * h)], fill=230, width=3)
+        d.line([(cx + frng.normal(0, 5), 0), (cx + 0.05 * t, top + 0.6 * h)], fill=230, width=3)
         total = np.maximum(total, c.done(img, 0.7))
     return _expose(c, rng, total)
 
@@ -443,7 +523,7 @@ def _render_job(root: Path, seed: int, job: _Job) -> None:
 
 
 def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bool = False) -> Path:
-    """Write ``n_records`` images + ``CheXpert-v1.0-small/{train,valid}.csv`` under ``root``; returns ``root``.
+    """Write ``n_records`` JPGs + ``CheXpert-v1.0-small/{train,valid}.csv`` under ``root``; returns ``root``.
 
     About 15% of the images (whole patients) go to valid.csv; a quarter of the patients have two studies and
     a few studies add a lateral view. ``shuffle_labels`` permutes the csv label rows across images (the
@@ -469,8 +549,13 @@ def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bo
             lateral = n + 1 < n_records and rng.random() < LATERAL_FRACTION
             studies.append((_study_findings(rng), lateral))
             n += 2 if lateral else 1
-        patients.append({"sex": "Female" if rng.random() < 0.42 else "Male", "age": int(rng.integers(18, 91)),
-                         "studies": studies})
+        patients.append(
+            {
+                "sex": "Female" if rng.random() < 0.42 else "Male",
+                "age": int(rng.integers(18, 91)),
+                "studies": studies,
+            }
+        )
     sizes = [sum(2 if lat else 1 for _, lat in p["studies"]) for p in patients]
     valid_ids: set[int] = set()
     n_valid = 0
@@ -491,10 +576,14 @@ def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bo
         for si, (found, lateral) in enumerate(pat["studies"], start=1):
             cells = _csv_labels(rng, found, csv_name == "valid.csv")
             ap = "AP" if rng.random() < 0.7 else "PA"
-            for view, kind in [("view1_frontal", "Frontal")] + ([("view2_lateral", "Lateral")] if lateral else []):
+            for view, kind in [("view1_frontal", "Frontal")] + (
+                [("view2_lateral", "Lateral")] if lateral else []
+            ):
                 rel = f"{DATA_DIR}/{folder}/patient{counters[csv_name]:05d}/study{si}/{view}.jpg"
                 jobs.append(_Job(len(jobs), rel, found, kind == "Lateral", ap == "AP"))
-                entries.append((csv_name, [rel, pat["sex"], str(pat["age"]), kind, ap if kind == "Frontal" else ""]))
+                entries.append(
+                    (csv_name, [rel, pat["sex"], str(pat["age"]), kind, ap if kind == "Frontal" else ""])
+                )
                 label_rows.append(cells)
 
     for job in jobs:
@@ -506,7 +595,7 @@ def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bo
         with (data / csv_name).open("w", newline="", encoding="utf-8") as fh:
             writer = csv.writer(fh, lineterminator="\n")
             writer.writerow([*META_COLUMNS, *LABELS])
-            for (name, meta), cells in zip(entries, label_rows):
+            for (name, meta), cells in zip(entries, label_rows, strict=True):
                 if name == csv_name:
                     writer.writerow([*meta, *cells])
     logger.info("wrote %d CheXpert images (%d patients in valid.csv) to %s", len(jobs), len(valid_ids), data)

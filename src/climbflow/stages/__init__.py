@@ -16,15 +16,25 @@ log = logging.getLogger(__name__)
 
 
 def execute(stage: str, params, *, tracking: dict[str, str] | None = None, **inputs: Any) -> StageResult:
-    """Run ``stage`` with ``inputs``; with ``tracking`` (parent_run_id, pipeline_run_id) log an MLflow child run."""
+    """Run ``stage`` with ``inputs``.
+
+    With ``tracking`` (parent_run_id, pipeline_run_id) the execution is recorded in the pipeline run's ledger, and
+    an executed (not cached) stage gets its MLflow child run right away. Cache hits skip the MLflow import, which
+    keeps a no-op re-run fast; the driver logs their child runs from the ledger (:func:`ledger.log_cached`).
+    """
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; stages: {list(STAGES)}")
     module = importlib.import_module(f"climbflow.stages.{stage}")
     result: StageResult = module.run(params, **inputs)
     if tracking is not None:
-        from climbflow.registry.tracking import log_stage
+        from climbflow.stages import ledger
 
-        log_stage(params, result, **tracking)
+        run_id = None
+        if not result.cache_hit:
+            from climbflow.registry.tracking import log_stage
+
+            run_id = log_stage(params, result, **tracking)
+        ledger.record(params, tracking["pipeline_run_id"], result, run_id)
     return result
 
 

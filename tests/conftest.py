@@ -1,0 +1,59 @@
+"""Shared fixtures: the sample datasets (written once per session) and a params factory."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("CLIMBFLOW_NUM_THREADS", "1")
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory) -> Path:
+    """Small PTB-XL and CheXpert copies in their real layouts (shared, read-only for tests)."""
+    from climbflow import sampledata
+
+    root = tmp_path_factory.mktemp("sample")
+    sampledata.write("ptbxl", root / "ptbxl", 120, seed=0)
+    sampledata.write("chexpert", root / "chexpert", 100, seed=0)
+    return root
+
+
+def make_params(tmp_path: Path, sources: dict[str, str], **overrides) -> Path:
+    """A params.yaml in ``tmp_path`` from the repo's, with a private workspace and the given sources."""
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["workspace"]["root"] = str(tmp_path / "workspace")
+    data["datasets"] = {
+        name: {"source": src, **({"options": data["datasets"][name].get("options", {})} if name in data["datasets"]
+                                 else {})}
+        for name, src in sources.items()
+    }
+    data["finetune"]["targets"] = [t for t in data["finetune"]["targets"] if t in sources]
+    for dotted, value in overrides.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def params_factory(tmp_path):
+    def factory(sources: dict[str, str], **overrides):
+        from climbflow.config import load
+        from climbflow.pipeline_runner import resolve_paths
+
+        path = make_params(tmp_path, sources, **overrides)
+        return resolve_paths(load(path), tmp_path)
+
+    return factory
