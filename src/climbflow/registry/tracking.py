@@ -21,8 +21,13 @@ def tracking_uri(params: Params) -> str:
     return params.workspace.tracking_uri or f"sqlite:///{Workspace.from_params(params).root / 'mlflow.db'}"
 
 
-def artifact_location(params: Params) -> str:
-    return params.workspace.artifact_location or str(Workspace.from_params(params).root / "mlartifacts")
+def artifact_location(params: Params) -> str | None:
+    """Explicit location, else local for the embedded default; a tracking server decides its own (None)."""
+    if params.workspace.artifact_location:
+        return params.workspace.artifact_location
+    if tracking_uri(params).startswith(("http://", "https://")):
+        return None
+    return str(Workspace.from_params(params).root / "mlartifacts")
 
 
 def _client(params: Params):
