@@ -5,7 +5,6 @@ Modalities and targets are unrolled from params.yaml at compile time (their task
 the dataset list, the full params and the tracking context are pipeline parameters a user can edit in the UI.
 """
 
-
 import json
 
 from kfp import dsl
@@ -30,7 +29,9 @@ def build(params: Params):
     targets = [t for t in params.finetune.targets if t in datasets]
     default_params = json.dumps(params.to_dict(), sort_keys=True)
 
-    @dsl.pipeline(name=PIPELINE_NAME, description="CLIMB: ingest, validate, standardize, pretrain, finetune, evaluate")
+    @dsl.pipeline(
+        name=PIPELINE_NAME, description="CLIMB: ingest, validate, standardize, pretrain, finetune, evaluate"
+    )
     def training(
         params_json: str = default_params,
         tracking_json: str = "",
@@ -39,26 +40,42 @@ def build(params: Params):
         with dsl.ParallelFor(datasets) as dataset:
             snap = ingest(params_json=params_json, tracking_json=tracking_json, dataset=dataset)
             snap.set_display_name("ingest")
-            val = validate(params_json=params_json, tracking_json=tracking_json, dataset=dataset, snapshot=snap.output)
+            val = validate(
+                params_json=params_json, tracking_json=tracking_json, dataset=dataset, snapshot=snap.output
+            )
             val.set_display_name("validate")
             std = standardize(
-                params_json=params_json, tracking_json=tracking_json, dataset=dataset,
-                snapshot=snap.output, validation=val.output,
+                params_json=params_json,
+                tracking_json=tracking_json,
+                dataset=dataset,
+                snapshot=snap.output,
+                validation=val.output,
             )
             std.set_display_name("standardize")
         # one dsl.Collected per consumer: kfp 2.17's compiler fails on a shared one
         encoders = {}
         for modality in modalities:
-            task = pretrain(params_json=params_json, tracking_json=tracking_json, modality=modality, standardized=dsl.Collected(std.output))
+            task = pretrain(
+                params_json=params_json,
+                tracking_json=tracking_json,
+                modality=modality,
+                standardized=dsl.Collected(std.output),
+            )
             encoders[modality] = task.set_display_name(f"pretrain {modality}")
         for target in targets:
             fine = finetune(
-                params_json=params_json, tracking_json=tracking_json, target=target,
-                pretrained=encoders[modality_of[target]].output, standardized=dsl.Collected(std.output),
+                params_json=params_json,
+                tracking_json=tracking_json,
+                target=target,
+                pretrained=encoders[modality_of[target]].output,
+                standardized=dsl.Collected(std.output),
             ).set_display_name(f"finetune {target}")
             evaluate(
-                params_json=params_json, tracking_json=tracking_json, target=target,
-                model=fine.output, standardized=dsl.Collected(std.output),
+                params_json=params_json,
+                tracking_json=tracking_json,
+                target=target,
+                model=fine.output,
+                standardized=dsl.Collected(std.output),
             ).set_display_name(f"evaluate {target}")
 
     return training

@@ -31,8 +31,10 @@ def make_params(tmp_path: Path, sources: dict[str, str], **overrides) -> Path:
     data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["workspace"]["root"] = str(tmp_path / "workspace")
     data["datasets"] = {
-        name: {"source": src, **({"options": data["datasets"][name].get("options", {})} if name in data["datasets"]
-                                 else {})}
+        name: {
+            "source": src,
+            **({"options": data["datasets"][name].get("options", {})} if name in data["datasets"] else {}),
+        }
         for name, src in sources.items()
     }
     data["finetune"]["targets"] = [t for t in data["finetune"]["targets"] if t in sources]

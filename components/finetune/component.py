@@ -1,15 +1,22 @@
 """KFP component `finetune`: Finetune the pretrained encoder on one target dataset; returns the model URI."""
 
-from typing import List
-
 from kfp import dsl
 
 from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def finetune(params_json: str, tracking_json: str, target: str, pretrained: str, standardized: List[str]) -> str:
+def finetune(
+    params_json: str, tracking_json: str, target: str, pretrained: str, standardized: list[str]
+) -> str:
     """Finetune the pretrained encoder on one target dataset; returns the model URI."""
     from climbflow.stages import execute_json
 
-    return execute_json("finetune", params_json, tracking_json, target=target, pretrained=pretrained, standardized=standardized)
+    return execute_json(
+        "finetune",
+        params_json,
+        tracking_json,
+        target=target,
+        pretrained=pretrained,
+        standardized=standardized,
+    )

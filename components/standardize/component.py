@@ -10,4 +10,6 @@ def standardize(params_json: str, tracking_json: str, dataset: str, snapshot: st
     """Write the standardized, DVC-versioned store of a validated snapshot; returns its URI."""
     from climbflow.stages import execute_json
 
-    return execute_json("standardize", params_json, tracking_json, dataset=dataset, snapshot=snapshot, validation=validation)
+    return execute_json(
+        "standardize", params_json, tracking_json, dataset=dataset, snapshot=snapshot, validation=validation
+    )

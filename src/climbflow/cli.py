@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="climbflow: CLIMB's clinical datasets and models as a reproducible pipeline.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="climbflow: CLIMB's clinical datasets and models as a reproducible pipeline.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file")]
-SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="override a key: --set pretrain.epochs=3")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a key: --set pretrain.epochs=3")]
 
 
 def _load(params: Path, overrides: list[str] | None = None):
@@ -60,14 +64,31 @@ def run(
         _fail(f"pipeline failed: {exc}", code=1)
     console = Console(width=max(Console().width, 130))
     table = Table(title=f"climb run {outcome.pipeline_run_id} ({outcome.seconds:.0f} s)")
-    for col in ("target", "macro AUC", "sens", "spec", "F1", "acc", "n test", "data version", "model", "cached"):
+    for col in (
+        "target",
+        "macro AUC",
+        "sens",
+        "spec",
+        "F1",
+        "acc",
+        "n test",
+        "data version",
+        "model",
+        "cached",
+    ):
         table.add_column(col)
     for row in outcome.results:
         m = row["metrics"]
         table.add_row(
-            row["target"], *(f"{m.get(k, float('nan')):.3f}" for k in ("macro_auc", "sensitivity", "specificity",
-                                                                         "f1", "accuracy")),
-            str(int(m.get("n_test", 0))), row["data_version"][:12], row["model"], "yes" if row["cache_hit"] else "",
+            row["target"],
+            *(
+                f"{m.get(k, float('nan')):.3f}"
+                for k in ("macro_auc", "sensitivity", "specificity", "f1", "accuracy")
+            ),
+            str(int(m.get("n_test", 0))),
+            row["data_version"][:12],
+            row["model"],
+            "yes" if row["cache_hit"] else "",
         )
     console.print(table)
     console.print(f"log: {outcome.log_path}")
@@ -77,10 +98,10 @@ def run(
 @app.command("sample-data")
 def sample_data(
     params: ParamsOpt = Path("params.yaml"),
-    out: Annotated[Optional[Path], typer.Option(help="write here instead of the configured sources")] = None,
-    records: Annotated[Optional[int], typer.Option(help="records per dataset")] = None,
+    out: Annotated[Path | None, typer.Option(help="write here instead of the configured sources")] = None,
+    records: Annotated[int | None, typer.Option(help="records per dataset")] = None,
     shuffle_labels: Annotated[bool, typer.Option(help="negative control: permute labels")] = False,
-    dataset: Annotated[Optional[list[str]], typer.Option(help="only these datasets")] = None,
+    dataset: Annotated[list[str] | None, typer.Option(help="only these datasets")] = None,
 ) -> None:
     """Write small deterministic copies of the datasets in their real layouts."""
     from climbflow import sampledata
@@ -89,25 +110,31 @@ def sample_data(
     for name in dataset or [d for d in cfg.enabled_datasets() if d in sampledata.WRITERS]:
         dest = out / name if out else Path(cfg.datasets[name].source)
         n = records or cfg.sample_data.records.get(name, 200)
-        sampledata.write(name, dest, n, seed=cfg.seed, shuffle_labels=shuffle_labels or cfg.sample_data.shuffle_labels)
+        sampledata.write(
+            name, dest, n, seed=cfg.seed, shuffle_labels=shuffle_labels or cfg.sample_data.shuffle_labels
+        )
         typer.echo(f"{name}: {n} records -> {dest}")
 
 
 @app.command()
 def stage(
-    name: Annotated[str, typer.Argument(help="ingest | validate | standardize | pretrain | finetune | evaluate")],
+    name: Annotated[
+        str, typer.Argument(help="ingest | validate | standardize | pretrain | finetune | evaluate")
+    ],
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
-    dataset: Annotated[Optional[str], typer.Option(help="dataset (ingest/validate/standardize)")] = None,
-    source: Annotated[Optional[str], typer.Option(help="raw source folder or s3:// prefix (ingest)")] = None,
-    snapshot: Annotated[Optional[str], typer.Option(help="ingested snapshot (validate/standardize)")] = None,
-    validation: Annotated[Optional[str], typer.Option(help="validation output (standardize)")] = None,
-    modality: Annotated[Optional[str], typer.Option(help="modality (pretrain)")] = None,
-    standardized: Annotated[Optional[list[str]], typer.Option(help="standardized store(s)")] = None,
-    pretrained: Annotated[Optional[str], typer.Option(help="pretrain output (finetune)")] = None,
-    model: Annotated[Optional[str], typer.Option(help="finetune output (evaluate)")] = None,
-    target: Annotated[Optional[str], typer.Option(help="target dataset (finetune/evaluate)")] = None,
-    out: Annotated[Optional[str], typer.Option(help="output location (default: content-addressed in workspace)")] = None,
+    dataset: Annotated[str | None, typer.Option(help="dataset (ingest/validate/standardize)")] = None,
+    source: Annotated[str | None, typer.Option(help="raw source folder or s3:// prefix (ingest)")] = None,
+    snapshot: Annotated[str | None, typer.Option(help="ingested snapshot (validate/standardize)")] = None,
+    validation: Annotated[str | None, typer.Option(help="validation output (standardize)")] = None,
+    modality: Annotated[str | None, typer.Option(help="modality (pretrain)")] = None,
+    standardized: Annotated[list[str] | None, typer.Option(help="standardized store(s)")] = None,
+    pretrained: Annotated[str | None, typer.Option(help="pretrain output (finetune)")] = None,
+    model: Annotated[str | None, typer.Option(help="finetune output (evaluate)")] = None,
+    target: Annotated[str | None, typer.Option(help="target dataset (finetune/evaluate)")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="output location (default: content-addressed in workspace)")
+    ] = None,
 ) -> None:
     """Run one stage (what dvc.yaml and the container entrypoint call). Prints the stage report as JSON."""
     from climbflow.stages import STAGES, StageFailed, execute
@@ -115,13 +142,25 @@ def stage(
     if name not in STAGES:
         _fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
     cfg = _load(params, set_)
-    given = {"dataset": dataset, "source": source, "snapshot": snapshot, "validation": validation,
-             "modality": modality, "standardized": standardized, "pretrained": pretrained, "model": model,
-             "target": target, "out": out}
+    given = {
+        "dataset": dataset,
+        "source": source,
+        "snapshot": snapshot,
+        "validation": validation,
+        "modality": modality,
+        "standardized": standardized,
+        "pretrained": pretrained,
+        "model": model,
+        "target": target,
+        "out": out,
+    }
     needs = {
-        "ingest": ["dataset"], "validate": ["dataset", "snapshot"],
-        "standardize": ["dataset", "snapshot", "validation"], "pretrain": ["modality", "standardized"],
-        "finetune": ["target", "pretrained", "standardized"], "evaluate": ["target", "model", "standardized"],
+        "ingest": ["dataset"],
+        "validate": ["dataset", "snapshot"],
+        "standardize": ["dataset", "snapshot", "validation"],
+        "pretrain": ["modality", "standardized"],
+        "finetune": ["target", "pretrained", "standardized"],
+        "evaluate": ["target", "model", "standardized"],
     }[name]
     missing = [f"--{k}" for k in needs if not given[k]]
     if missing:
@@ -134,15 +173,22 @@ def stage(
         _fail(str(exc), code=1)
     except (FileNotFoundError, ValueError) as exc:
         _fail(f"climb stage {name}: {exc}", code=1)
-    typer.echo(json.dumps({"uri": result.uri, "cache_hit": result.cache_hit, **result.extra,
-                           "report": result.report}, indent=2, sort_keys=True, default=str))
+    typer.echo(
+        json.dumps(
+            {"uri": result.uri, "cache_hit": result.cache_hit, **result.extra, "report": result.report},
+            indent=2,
+            sort_keys=True,
+            default=str,
+        )
+    )
 
 
 @app.command("compile")
 def compile_(
     params: ParamsOpt = Path("params.yaml"),
     out: Annotated[Path, typer.Option(help="pipeline YAML to upload in the Kubeflow UI")] = Path(
-        "pipelines/compiled/training.yaml"),
+        "pipelines/compiled/training.yaml"
+    ),
 ) -> None:
     """Compile the training pipeline to YAML (upload it in the Kubeflow Pipelines UI)."""
     from climbflow.pipeline_runner import compile_training
@@ -164,8 +210,15 @@ def datasets() -> None:
         table.add_column(col, overflow="fold")
     for name in catalog.names():
         spec = catalog.get(name)
-        table.add_row(name, spec.modality, spec.task, ", ".join(spec.classes),
-                      "official" if spec.official_split else "patient hash", spec.license, spec.layout)
+        table.add_row(
+            name,
+            spec.modality,
+            spec.task,
+            ", ".join(spec.classes),
+            "official" if spec.official_split else "patient hash",
+            spec.license,
+            spec.layout,
+        )
     Console().print(table)
 
 

@@ -30,14 +30,18 @@ class WorkspaceConfig(Section):
     experiment: str = "climbflow"
     tracking_uri: str | None = Field(None, description="MLflow URI; default sqlite:///<root>/mlflow.db")
     artifact_location: str | None = Field(None, description="MLflow artifacts; default <root>/mlartifacts")
-    dvc_remote: str | None = Field(None, description="DVC remote URL (path or s3://); default <root>/dvc-remote")
+    dvc_remote: str | None = Field(
+        None, description="DVC remote URL (path or s3://); default <root>/dvc-remote"
+    )
     dvc_remote_endpoint: str | None = Field(None, description="S3 endpoint URL for an s3:// DVC remote")
 
 
 class DatasetConfig(Section):
     source: str = Field(description="raw copy of the dataset in its real layout: folder or s3:// prefix")
     enabled: bool = True
-    options: dict[str, Any] = Field(default_factory=dict, description="dataset-specific, see `climb datasets`")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="dataset-specific, see `climb datasets`"
+    )
 
 
 class SampleDataConfig(Section):
@@ -137,7 +141,9 @@ class Params(Section):
             try:
                 spec.Options.model_validate(ds.options)
             except ValidationError as exc:
-                raise ValueError(f"datasets.{name}.options: {'; '.join(format_errors(exc, spec.Options))}") from None
+                raise ValueError(
+                    f"datasets.{name}.options: {'; '.join(format_errors(exc, spec.Options))}"
+                ) from None
         for target in self.finetune.targets:
             if target not in self.datasets:
                 raise ValueError(

@@ -73,7 +73,9 @@ def ensure_sample_data(params: Params) -> list[str]:
                 f"(point it at your copy of {name} in its real layout; see `climb datasets`)"
             )
         log.info("writing sample %s (%d records) to %s", name, n, source)
-        sampledata.write(name, Path(source), n, seed=params.seed, shuffle_labels=params.sample_data.shuffle_labels)
+        sampledata.write(
+            name, Path(source), n, seed=params.seed, shuffle_labels=params.sample_data.shuffle_labels
+        )
         written.append(name)
     return written
 
@@ -145,7 +147,9 @@ def run_local(params: Params, verbose: bool = False) -> RunOutcome:
 
     # SubprocessRunner warns that our image is "non-Python"; on one machine the package is installed here.
     warnings.filterwarnings("ignore", message="You may be attemping to run a task", category=RuntimeWarning)
-    warnings.filterwarnings("ignore", message=".*have no effect in the current local runner", category=UserWarning)
+    warnings.filterwarnings(
+        "ignore", message=".*have no effect in the current local runner", category=UserWarning
+    )
 
     ws = Workspace.from_params(params)
     training = _import_pipelines()

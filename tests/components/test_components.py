@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import json
+import textwrap
 
 import pytest
 
@@ -20,14 +22,21 @@ def _component(name):
 @pytest.mark.parametrize("name", STAGES)
 def test_wrapper_only_delegates_to_the_stage(name):
     comp = _component(name)
-    source = inspect.getsource(comp.python_func)
-    body = [line.strip() for line in source.splitlines() if line.strip() and not line.strip().startswith(("@", "def", '"""'))]
-    assert body[0] == "from climbflow.stages import execute_json"
-    assert body[1].startswith(f'return execute_json("{name}", params_json, tracking_json')
+    func = ast.parse(textwrap.dedent(inspect.getsource(comp.python_func))).body[0]
+    body = [
+        node
+        for node in func.body
+        if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
+    ]
     assert len(body) == 2, "no logic in a component wrapper"
-    spec = comp.component_spec
-    assert spec.implementation.container.image.startswith("ghcr.io/climbflow/") or spec.implementation.container.image
-    assert "pip install" not in " ".join(spec.implementation.container.command or [])
+    imp, ret = body
+    assert isinstance(imp, ast.ImportFrom) and imp.module == "climbflow.stages"
+    assert [a.name for a in imp.names] == ["execute_json"]
+    assert isinstance(ret, ast.Return) and ret.value.func.id == "execute_json"
+    assert ret.value.args[0].value == name
+    container = comp.component_spec.implementation.container
+    assert container.image.startswith("ghcr.io/climbflow/climbflow")
+    assert "pip install" not in " ".join(container.command or [])
 
 
 def test_python_func_runs_the_stage(sample_root, params_factory):
@@ -44,7 +53,9 @@ def test_component_runs_under_kfp_local(sample_root, params_factory, tmp_path):
 
     params = params_factory({"chexpert": str(sample_root / "chexpert")})
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
-    task = _component("ingest")(params_json=json.dumps(params.to_dict()), tracking_json="", dataset="chexpert")
+    task = _component("ingest")(
+        params_json=json.dumps(params.to_dict()), tracking_json="", dataset="chexpert"
+    )
     report = read_report(task.output)
     assert report["dataset"] == "chexpert" and report["n_files"] > 100
     val = _component("validate")(

@@ -37,7 +37,8 @@ def small_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     ws = root / "workspace" / "sample"
     params = make_params(
-        root, {"ptbxl": str(ws / "ptbxl"), "chexpert": str(ws / "chexpert")},
+        root,
+        {"ptbxl": str(ws / "ptbxl"), "chexpert": str(ws / "chexpert")},
         **{"sample_data.records": {"ptbxl": 400, "chexpert": 300}},
     )
     stdout, entries = _climb_run(params)
@@ -48,14 +49,21 @@ def test_climb_run_trains_learns_and_registers(small_run):
     root, params, stdout, entries = small_run
     assert {(e["stage"], e["name"]) for e in entries} == {
         (s, d) for s in ("ingest", "validate", "standardize") for d in ("ptbxl", "chexpert")
-    } | {("pretrain", "ecg"), ("pretrain", "image2d"), ("finetune", "ptbxl"), ("finetune", "chexpert"),
-         ("evaluate", "ptbxl"), ("evaluate", "chexpert")}
+    } | {
+        ("pretrain", "ecg"),
+        ("pretrain", "image2d"),
+        ("finetune", "ptbxl"),
+        ("finetune", "chexpert"),
+        ("evaluate", "ptbxl"),
+        ("evaluate", "chexpert"),
+    }
     assert not any(e["cache_hit"] for e in entries)
     assert _metric(entries, "ptbxl") >= 0.75, "sample PTB-XL has learnable class structure"
     assert "mlflow ui --backend-store-uri" in stdout and "climb-ptbxl/1" in stdout
     evaluation = Path(next(e["uri"] for e in entries if e["stage"] == "evaluate" and e["name"] == "ptbxl"))
     assert {"metrics.json", "report.md", "roc_ptbxl.png", "confusion_ptbxl.png"} <= {
-        p.name for p in evaluation.iterdir()}
+        p.name for p in evaluation.iterdir()
+    }
 
 
 def test_rerun_reuses_everything_and_a_changed_dataset_reruns_only_its_branch(small_run):
@@ -67,15 +75,24 @@ def test_rerun_reuses_everything_and_a_changed_dataset_reruns_only_its_branch(sm
     sampledata.write("chexpert", root / "workspace" / "sample" / "chexpert", 280, seed=0)
     _, changed = _climb_run(params)
     rerun = {(e["stage"], e["name"]) for e in changed if not e["cache_hit"]}
-    assert rerun == {("ingest", "chexpert"), ("validate", "chexpert"), ("standardize", "chexpert"),
-                     ("pretrain", "image2d"), ("finetune", "chexpert"), ("evaluate", "chexpert")}
+    assert rerun == {
+        ("ingest", "chexpert"),
+        ("validate", "chexpert"),
+        ("standardize", "chexpert"),
+        ("pretrain", "image2d"),
+        ("finetune", "chexpert"),
+        ("evaluate", "chexpert"),
+    }
 
 
 def test_shuffled_labels_score_near_chance(tmp_path):
     from tests.conftest import make_params
 
     ws = tmp_path / "workspace" / "sample"
-    params = make_params(tmp_path, {"ptbxl": str(ws / "ptbxl")},
-                         **{"sample_data.records": {"ptbxl": 400}, "sample_data.shuffle_labels": True})
+    params = make_params(
+        tmp_path,
+        {"ptbxl": str(ws / "ptbxl")},
+        **{"sample_data.records": {"ptbxl": 400}, "sample_data.shuffle_labels": True},
+    )
     _, entries = _climb_run(params)
     assert abs(_metric(entries, "ptbxl") - 0.5) < 0.15

@@ -58,8 +58,13 @@ class S3Server:
     def client(self):
         import boto3
 
-        return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=self.access_key,
-                            aws_secret_access_key=self.secret_key, region_name="us-east-1")
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
 
     def make_bucket(self, name: str) -> str:
         self.client().create_bucket(Bucket=name)
@@ -75,19 +80,39 @@ def s3_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("seaweedfs")
     access, secret = "climb" + secrets.token_hex(4), secrets.token_hex(16)
     config = root / "s3.json"
-    config.write_text(json.dumps({"identities": [{
-        "name": "climb", "credentials": [{"accessKey": access, "secretKey": secret}],
-        "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "climb",
+                        "credentials": [{"accessKey": access, "secretKey": secret}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
     grpc = {name: free_port() for name in ports}
     log = root / "weed.log"
     cmd = [
-        weed, "mini", f"-dir={root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-s3.config={config}",
-        "-webdav=false", "-admin.ui=false",
-        f"-master.port={ports['master']}", f"-master.port.grpc={grpc['master']}",
-        f"-volume.port={ports['volume']}", f"-volume.port.grpc={grpc['volume']}",
-        f"-filer.port={ports['filer']}", f"-filer.port.grpc={grpc['filer']}",
-        f"-s3.port={ports['s3']}", f"-s3.port.grpc={grpc['s3']}",
+        weed,
+        "mini",
+        f"-dir={root / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-s3.config={config}",
+        "-webdav=false",
+        "-admin.ui=false",
+        f"-master.port={ports['master']}",
+        f"-master.port.grpc={grpc['master']}",
+        f"-volume.port={ports['volume']}",
+        f"-volume.port.grpc={grpc['volume']}",
+        f"-filer.port={ports['filer']}",
+        f"-filer.port.grpc={grpc['filer']}",
+        f"-s3.port={ports['s3']}",
+        f"-s3.port.grpc={grpc['s3']}",
     ]
     (root / "data").mkdir()
     with open(log, "w") as fh:
@@ -136,12 +161,29 @@ def mlflow_server(tmp_path_factory, s3_server):
     root = tmp_path_factory.mktemp("mlflow")
     bucket = s3_server.make_bucket("mlflow-artifacts")
     port = free_port()
-    env = {**os.environ, **s3_server.env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-           "MLFLOW_DISABLE_TELEMETRY": "true"}
+    env = {
+        **os.environ,
+        **s3_server.env(),
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+    }
     log = root / "mlflow.log"
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-           "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-           "--artifacts-destination", f"s3://{bucket}/artifacts"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        f"s3://{bucket}/artifacts",
+    ]
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"

@@ -67,9 +67,19 @@ def test_dvc_push_to_s3_and_pull_back(sample_root, s3_env, params_factory, tmp_p
     shutil.rmtree(store)
     shutil.rmtree(ws / ".dvc" / "cache")
     dvc_file = store.with_name(store.name + ".dvc")
-    subprocess.run([sys.executable, "-m", "dvc", "pull", str(dvc_file)], cwd=ws, check=True,
-                   capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "dvc", "pull", str(dvc_file)],
+        cwd=ws,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     assert (store / "manifest.parquet").exists()
-    out = subprocess.run([sys.executable, "-m", "dvc", "status", str(dvc_file)], cwd=ws, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "dvc", "status", str(dvc_file)],
+        cwd=ws,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert "changed" not in out and "deleted" not in out

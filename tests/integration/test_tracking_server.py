@@ -20,8 +20,12 @@ def test_chain_logs_child_runs_and_registers_challenger(sample_root, s3_env, mlf
 
     params = params_factory(
         {"ptbxl": str(sample_root / "ptbxl")},
-        **{"workspace.tracking_uri": mlflow_server, "workspace.experiment": "it-chain",
-           "pretrain.epochs": 1, "finetune.epochs": 1},
+        **{
+            "workspace.tracking_uri": mlflow_server,
+            "workspace.experiment": "it-chain",
+            "pretrain.epochs": 1,
+            "finetune.epochs": 1,
+        },
     )
     parent = tracking.start_pipeline_run(params, "it-run-1")
     ctx = {"tracking": {"parent_run_id": parent, "pipeline_run_id": "it-run-1"}}
@@ -31,12 +35,15 @@ def test_chain_logs_child_runs_and_registers_challenger(sample_root, s3_env, mlf
     pre = execute("pretrain", params, modality="ecg", standardized=[std.uri], **ctx)
     fine = execute("finetune", params, target="ptbxl", pretrained=pre.uri, standardized=std.uri, **ctx)
     ev = execute("evaluate", params, target="ptbxl", model=fine.uri, standardized=std.uri, **ctx)
-    tracking.finish_pipeline_run(params, parent, "FINISHED", {"ptbxl.macro_auc": ev.report["metrics"]["macro_auc"]})
+    tracking.finish_pipeline_run(
+        params, parent, "FINISHED", {"ptbxl.macro_auc": ev.report["metrics"]["macro_auc"]}
+    )
 
     client = MlflowClient(mlflow_server)
     children = tracking.child_runs(params, parent)
     assert sorted(r.data.tags["climb.stage"] for r in children) == sorted(
-        ["ingest", "validate", "standardize", "pretrain", "finetune", "evaluate"])
+        ["ingest", "validate", "standardize", "pretrain", "finetune", "evaluate"]
+    )
     by_stage = {r.data.tags["climb.stage"]: r for r in children}
     version = std.extra["data_version"]["md5"]
     assert by_stage["standardize"].data.tags["climb.data_version"] == version

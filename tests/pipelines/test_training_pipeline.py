@@ -28,8 +28,14 @@ def test_compiles_with_the_stage_chain(tmp_path):
     assert inner["validate"]["dependentTasks"] == ["ingest"]
     assert sorted(inner["standardize"]["dependentTasks"]) == ["ingest", "validate"]
     names = {t["taskInfo"]["name"] for t in root.values()}
-    assert {"pretrain ecg", "pretrain image2d", "finetune ptbxl", "evaluate ptbxl", "finetune chexpert",
-            "evaluate chexpert"} <= names
+    assert {
+        "pretrain ecg",
+        "pretrain image2d",
+        "finetune ptbxl",
+        "evaluate ptbxl",
+        "finetune chexpert",
+        "evaluate chexpert",
+    } <= names
 
 
 def test_parameters_editable_in_the_ui_default_to_params_yaml(tmp_path):

@@ -51,8 +51,9 @@ def test_failed_validation_exits_nonzero_with_summary(sample_root, tmp_path):
     assert ingest.exit_code == 0, ingest.output
     import json
 
-    snapshot = json.loads(ingest.stdout[ingest.stdout.index("{"):])["uri"]
-    result = runner.invoke(app, ["stage", "validate", "--params", str(params), "--dataset", "ptbxl",
-                                 "--snapshot", snapshot])
+    snapshot = json.loads(ingest.stdout[ingest.stdout.index("{") :])["uri"]
+    result = runner.invoke(
+        app, ["stage", "validate", "--params", str(params), "--dataset", "ptbxl", "--snapshot", snapshot]
+    )
     assert result.exit_code == 1
     assert "FAILED" in result.output and "scp_codes" in result.output and "Traceback" not in result.output

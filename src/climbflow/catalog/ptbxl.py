@@ -43,7 +43,13 @@ DIAGNOSTIC_CLASSES = frozenset({"NORM", "CD", "HYP", "MI", "STTC"})
 AFIB_CODES = frozenset({"AFIB", "AFLT"})
 NO_LABEL_CODES = frozenset({"SR"})
 DATABASE_COLUMNS: tuple[str, ...] = (
-    "ecg_id", "patient_id", "age", "sex", "scp_codes", "strat_fold", "filename_hr"
+    "ecg_id",
+    "patient_id",
+    "age",
+    "sex",
+    "scp_codes",
+    "strat_fold",
+    "filename_hr",
 )
 STATEMENT_COLUMNS: tuple[str, ...] = ("diagnostic_class",)
 HR_SAMPLING_RATE = 500.0  # filename_hr records are 500 Hz
@@ -144,7 +150,9 @@ class PTBXL(DatasetSpec):
         for code in codes:
             if code.strip() not in mapping:
                 return Rejected(
-                    record_id, DATABASE, "unknown_scp_code",
+                    record_id,
+                    DATABASE,
+                    "unknown_scp_code",
                     f"{where}: scp code {code!r} is not listed in {STATEMENTS} (scp_codes {raw_codes})",
                 )
             klass = mapping[code.strip()]

@@ -25,8 +25,9 @@ All returned numbers are plain ``float``/``int`` (NaN allowed), so the dict is J
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 

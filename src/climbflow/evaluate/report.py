@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -174,13 +175,13 @@ def _plot_confusion(
         nrows = max(1, math.ceil(len(items) / ncols))
         fig = Figure(figsize=(2.4 * ncols, 2.3 * nrows + 0.4), dpi=100)
         axes = fig.subplots(nrows, ncols, squeeze=False)
-        for ax, (name, cm) in zip(axes.ravel(), items):
+        for ax, (name, cm) in zip(axes.ravel(), items, strict=False):
             ax.imshow(cm, cmap="Blues")
             _annotate(ax, cm, 9)
             ax.set_xticks([0, 1], labels=["pred 0", "pred 1"], fontsize=7)
             ax.set_yticks([0, 1], labels=["true 0", "true 1"], fontsize=7)
             ax.set_title(name, fontsize=8)
-        for ax in axes.ravel()[len(items):]:
+        for ax in axes.ravel()[len(items) :]:
             ax.axis("off")
         fig.suptitle(f"Confusion: {dataset}", fontsize=10)
     fig.tight_layout()

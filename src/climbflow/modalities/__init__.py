@@ -25,7 +25,12 @@ def standardize(modality: str, raw: np.ndarray, props: dict[str, Any], cfg: Stan
         from climbflow.modalities.ecg import standardize_ecg
 
         out = standardize_ecg(
-            raw, props["sampling_rate"], props["lead_names"], cfg.ecg.sampling_rate, cfg.ecg.seconds, cfg.ecg.leads
+            raw,
+            props["sampling_rate"],
+            props["lead_names"],
+            cfg.ecg.sampling_rate,
+            cfg.ecg.seconds,
+            cfg.ecg.leads,
         )
     elif modality == "image2d":
         from climbflow.modalities.image2d import standardize_image

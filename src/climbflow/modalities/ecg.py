@@ -39,7 +39,9 @@ def standardize_ecg(
     """
     x = np.asarray(signal)
     if x.ndim != 2 or x.shape[1] != len(lead_names):
-        message = f"signal of shape {x.shape} does not match {len(lead_names)} lead names; expected (T, leads)"
+        message = (
+            f"signal of shape {x.shape} does not match {len(lead_names)} lead names; expected (T, leads)"
+        )
         raise RecordError("bad_shape", message)
     rate = float(sampling_rate) if sampling_rate is not None else float("nan")
     if not np.isfinite(rate) or rate <= 0 or rate < MIN_SAMPLING_RATE:

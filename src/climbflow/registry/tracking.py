@@ -53,9 +53,15 @@ def git_commit() -> str:
     if os.environ.get("CLIMB_GIT_COMMIT"):
         return os.environ["CLIMB_GIT_COMMIT"]
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, timeout=5).stdout.strip()
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -90,7 +96,9 @@ def finish_pipeline_run(params: Params, run_id: str, status: str, metrics: dict[
 def child_runs(params: Params, parent_run_id: str) -> list[Any]:
     mlflow, client = _client(params)
     return client.search_runs(
-        [experiment_id(params)], filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'", max_results=1000
+        [experiment_id(params)],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        max_results=1000,
     )
 
 
@@ -115,8 +123,13 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
         tags[f"climb.data_version.{dataset}"] = ver
     run = client.create_run(experiment_id(params), run_name=f"{result.stage}:{result.name}", tags=tags)
     run_id = run.info.run_id
-    section = {"pretrain": params.pretrain, "finetune": params.finetune, "evaluate": params.evaluate,
-               "standardize": params.standardize, "validate": params.validate_}.get(result.stage)
+    section = {
+        "pretrain": params.pretrain,
+        "finetune": params.finetune,
+        "evaluate": params.evaluate,
+        "standardize": params.standardize,
+        "validate": params.validate_,
+    }.get(result.stage)
     if section is not None:
         flat = _flatten(section.model_dump(mode="json"))
         client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in list(flat.items())[:100]])
@@ -125,8 +138,10 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
         if key in report:
             metrics[key] = report[key]
     metrics["stage_seconds"] = result.seconds
-    client.log_batch(run_id, metrics=[mlflow.entities.Metric(k, float(v), 0, 0) for k, v in metrics.items()
-                                      if _is_number(v)])
+    client.log_batch(
+        run_id,
+        metrics=[mlflow.entities.Metric(k, float(v), 0, 0) for k, v in metrics.items() if _is_number(v)],
+    )
     if not result.cache_hit and not result.uri.startswith("s3://"):
         out = Path(result.uri)
         for path in sorted(out.iterdir()):

@@ -9,9 +9,9 @@ dataset re-run only what depends on it. DVC (dvc.yaml) and KFP may cache on top;
 from __future__ import annotations
 
 import hashlib
-import shutil
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field

@@ -18,7 +18,9 @@ def run(
     cfg = params.finetune
     pre = read_report(pretrained)
     version = store_version(standardized)
-    key = fingerprint("finetune", target, pretrained, version, cfg.model_dump(exclude={"targets"}), params.seed)
+    key = fingerprint(
+        "finetune", target, pretrained, version, cfg.model_dump(exclude={"targets"}), params.seed
+    )
     out = out or str(Workspace.from_params(params).stage_dir("finetune", target, key))
 
     def build(tmp: Path) -> dict[str, Any]:

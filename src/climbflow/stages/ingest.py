@@ -54,7 +54,9 @@ def run(params: Params, dataset: str, source: str | None = None, out: str | None
     local = uris.materialize(source, ws.cache / "s3-sources")
     if not local.is_dir():
         raise FileNotFoundError(f"{uris.redact(source)}: the raw source of {dataset!r} must be a directory")
-    entries = _hash_tree(local, ws.cache / "hashes" / f"{hashlib.sha256(str(local).encode()).hexdigest()[:12]}.json")
+    entries = _hash_tree(
+        local, ws.cache / "hashes" / f"{hashlib.sha256(str(local).encode()).hexdigest()[:12]}.json"
+    )
     if not entries:
         raise FileNotFoundError(f"{uris.redact(source)}: no files found for dataset {dataset!r}")
     sid = snapshot_id(entries)

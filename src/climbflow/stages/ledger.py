@@ -51,8 +51,15 @@ def log_cached(params: Params, pipeline_run_id: str, parent_run_id: str) -> list
     entries = read(params, pipeline_run_id)
     for entry in entries:
         if entry["cache_hit"] and entry["mlflow_run_id"] is None:
-            result = StageResult(entry["stage"], entry["name"], entry["uri"], entry["report"], True,
-                                 entry["seconds"], entry["extra"])
+            result = StageResult(
+                entry["stage"],
+                entry["name"],
+                entry["uri"],
+                entry["report"],
+                True,
+                entry["seconds"],
+                entry["extra"],
+            )
             entry["mlflow_run_id"] = log_stage(params, result, parent_run_id, pipeline_run_id)
             entry["extra"] = result.extra
     return entries

@@ -18,8 +18,14 @@ def run(params: Params, modality: str, standardized: list[str], out: str | None 
     cfg = params.pretrain
     versions = {labels_of(s)["dataset"]: store_version(s) for s in stores}
     encoder = cfg.encoders.get(modality)
-    key = fingerprint("pretrain", modality, versions, cfg.model_dump(exclude={"modalities", "encoders"}),
-                      encoder.model_dump() if encoder else None, params.seed)
+    key = fingerprint(
+        "pretrain",
+        modality,
+        versions,
+        cfg.model_dump(exclude={"modalities", "encoders"}),
+        encoder.model_dump() if encoder else None,
+        params.seed,
+    )
     out = out or str(Workspace.from_params(params).stage_dir("pretrain", modality, key))
 
     def build(tmp: Path) -> dict[str, Any]:
@@ -39,4 +45,6 @@ def run(params: Params, modality: str, standardized: list[str], out: str | None 
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }

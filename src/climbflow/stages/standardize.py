@@ -63,8 +63,13 @@ def run(params: Params, dataset: str, snapshot: str, validation: str, out: str |
     modality = spec.modality
     sid = snapshot_id(snapshot)
     key = fingerprint(
-        "standardize", sid, cfg.split.model_dump(), cfg.shard_size, getattr(cfg, modality).model_dump(),
-        params.datasets[dataset].options, params.seed,
+        "standardize",
+        sid,
+        cfg.split.model_dump(),
+        cfg.shard_size,
+        getattr(cfg, modality).model_dump(),
+        params.datasets[dataset].options,
+        params.seed,
     )
     out = out or str(Workspace.from_params(params).stage_dir("standardized", dataset, key))
     shape = modalities.sample_shape(modality, cfg)
@@ -76,7 +81,8 @@ def run(params: Params, dataset: str, snapshot: str, validation: str, out: str |
         files_sha = _file_hashes(root)
         has_official_test = any(r.split == "test" for r in records)
         quarantine = [
-            {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message} for q in rejected
+            {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message}
+            for q in rejected
         ]
         manifest: list[dict[str, Any]] = []
         (tmp / SHARDS).mkdir()
@@ -90,7 +96,12 @@ def run(params: Params, dataset: str, snapshot: str, validation: str, out: str |
                     arr = modalities.standardize(modality, raw, props, cfg)
                 except RecordError as exc:
                     quarantine.append(
-                        {"record_id": rec.record_id, "source": rec.files[0], "rule": exc.rule, "message": exc.message}
+                        {
+                            "record_id": rec.record_id,
+                            "source": rec.files[0],
+                            "rule": exc.rule,
+                            "message": exc.message,
+                        }
                     )
                     continue
                 manifest.append(
@@ -118,7 +129,9 @@ def run(params: Params, dataset: str, snapshot: str, validation: str, out: str |
                 np.save(tmp / shard_name(k), np.stack(arrays).astype(dtype, copy=False))
                 n_shards += 1
         if not manifest:
-            raise StageFailed(f"{dataset}: every record was quarantined; see the validation report {validation}")
+            raise StageFailed(
+                f"{dataset}: every record was quarantined; see the validation report {validation}"
+            )
         write_table(manifest, MANIFEST_SCHEMA, tmp / MANIFEST)
         write_table(quarantine, QUARANTINE_SCHEMA, tmp / QUARANTINE)
         labels = {
@@ -157,7 +170,7 @@ def _file_hashes(files_root: Path) -> dict[str, str]:
     import pandas as pd
 
     frame = pd.read_parquet(files_root.parent / "files.parquet")
-    return dict(zip(frame["path"], frame["sha256"]))
+    return dict(zip(frame["path"], frame["sha256"], strict=False))
 
 
 def labels_of(store: str) -> dict[str, Any]:

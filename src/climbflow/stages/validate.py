@@ -105,7 +105,8 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
             min_records=cfg.min_records,
         )
         quarantine = [
-            {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message} for q in rejected
+            {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message}
+            for q in rejected
         ]
         write_table(quarantine, QUARANTINE_SCHEMA, tmp / "quarantine.parquet")
         return base | {

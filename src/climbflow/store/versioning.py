@@ -60,10 +60,14 @@ def read_dvc_file(path: Path) -> DataVersion | None:
         return None
     out = yaml.safe_load(dvc_file.read_text())["outs"][0]
     meta = yaml.safe_load(dvc_file.read_text()).get("meta") or {}
-    return DataVersion(str(path), out["md5"], meta.get("remote", ""), out.get("nfiles", 0), out.get("size", 0))
+    return DataVersion(
+        str(path), out["md5"], meta.get("remote", ""), out.get("nfiles", 0), out.get("size", 0)
+    )
 
 
-def version_and_push(path: Path, repo_root: Path, remote_url: str, endpoint_url: str | None = None) -> DataVersion:
+def version_and_push(
+    path: Path, repo_root: Path, remote_url: str, endpoint_url: str | None = None
+) -> DataVersion:
     """`dvc add` a directory inside the workspace repo and `dvc push` it; idempotent for unchanged content."""
     path = path.resolve()
     existing = read_dvc_file(path)

@@ -33,8 +33,18 @@ STACH,sinus tachycardia,,,1.0,,,Statements related to impulse formation (abnorma
 AFLT,atrial flutter,,,1.0,,,Statements related to impulse formation (abnormalities)
 PACE,normal functioning artificial pacemaker,,,1.0,,,Statements related to impulse formation (abnormalities)
 """
-COLUMNS = ["ecg_id", "patient_id", "age", "sex", "height", "weight", "scp_codes", "strat_fold", "filename_lr",
-           "filename_hr"]
+COLUMNS = [
+    "ecg_id",
+    "patient_id",
+    "age",
+    "sex",
+    "height",
+    "weight",
+    "scp_codes",
+    "strat_fold",
+    "filename_lr",
+    "filename_hr",
+]
 # (ecg_id, patient_id, age, sex, scp_codes, strat_fold)
 ROWS = [
     (1, "15709.0", "56.0", "1", "{'NORM': 100.0, 'LVOLT': 0.0, 'SR': 0.0}", "3"),
@@ -73,13 +83,31 @@ def write_copy(root: Path, rows: list[tuple] = ROWS, records: bool = True) -> Pa
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
         for ecg_id, patient, age, sex, codes, fold in rows:
-            writer.writerow([ecg_id, patient, age, sex, "", "", codes, fold, f"records100/00000/{ecg_id:05d}_lr",
-                             _stem(ecg_id)])
+            writer.writerow(
+                [
+                    ecg_id,
+                    patient,
+                    age,
+                    sex,
+                    "",
+                    "",
+                    codes,
+                    fold,
+                    f"records100/00000/{ecg_id:05d}_lr",
+                    _stem(ecg_id),
+                ]
+            )
             if not records:
                 continue
             wfdb.wrsamp(
-                f"{ecg_id:05d}_hr", fs=500, units=["mV"] * 12, sig_name=LEADS, p_signal=_signal(ecg_id),
-                fmt=["16"] * 12, adc_gain=[1000.0] * 12, baseline=[0] * 12,
+                f"{ecg_id:05d}_hr",
+                fs=500,
+                units=["mV"] * 12,
+                sig_name=LEADS,
+                p_signal=_signal(ecg_id),
+                fmt=["16"] * 12,
+                adc_gain=[1000.0] * 12,
+                baseline=[0] * 12,
                 write_dir=str(root / "records500" / "00000"),
             )
     return root
@@ -129,7 +157,15 @@ def test_superclass_mapping_is_multilabel(copy: Path) -> None:
 def test_official_split_from_strat_fold(copy: Path) -> None:
     records, _ = _index(copy)
     splits = {rid: r.split for rid, r in records.items()}
-    assert splits == {"1": "train", "2": "train", "3": "val", "4": "test", "5": "train", "6": "train", "7": "train"}
+    assert splits == {
+        "1": "train",
+        "2": "train",
+        "3": "val",
+        "4": "test",
+        "5": "train",
+        "6": "train",
+        "7": "train",
+    }
 
 
 def test_record_fields(copy: Path) -> None:

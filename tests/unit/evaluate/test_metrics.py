@@ -94,9 +94,7 @@ def sklearn_reference(y, score, task, names, threshold=0.5) -> dict:
             if m.any():
                 cms[names[k]] = confusion_matrix(y[m, k].astype(int), pred[m, k], labels=[0, 1])
         columns = [
-            (names[k], y[m, k].astype(int), pred[m, k], score[m, k])
-            for k in cols
-            for m in [known[:, k]]
+            (names[k], y[m, k].astype(int), pred[m, k], score[m, k]) for k in cols for m in [known[:, k]]
         ]
     else:
         rows = ~np.isnan(y).any(axis=1)

@@ -36,7 +36,9 @@ def test_image_encoder_shape_uint8_and_float(size: int) -> None:
 
 def test_image_normalization() -> None:
     x = torch.tensor([0, 255], dtype=torch.uint8)
-    torch.testing.assert_close(ResNet2d.normalize(x), torch.tensor([-CXR_MEAN / CXR_STD, (1 - CXR_MEAN) / CXR_STD]))
+    torch.testing.assert_close(
+        ResNet2d.normalize(x), torch.tensor([-CXR_MEAN / CXR_STD, (1 - CXR_MEAN) / CXR_STD])
+    )
 
 
 def test_head_and_dict_config() -> None:

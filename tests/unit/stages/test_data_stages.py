@@ -20,8 +20,11 @@ def _copy(sample_root: Path, name: str, tmp_path: Path) -> Path:
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _chain(params, dataset):
@@ -88,7 +91,7 @@ def test_bad_records_are_quarantined_with_file_and_rule(sample_root, tmp_path, p
 
     _, _, std = _chain(params, "ptbxl")
     q = StoreReader(Path(std.uri)).quarantine
-    rules = dict(zip(q["record_id"], q["rule"]))
+    rules = dict(zip(q["record_id"], q["rule"], strict=False))
     assert rules[str(victim["ecg_id"])] == "corrupt_wfdb"
     assert rules[str(db.iloc[5]["ecg_id"])] == "unknown_scp_code"
     corrupt = q[q["rule"] == "corrupt_wfdb"].iloc[0]

@@ -67,4 +67,7 @@ def test_iter_local_files_is_sorted_and_skips_hidden(tmp_path: Path):
     for rel in ("b/2.txt", "a/1.txt", ".git/x", "c/.hidden"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(rel)
-    assert [p.relative_to(tmp_path).as_posix() for p in uris.iter_local_files(tmp_path)] == ["a/1.txt", "b/2.txt"]
+    assert [p.relative_to(tmp_path).as_posix() for p in uris.iter_local_files(tmp_path)] == [
+        "a/1.txt",
+        "b/2.txt",
+    ]
