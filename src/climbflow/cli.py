@@ -20,7 +20,7 @@ ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a key: --set pretrain.epochs=3")]
 
 
-def _load(params: Path, overrides: list[str] | None = None):
+def _load(params: Path, overrides: list[str] | None = None, resolve: bool = True):
     from climbflow.config import ConfigError, load
     from climbflow.logs import setup_logging
     from climbflow.pipeline_runner import resolve_paths
@@ -33,7 +33,8 @@ def _load(params: Path, overrides: list[str] | None = None):
         key, value = item.split("=", 1)
         pairs[key] = value
     try:
-        return resolve_paths(load(params, pairs), params.resolve().parent)
+        loaded = load(params, pairs)
+        return resolve_paths(loaded, params.resolve().parent) if resolve else loaded
     except ConfigError as exc:
         _fail(str(exc))
 
@@ -193,7 +194,7 @@ def compile_(
     """Compile the training pipeline to YAML (upload it in the Kubeflow Pipelines UI)."""
     from climbflow.pipeline_runner import compile_training
 
-    cfg = _load(params)
+    cfg = _load(params, resolve=False)  # paths stay as written: they are resolved where the pipeline runs
     typer.echo(str(compile_training(cfg, out)))
 
 
