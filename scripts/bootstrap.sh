@@ -15,6 +15,7 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 echo "climbflow: setting up $VENV (first run takes a few minutes)..." >&2
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-"$VENV/bin/python" -m pip install -q torch==2.13.0
-"$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
+quiet() { "$@" 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }; }
+quiet "$VENV/bin/python" -m pip install -q torch==2.13.0
+quiet "$VENV/bin/python" -m pip install -q -e "$ROOT[test]"
 echo "$WANT" > "$STAMP"

@@ -128,13 +128,15 @@ def console_filter(log_path: Path, verbose: bool):
         yield
 
 
-def failure_excerpt(log_path: Path, lines: int = 40) -> str:
-    """The last lines of the log before the first failed task (where the stage's error message is)."""
+def failure_excerpt(log_path: Path, lines: int = 60) -> str:
+    """What the failed task said after kfp's executor-input dump (where the stage's error message is)."""
     if not log_path.exists():
         return ""
     text = _ANSI.sub("", log_path.read_text(errors="replace")).splitlines()
-    end = next((i for i, line in enumerate(text) if "finished with status FAILURE" in line), len(text))
-    return "\n".join(text[max(0, end - lines) : end + 1])
+    end = next((i for i, line in enumerate(text) if "finished with status FAILURE" in line), len(text) - 1)
+    dump_ends = [i for i in range(end) if text[i].strip() == "}"]
+    start = max(dump_ends[-1] + 1 if dump_ends else 0, end - lines)
+    return "\n".join(line for line in text[start : end + 1] if line.strip())
 
 
 def run_local(params: Params, verbose: bool = False) -> RunOutcome:

@@ -96,3 +96,20 @@ def test_shuffled_labels_score_near_chance(tmp_path):
     )
     _, entries = _climb_run(params)
     assert abs(_metric(entries, "ptbxl") - 0.5) < 0.15
+
+
+def test_bad_dataset_fails_the_run_with_a_clear_message(tmp_path):
+    import pandas as pd
+
+    from tests.conftest import make_params
+
+    src = tmp_path / "ptbxl"
+    sampledata.write("ptbxl", src, 60, seed=0)
+    db = pd.read_csv(src / "ptbxl_database.csv").drop(columns=["strat_fold"])
+    db.to_csv(src / "ptbxl_database.csv", index=False)
+    params = make_params(tmp_path, {"ptbxl": str(src)})
+    proc = subprocess.run([CLIMB, "run", "--params", str(params)], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 1
+    out = proc.stdout + proc.stderr
+    assert "validation of ptbxl failed" in out and "strat_fold" in out
+    assert "Traceback" not in out

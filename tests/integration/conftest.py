@@ -40,6 +40,14 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen, log: Path) -> No
     raise TimeoutError(f"{url}: no answer after {timeout} s:\n{log.read_text()[-3000:]}")
 
 
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @dataclass
 class S3Server:
     endpoint: str
@@ -124,11 +132,7 @@ def s3_server(tmp_path_factory):
         _wait_bucket_ops(server)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def _wait_bucket_ops(server: S3Server, timeout: float = 60) -> None:
@@ -191,8 +195,4 @@ def mlflow_server(tmp_path_factory, s3_server):
         wait_http(url + "/health", 120, proc, log)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)

@@ -145,8 +145,10 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
     if not result.cache_hit and not result.uri.startswith("s3://"):
         out = Path(result.uri)
         for path in sorted(out.iterdir()):
-            if path.is_file() and path.suffix in {".json", ".md", ".png", ".html"}:
+            if path.is_file() and path.suffix in {".json", ".md", ".png", ".html", ".pt"}:
                 client.log_artifact(run_id, str(path), artifact_path="report")
+        if (out / "data_docs").is_dir():
+            client.log_artifacts(run_id, str(out / "data_docs"), artifact_path="data_docs")
     if result.stage == "evaluate" and params.evaluate.register_model:
         if result.cache_hit:
             _link_registered(params, result, run_id)

@@ -39,14 +39,22 @@ def execute(stage: str, params, *, tracking: dict[str, str] | None = None, **inp
 
 
 def execute_json(stage: str, params_json: str, tracking_json: str = "", **inputs: Any) -> str:
-    """Entry point of the KFP components: params and tracking arrive as JSON strings; returns the output URI."""
-    from climbflow.config import parse
+    """Entry point of the KFP components: params and tracking arrive as JSON strings; returns the output URI.
+
+    A refused input (:class:`StageFailed`) ends the task with exit code 1 and the human summary in the log,
+    not a traceback; anything else is a bug and keeps its traceback.
+    """
+    from climbflow.config import ConfigError, parse
     from climbflow.logs import setup_logging
 
     setup_logging()
-    params = parse(json.loads(params_json), origin="pipeline parameter params_json")
-    tracking = json.loads(tracking_json) if tracking_json else None
-    return execute(stage, params, tracking=tracking, **inputs).uri
+    try:
+        params = parse(json.loads(params_json), origin="pipeline parameter params_json")
+        tracking = json.loads(tracking_json) if tracking_json else None
+        return execute(stage, params, tracking=tracking, **inputs).uri
+    except (StageFailed, ConfigError, FileNotFoundError) as exc:
+        log.error("%s failed: %s", stage, exc)
+        raise SystemExit(1) from None
 
 
 __all__ = ["STAGES", "StageFailed", "StageResult", "execute", "execute_json"]
