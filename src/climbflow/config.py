@@ -7,7 +7,7 @@ message naming the key, the value and what is allowed (see :func:`load`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -93,11 +93,18 @@ class EncoderConfig(Section):
 
 class OptimConfig(Section):
     epochs: int = Field(10, ge=1)
+    epochs_by_modality: dict[Modality, int] = Field(
+        default_factory=dict, description="per-modality override of epochs, e.g. {image2d: 40}"
+    )
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-2, ge=0)
     warmup_steps: int = Field(20, ge=0)
     grad_clip: float = Field(2.0, gt=0)
+
+    def for_modality(self, modality: str) -> Self:
+        """This config with ``epochs`` resolved for ``modality``."""
+        return self.model_copy(update={"epochs": self.epochs_by_modality.get(modality, self.epochs)})
 
 
 class PretrainConfig(OptimConfig):

@@ -169,7 +169,7 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     atel_side = int(frng.choice([-1, 1]))
     cps = {s: base + (0.02 * h if s > 0 else 0.0) for s in (-1, 1)}
     if "Atelectasis" in found:  # volume loss: the hemidiaphragm rises
-        cps[atel_side] -= frng.uniform(0.02, 0.04) * h
+        cps[atel_side] -= frng.uniform(0.04, 0.07) * h
     outlines = {
         s: _lung_outline(cx, s, t * rng.uniform(0.96, 1.03), h, top + (0.01 * h if s > 0 else 0), cps[s])
         for s in (-1, 1)
@@ -220,10 +220,12 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     spine_band = np.exp(-(((c.xx - cx) / (0.035 * t)) ** 4))
     discs = 0.75 + 0.25 * np.cos(2 * np.pi * (c.yy - top) / ((base - top) / 10))
 
-    # ribs (one may be fractured), clavicles, vessel markings
-    broken = (
-        (int(frng.choice([-1, 1])), int(frng.integers(2, 8))) if "Fracture" in found else None
-    )  # (side, rib)
+    # ribs (one or two may be fractured), clavicles, vessel markings
+    broken: set[tuple[int, int]] = set()  # (side, rib): one or two adjacent ribs
+    if "Fracture" in found:
+        side, k0 = int(frng.choice([-1, 1])), int(frng.integers(2, 7))
+        broken = {(side, k0 + j) for j in range(int(frng.integers(1, 3)))}
+    calluses = []  # (x, y, rx, ry) of each break's callus
     img, d = c.draw()
     rib_w = max(3, round(0.026 * h))
     for s in (-1, 1):
@@ -234,14 +236,16 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
                 (cx + s * (0.05 + 0.42 * u) * t, y0 + 0.06 * h * u - bend * math.sin(math.pi * u * 0.9))
                 for u in np.linspace(0, 1, 14)
             ]
-            if broken == (s, k):  # a break with a step-off, sometimes a callus
-                cut = int(frng.uniform(0.45, 0.85) * 13)
-                dy = frng.choice([-1, 1]) * frng.uniform(0.012, 0.02) * h
+            if (s, k) in broken:  # a break with a step-off near the lateral chest wall, and a healing callus
+                cut = int(frng.integers(10, 12))  # of the 14 points: the lateral end, at the lung's edge
+                dy = frng.choice([-1, 1]) * frng.uniform(0.025, 0.04) * h
                 d.line(pts[:cut], fill=255, width=rib_w)
                 d.line([(x, y + dy) for x, y in pts[cut + 1 :]], fill=255, width=rib_w)
-                if frng.random() < 0.5:
-                    x, y = pts[cut]
-                    d.ellipse((x - rib_w, y - rib_w, x + rib_w, y + rib_w), fill=200)
+                x, y = pts[
+                    -1
+                ]  # the callus bulges over the chest wall, lateral to the lung (a nodule lies inside)
+                rx, ry = 2.0 * rib_w * frng.uniform(0.9, 1.2), 1.6 * rib_w * frng.uniform(0.9, 1.2)
+                calluses.append((x + s * 0.03 * t, y + dy, rx, ry))
             else:
                 d.line(pts, fill=255, width=rib_w)
     for s in (-1, 1):
@@ -271,30 +275,32 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     lung = {s: air * sides[s] for s in (-1, 1)}  # findings only replace lung air (never stack on the heart)
 
     dens = np.zeros((h, w), np.float32)  # finding densities, added on top of the anatomy
+    for callus in calluses:  # Fracture: bone, so not limited to the lung
+        dens += frng.uniform(0.3, 0.38) * c.ellipse(*callus, 1.5)
     if "Pleural Effusion" in found:
         eff_sides = [[-1], [1], [-1, 1]][int(frng.choice(3, p=[0.4, 0.3, 0.3]))]
         for s in eff_sides:
-            level = frng.uniform(0.07, 0.2) * h
+            level = frng.uniform(0.09, 0.22) * h
             x_med, x_lat = cx + s * 0.05 * t, cx + s * 0.5 * t
             men = [
                 (x_med + (x_lat - x_med) * u, cps[s] - level * (0.3 + 0.7 * u**1.5))
                 for u in np.linspace(0, 1, 12)
             ]
             fluid = c.polygon([*men, (x_lat, h), (x_med, h)], 2.5) * lung[s]
-            dens += frng.uniform(0.33, 0.43) * fluid
+            dens += frng.uniform(0.36, 0.46) * fluid
     if "Lung Opacity" in found:
         for _ in range(int(frng.integers(1, 4))):
             s = int(frng.choice([-1, 1]))
             x, y = _pick(frng, cand[s])
-            r = frng.uniform(0.05, 0.1) * t
+            r = frng.uniform(0.07, 0.12) * t
             blob = c.ellipse(x, y, r * frng.uniform(0.7, 1.3), r * frng.uniform(0.7, 1.3), r * 0.5)
             dens += (
-                frng.uniform(0.14, 0.24) * blob * (1 + 0.4 * np.clip(c.noise(frng, 6), -1.5, 1.5)) * lung[s]
+                frng.uniform(0.24, 0.34) * blob * (1 + 0.4 * np.clip(c.noise(frng, 6), -1.5, 1.5)) * lung[s]
             )
     if "Consolidation" in found:
         s = int(frng.choice([-1, 1]))
         x, y = _pick(frng, cand[s])
-        r = frng.uniform(0.08, 0.13) * t
+        r = frng.uniform(0.1, 0.15) * t
         ang = np.linspace(0, 2 * np.pi, 11)[:-1] + frng.uniform(0, 1)
         rad = r * frng.uniform(0.75, 1.15, size=10)
         patch = c.polygon(
@@ -303,17 +309,17 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
         img, d = c.draw()  # air bronchograms
         for _ in range(3):
             b = frng.uniform(0, 2 * np.pi)
-            d.line([(x, y), (x + 0.8 * r * math.cos(b), y + 0.8 * r * math.sin(b))], fill=255, width=2)
-        dens += (frng.uniform(0.26, 0.34) - 0.12 * c.done(img, 0.8)) * patch * lung[s]
+            d.line([(x, y), (x + 0.8 * r * math.cos(b), y + 0.8 * r * math.sin(b))], fill=255, width=3)
+        dens += (frng.uniform(0.3, 0.38) - 0.12 * c.done(img, 0.8)) * patch * lung[s]
     if "Pneumonia" in found:
         s = int(frng.choice([-1, 1]))
         x0, y0 = _pick(frng, cand[s], y_lo=top + 0.4 * (cps[s] - top))
         img, d = c.draw()
-        for _ in range(int(frng.integers(5, 10))):
-            x, y = x0 + frng.normal(0, 0.05 * t), y0 + frng.normal(0, 0.05 * t)
-            r = frng.uniform(0.02, 0.045) * t
+        for _ in range(int(frng.integers(6, 11))):
+            x, y = x0 + frng.normal(0, 0.06 * t), y0 + frng.normal(0, 0.06 * t)
+            r = frng.uniform(0.03, 0.055) * t
             d.ellipse((x - r, y - r, x + r, y + r), fill=255)
-        dens += frng.uniform(0.18, 0.26) * c.done(img, 3) * lung[s]
+        dens += frng.uniform(0.22, 0.3) * c.done(img, 3) * lung[s]
     if "Edema" in found:
         amp = frng.uniform(0.1, 0.2)
         haze = sum(c.gauss(cx + s * 0.15 * t, top + 0.42 * h, 0.12 * t, 0.16 * h) for s in (-1, 1))
@@ -329,7 +335,7 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     if "Pneumothorax" in found:
         s = int(frng.choice([-1, 1]))
         ax, ay = cx + s * 0.1 * t, cps[s] - 0.1 * h
-        f = frng.uniform(0.62, 0.82)
+        f = frng.uniform(0.5, 0.72)
         collapsed = []
         for x, y in outlines[s]:
             wgt = float(np.clip((cps[s] - y) / (cps[s] - top), 0, 1)) ** 0.7
@@ -337,18 +343,18 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
             collapsed.append((ax + k * (x - ax), ay + k * (y - ay)))
         gap = np.clip(lung_hard[s] - c.polygon(collapsed, 0), 0, 1)
         keep_markings *= 1 - gap
-        dens -= frng.uniform(0.06, 0.1) * gap
+        dens -= frng.uniform(0.12, 0.18) * gap
         img, d = c.draw()  # visceral pleural line along the upper part of the collapsed lung
         upper = [
             p for p, (_, y) in zip(collapsed, outlines[s], strict=True) if (cps[s] - y) / (cps[s] - top) > 0.2
         ]
-        d.line(upper, fill=255, width=1)
-        dens += frng.uniform(0.18, 0.26) * c.done(img, 0.5) * lung[s]
+        d.line(upper, fill=255, width=max(2, round(0.008 * h)))
+        dens += frng.uniform(0.26, 0.34) * c.done(img, 0.5) * lung[s]
     if "Atelectasis" in found:
         s = atel_side
         for _ in range(int(frng.integers(1, 3))):
             x, y = _pick(frng, cand[s], y_lo=top + 0.5 * (cps[s] - top))
-            half, ang = frng.uniform(0.06, 0.11) * t, math.radians(frng.uniform(-20, 20))
+            half, ang = frng.uniform(0.09, 0.14) * t, math.radians(frng.uniform(-20, 20))
             img, d = c.draw()
             d.line(
                 [
@@ -356,22 +362,26 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
                     (x + half * math.cos(ang), y + half * math.sin(ang)),
                 ],
                 fill=255,
-                width=int(frng.integers(4, 9)),
+                width=max(4, round(frng.uniform(0.025, 0.04) * h)),
             )
-            dens += frng.uniform(0.22, 0.32) * c.done(img, 2) * lung[s]
-    if "Lung Lesion" in found:
-        s = int(frng.choice([-1, 1]))
-        x, y = _pick(frng, cand[s])
-        r = frng.uniform(0.012, 0.028) * h
-        dens += frng.uniform(0.26, 0.36) * c.ellipse(x, y, r, r, 0.8)
+            dens += frng.uniform(0.3, 0.38) * c.done(img, 2) * lung[s]
+    if "Lung Lesion" in found:  # one or two well-defined round nodules (sharp edges, unlike opacities)
+        for _ in range(int(frng.integers(1, 3))):
+            s = int(frng.choice([-1, 1]))
+            x, y = _pick(frng, cand[s])
+            r = frng.uniform(0.04, 0.06) * h
+            dens += frng.uniform(0.4, 0.5) * c.ellipse(x, y, r, r, 0.8)
     if "Pleural Other" in found:
         s = int(frng.choice([-1, 1]))
         lo, hi = sorted(frng.uniform(0.0, 0.85, size=2))
-        hi = max(hi, lo + 0.25)
-        wall = [(x, y) for x, y in outlines[s][2:16] if lo <= (y - top) / (cps[s] - top) <= hi]
+        hi = max(hi, lo + 0.4)
+        width = max(7, round(frng.uniform(0.04, 0.055) * h))
+        wall = [  # a dense (calcified) band along the lateral wall, brighter than the soft tissue beside it
+            (x - s * 0.4 * width, y) for x, y in outlines[s][2:16] if lo <= (y - top) / (cps[s] - top) <= hi
+        ]
         img, d = c.draw()
-        d.line(wall if len(wall) > 1 else outlines[s][2:6], fill=255, width=int(frng.integers(7, 12)))
-        dens += frng.uniform(0.22, 0.3) * c.done(img, 1.5) * lung[s]
+        d.line(wall if len(wall) > 1 else outlines[s][2:6], fill=255, width=width)
+        dens += frng.uniform(0.5, 0.6) * c.done(img, 1.5)
 
     anatomy = (  # heart and mediastinum displace lung air; soft tissue below the diaphragm matches the heart
         0.05
@@ -390,15 +400,16 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
 def _devices(
     c: _Canvas, rng: np.random.Generator, cx: float, t: float, top: float, base: float, y_dome: float
 ) -> np.ndarray:
-    """Tubes, lines, pacemaker, ECG leads: thin very bright structures."""
+    """Tubes, lines, pacemaker, ECG leads: very bright (radio-opaque) structures, 1-2 pixels wide at 64 px."""
     h = c.h
+    lw = max(3, round(0.015 * h))  # line width
     img, d = c.draw()
     side = int(rng.choice([-1, 1]))
-    kinds = rng.choice(["ett", "cvc", "ng", "pacer", "leads"], size=int(rng.integers(1, 4)), replace=False)
+    kinds = rng.choice(["ett", "cvc", "ng", "pacer", "leads"], size=int(rng.integers(2, 4)), replace=False)
     for kind in kinds:
         if kind == "ett":
             x = cx + rng.normal(0, 3)
-            d.line([(x, 0), (x + rng.normal(0, 3), top + rng.uniform(0.1, 0.18) * h)], fill=210, width=4)
+            d.line([(x, 0), (x + rng.normal(0, 3), top + rng.uniform(0.1, 0.18) * h)], fill=250, width=lw + 2)
         elif kind == "cvc":
             d.line(
                 _curve(
@@ -406,28 +417,28 @@ def _devices(
                     (cx + side * 0.1 * t, top + 0.06 * h),
                     (cx + 0.02 * t, top + rng.uniform(0.22, 0.3) * h),
                 ),
-                fill=235,
-                width=2,
+                fill=250,
+                width=lw + 2,
             )
         elif kind == "ng":
             x = cx - 0.01 * t + rng.normal(0, 3)
-            d.line([(x, 0), (x + 0.02 * t, base)], fill=225, width=3)
+            d.line([(x, 0), (x + 0.02 * t, base)], fill=250, width=lw)
             d.line(
                 _curve((x + 0.02 * t, base), (x + 0.05 * t, base + 0.1 * h), (cx + 0.22 * t, base + 0.1 * h)),
-                fill=225,
-                width=3,
+                fill=250,
+                width=lw,
             )
         elif kind == "pacer":
             px, py = cx + side * 0.33 * t, top + 0.03 * h
-            d.rectangle((px - 0.045 * t, py - 0.03 * t, px + 0.045 * t, py + 0.03 * t), fill=250)
-            d.line(
-                _curve((px, py), (cx, top + 0.1 * h), (cx + 0.1 * t, y_dome - 0.02 * h)), fill=240, width=2
-            )
+            d.rectangle((px - 0.06 * t, py - 0.04 * t, px + 0.06 * t, py + 0.04 * t), fill=255)
+            lead = _curve((px, py), (cx, top + 0.1 * h), (cx + 0.1 * t, y_dome - 0.02 * h))
+            d.line(lead, fill=250, width=max(2, lw // 2))
         else:
+            r = 0.025 * h
             for _ in range(int(rng.integers(3, 5))):
                 x, y = cx + rng.uniform(-0.45, 0.45) * t, rng.uniform(top, base)
-                d.ellipse((x - 5, y - 5, x + 5, y + 5), outline=240, width=2)
-                d.line([(x, y + 5), (x + rng.normal(0, 0.2) * t, h)], fill=200, width=1)
+                d.ellipse((x - r, y - r, x + r, y + r), outline=250, width=max(2, lw // 2))
+                d.line([(x, y + r), (x + rng.normal(0, 0.2) * t, h)], fill=240, width=max(2, lw // 2))
     return c.done(img, 0.7)
 
 
@@ -489,7 +500,7 @@ def _render_lateral(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     ):
         if name in found:
             x, y = _pick(frng, _cand(lung_hard, heart))
-            r = (0.02 if name == "Lung Lesion" else frng.uniform(0.05, 0.1)) * t
+            r = (0.05 if name == "Lung Lesion" else frng.uniform(0.05, 0.1)) * t
             dens += amp * c.ellipse(x, y, r, r, r * 0.4) * lung
     air = lung * (1 - heart)
     total = 0.05 + 0.62 * tissue + 0.12 * spine - 0.42 * air + dens

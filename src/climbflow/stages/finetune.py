@@ -15,11 +15,16 @@ def run(
     params: Params, target: str, pretrained: str, standardized: str | list[str], out: str | None = None
 ) -> StageResult:
     standardized = pick_store(standardized, target)
-    cfg = params.finetune
     pre = read_report(pretrained)
+    cfg = params.finetune.for_modality(pre["modality"])
     version = store_version(standardized)
     key = fingerprint(
-        "finetune", target, pretrained, version, cfg.model_dump(exclude={"targets"}), params.seed
+        "finetune",
+        target,
+        pretrained,
+        version,
+        cfg.model_dump(exclude={"targets", "epochs_by_modality"}),
+        params.seed,
     )
     out = out or str(Workspace.from_params(params).stage_dir("finetune", target, key))
 

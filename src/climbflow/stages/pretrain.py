@@ -15,14 +15,14 @@ def run(params: Params, modality: str, standardized: list[str], out: str | None 
     stores = [s for s in standardized if labels_of(s)["modality"] == modality]
     if not stores:
         raise StageFailed(f"pretrain {modality}: none of the standardized datasets has modality {modality!r}")
-    cfg = params.pretrain
+    cfg = params.pretrain.for_modality(modality)
     versions = {labels_of(s)["dataset"]: store_version(s) for s in stores}
     encoder = cfg.encoders.get(modality)
     key = fingerprint(
         "pretrain",
         modality,
         versions,
-        cfg.model_dump(exclude={"modalities", "encoders"}),
+        cfg.model_dump(exclude={"modalities", "encoders", "epochs_by_modality"}),
         encoder.model_dump() if encoder else None,
         params.seed,
     )

@@ -23,6 +23,34 @@ from climbflow.store.format import StoreReader
 logger = logging.getLogger(__name__)
 
 TASKS = ("multilabel", "multiclass", "binary")
+AUGMENTED_MODALITIES = ("image2d",)
+
+
+@dataclass(frozen=True)
+class ImageAugment:
+    """Light, label-preserving train-time jitter for ``(C, S, S)`` images with pixels 0..255.
+
+    A random integer translation of up to ``max_shift`` of the side (edges replicated) and a random
+    contrast (around the image mean) and brightness change; never a flip (laterality is part of the
+    labels) and nothing that moves intensities out of 0..255. Each call draws from the ``rng`` it is given.
+    """
+
+    max_shift: float = 0.06  # fraction of the side: 4 px at 64
+    contrast: float = 0.12  # factor in [1 - contrast, 1 + contrast]
+    brightness: float = 12.0  # offset in [-brightness, +brightness] (0..255 units)
+
+    def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        h, w = x.shape[-2:]
+        my, mx = round(self.max_shift * h), round(self.max_shift * w)
+        dy, dx = int(rng.integers(-my, my + 1)), int(rng.integers(-mx, mx + 1))
+        c = rng.uniform(1 - self.contrast, 1 + self.contrast)
+        b = rng.uniform(-self.brightness, self.brightness)
+        if dy or dx:  # out[y, x] = in[y - dy, x - dx], edges replicated
+            py, px = abs(dy), abs(dx)
+            padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(py, py), (px, px)], mode="edge")
+            x = padded[..., py - dy : py - dy + h, px - dx : px - dx + w]
+        mean = x.mean(axis=(-2, -1), keepdims=True)
+        return np.clip((x - mean) * c + mean + b, 0.0, 255.0).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -82,7 +110,9 @@ def describe_stores(paths: Sequence[Path | str], vocabulary: Sequence[str] | Non
         raise ValueError(f"stores mix modalities {sorted(modalities)}: {[str(p) for p in paths]}")
     if len(shapes) != 1:
         raise ValueError(f"stores have different sample shapes {sorted(shapes)}: {[str(p) for p in paths]}")
-    vocab = list(vocabulary) if vocabulary is not None else build_vocabulary([lab["classes"] for lab in labels])
+    vocab = (
+        list(vocabulary) if vocabulary is not None else build_vocabulary([lab["classes"] for lab in labels])
+    )
     index = {c: i for i, c in enumerate(vocab)}
     infos = []
     for path, lab in zip(paths, labels, strict=True):
@@ -94,7 +124,9 @@ def describe_stores(paths: Sequence[Path | str], vocabulary: Sequence[str] | Non
         columns = np.array([index[c] for c in lab["classes"]], dtype=np.int64)
         mask = np.zeros(len(vocab), dtype=bool)
         mask[columns] = True
-        infos.append(DatasetInfo(lab.get("dataset", path.name), lab["task"], list(lab["classes"]), mask, columns))
+        infos.append(
+            DatasetInfo(lab.get("dataset", path.name), lab["task"], list(lab["classes"]), mask, columns)
+        )
     return StoreSet(paths, modalities.pop(), shapes.pop(), vocab, infos)
 
 
@@ -103,11 +135,28 @@ class StoreDataset(Dataset):
 
     Samples are read lazily from memory-mapped shards; only manifest columns (targets, shard, offset)
     are held in memory. ``x`` keeps the stored values (ECG amplitudes, image pixels 0..255) as float32.
+
+    ``augment`` (image2d only; meant for the train split) applies :class:`ImageAugment` to every item. Its
+    draws are deterministic: the ``k``-th read of item ``i`` uses the random stream ``(seed, i, k)``, so the
+    same seed and read order (a seeded shuffle) give the same augmented samples in every run.
     """
 
-    def __init__(self, stores: Sequence[Path | str], split: str, vocabulary: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        stores: Sequence[Path | str],
+        split: str,
+        vocabulary: Sequence[str] | None = None,
+        augment: bool = False,
+        seed: int = 0,
+    ) -> None:
         self.split = split
         self.info = describe_stores(stores, vocabulary)
+        if augment and self.info.modality not in AUGMENTED_MODALITIES:
+            raise ValueError(
+                f"augmentation is defined for {list(AUGMENTED_MODALITIES)}, not {self.info.modality!r}"
+            )
+        self.augment: ImageAugment | None = ImageAugment() if augment else None
+        self.seed = int(seed)
         self.vocabulary = self.info.vocabulary
         self.datasets = self.info.datasets
         V = len(self.vocabulary)
@@ -132,6 +181,7 @@ class StoreDataset(Dataset):
         self.offsets = np.concatenate(offset_l)
         self.dataset_index = np.concatenate(ds_l)
         self.sample_ids: list[str] = ids_l
+        self._reads = np.zeros(len(self.dataset_index), dtype=np.int64)  # per-item read count (augmentation)
         self._readers: list[StoreReader] | None = None
         logger.debug("split %s: %d samples over %d stores", split, len(self), len(self.datasets))
 
@@ -159,9 +209,12 @@ class StoreDataset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         d = int(self.dataset_index[i])
-        x = self._reader(d).shard(int(self.shards[i]))[int(self.offsets[i])]
+        x = np.array(self._reader(d).shard(int(self.shards[i]))[int(self.offsets[i])], dtype=np.float32)
+        if self.augment is not None:
+            x = self.augment(x, np.random.default_rng([self.seed, int(i), int(self._reads[i])]))
+            self._reads[i] += 1
         return (
-            torch.from_numpy(np.array(x, dtype=np.float32)),
+            torch.from_numpy(x),
             torch.from_numpy(self.targets[i].copy()),
             d,
         )
@@ -188,15 +241,24 @@ def positive_weights(dataset: StoreDataset, clamp: tuple[float, float] = (0.1, 1
 
 
 class StoreDataModule(pl.LightningDataModule):
-    """Train / val / test loaders over stores of one modality; seeded shuffling of the train split."""
+    """Train / val / test loaders over stores of one modality; seeded shuffling of the train split.
+
+    ``augment``: seeded :class:`ImageAugment` on the train split only (image2d); val and test stay as stored.
+    """
 
     def __init__(
-        self, stores: Sequence[Path | str], batch_size: int, seed: int, num_workers: int = 0,
+        self,
+        stores: Sequence[Path | str],
+        batch_size: int,
+        seed: int,
+        num_workers: int = 0,
         vocabulary: Sequence[str] | None = None,
+        augment: bool = False,
     ) -> None:
         super().__init__()
         self.stores = [Path(s) for s in stores]
         self.batch_size, self.seed, self.num_workers = int(batch_size), int(seed), int(num_workers)
+        self.augment = bool(augment)
         self.info = describe_stores(self.stores, vocabulary)
         self._splits: dict[str, StoreDataset] = {}
 
@@ -206,7 +268,10 @@ class StoreDataModule(pl.LightningDataModule):
 
     def dataset(self, split: str) -> StoreDataset:
         if split not in self._splits:
-            self._splits[split] = StoreDataset(self.stores, split, self.info.vocabulary)
+            augment = self.augment and split == "train"
+            self._splits[split] = StoreDataset(
+                self.stores, split, self.info.vocabulary, augment=augment, seed=self.seed
+            )
         return self._splits[split]
 
     def setup(self, stage: str | None = None) -> None:

@@ -3,7 +3,8 @@
 Artifacts: ``pretrain`` writes ``encoder.pt`` ({state_dict, encoder, modality, in_channels, ...}) and
 ``model.ckpt`` (Lightning checkpoint, self-describing hyperparameters); ``finetune`` writes
 ``model.pt`` ({state_dict, modality, encoder, classes, task, in_channels, ...}) loaded by :func:`load_model`.
-Runs are deterministic: same seed and inputs give identical weights.
+Runs are deterministic: same seed and inputs give identical weights. image2d training applies seeded,
+label-preserving augmentation to the train split (see :class:`climbflow.train.data.ImageAugment`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader
 
 from climbflow.config import EncoderConfig, FinetuneConfig, OptimConfig, PretrainConfig
 from climbflow.models import MultiTaskHead, build_encoder
-from climbflow.train.data import StoreDataModule, StoreDataset, positive_weights
+from climbflow.train.data import AUGMENTED_MODALITIES, StoreDataModule, StoreDataset, positive_weights
 from climbflow.train.module import MultiTaskModule
 
 logger = logging.getLogger(__name__)
@@ -95,10 +96,14 @@ def _dataset_dicts(data: StoreDataModule) -> list[dict[str, Any]]:
     """Per-dataset hyperparameters: name, task, classes, valid_mask and train-split pos_weight."""
     train = data.dataset("train")
     pw = positive_weights(train)
-    return [dict(info.to_dict(), pos_weight=[float(v) for v in pw[d]]) for d, info in enumerate(train.datasets)]
+    return [
+        dict(info.to_dict(), pos_weight=[float(v) for v in pw[d]]) for d, info in enumerate(train.datasets)
+    ]
 
 
-def _fit(module: MultiTaskModule, data: StoreDataModule, cfg: OptimConfig) -> tuple[pl.Trainer, dict[str, Any]]:
+def _fit(
+    module: MultiTaskModule, data: StoreDataModule, cfg: OptimConfig
+) -> tuple[pl.Trainer, dict[str, Any]]:
     trainer = _trainer(cfg)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
@@ -121,9 +126,11 @@ def pretrain(
     _set_threads()
     with _training_scope():
         pl.seed_everything(seed, workers=True)
-        data = StoreDataModule(store_paths, cfg.batch_size, seed)
+        data = StoreDataModule(store_paths, cfg.batch_size, seed, augment=modality in AUGMENTED_MODALITIES)
         if data.info.modality != modality:
-            raise ValueError(f"stores are {data.info.modality!r}, not {modality!r}: {[str(p) for p in store_paths]}")
+            raise ValueError(
+                f"stores are {data.info.modality!r}, not {modality!r}: {[str(p) for p in store_paths]}"
+            )
         enc_cfg = cfg.encoders.get(modality, EncoderConfig())  # type: ignore[call-overload]
         datasets = _dataset_dicts(data)
         module = MultiTaskModule(
@@ -136,8 +143,11 @@ def pretrain(
         )
         logger.info(
             "pretrain %s on %s: vocabulary %s, %d train / %d val samples",
-            modality, [d["name"] for d in datasets], data.vocabulary,
-            len(data.dataset("train")), len(data.dataset("val")),
+            modality,
+            [d["name"] for d in datasets],
+            data.vocabulary,
+            len(data.dataset("train")),
+            len(data.dataset("val")),
         )
         trainer, result = _fit(module, data, cfg)
         encoder_path, ckpt_path = out_dir / ENCODER_FILE, out_dir / CHECKPOINT_FILE
@@ -166,7 +176,9 @@ def pretrain(
     }
 
 
-def finetune(store_path: Path, encoder_path: Path, cfg: FinetuneConfig, out_dir: Path, seed: int) -> dict[str, Any]:
+def finetune(
+    store_path: Path, encoder_path: Path, cfg: FinetuneConfig, out_dir: Path, seed: int
+) -> dict[str, Any]:
     """Train a new head (``mode="linear"``: frozen encoder) or everything (``"full"``) on one store.
 
     Writes ``out_dir/model.pt``; returns metrics (last epoch), history and paths.
@@ -177,7 +189,8 @@ def finetune(store_path: Path, encoder_path: Path, cfg: FinetuneConfig, out_dir:
     pre = torch.load(encoder_path, map_location="cpu", weights_only=True)
     with _training_scope():
         pl.seed_everything(seed, workers=True)
-        data = StoreDataModule([store_path], cfg.batch_size, seed)
+        augment = pre["modality"] in AUGMENTED_MODALITIES
+        data = StoreDataModule([store_path], cfg.batch_size, seed, augment=augment)
         if data.info.modality != pre["modality"] or data.info.in_channels != pre["in_channels"]:
             raise ValueError(
                 f"{store_path}: {data.info.modality} with {data.info.in_channels} channels does not match the "
@@ -197,12 +210,23 @@ def finetune(store_path: Path, encoder_path: Path, cfg: FinetuneConfig, out_dir:
         info = datasets[0]
         logger.info(
             "finetune (%s) %s from %s: %d train / %d val samples",
-            cfg.mode, info["name"], encoder_path, len(data.dataset("train")), len(data.dataset("val")),
+            cfg.mode,
+            info["name"],
+            encoder_path,
+            len(data.dataset("train")),
+            len(data.dataset("val")),
         )
         _, result = _fit(module, data, cfg)
     model_path = out_dir / MODEL_FILE
-    classifier = Classifier(module.encoder, module.head, pre["modality"], pre["encoder"], info["classes"],
-                            info["task"], pre["in_channels"])
+    classifier = Classifier(
+        module.encoder,
+        module.head,
+        pre["modality"],
+        pre["encoder"],
+        info["classes"],
+        info["task"],
+        pre["in_channels"],
+    )
     torch.save(classifier.to_dict(), model_path)
     logger.info("finetune %s done in %.1fs: %s", info["name"], result["seconds"], result["metrics"])
     return {
@@ -220,8 +244,16 @@ def finetune(store_path: Path, encoder_path: Path, cfg: FinetuneConfig, out_dir:
 class Classifier(nn.Module):
     """A finetuned model: encoder + head, ``forward(x) -> logits (B, len(classes))``."""
 
-    def __init__(self, encoder: nn.Module, head: MultiTaskHead, modality: str, encoder_cfg: dict[str, Any],
-                 classes: list[str], task: str, in_channels: int) -> None:
+    def __init__(
+        self,
+        encoder: nn.Module,
+        head: MultiTaskHead,
+        modality: str,
+        encoder_cfg: dict[str, Any],
+        classes: list[str],
+        task: str,
+        in_channels: int,
+    ) -> None:
         super().__init__()
         self.encoder, self.head = encoder, head
         self.modality, self.encoder_cfg = modality, dict(encoder_cfg)
@@ -246,8 +278,9 @@ def load_model(path: Path | str) -> Classifier:
     blob = torch.load(path, map_location="cpu", weights_only=True)
     encoder = build_encoder(blob["modality"], blob["encoder"], blob["in_channels"])
     head = MultiTaskHead(encoder.out_dim, len(blob["classes"]))
-    model = Classifier(encoder, head, blob["modality"], blob["encoder"], blob["classes"], blob["task"],
-                       blob["in_channels"])
+    model = Classifier(
+        encoder, head, blob["modality"], blob["encoder"], blob["classes"], blob["task"], blob["in_channels"]
+    )
     model.load_state_dict(blob["state_dict"])
     return model.eval()
 

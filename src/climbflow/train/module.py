@@ -48,7 +48,9 @@ def masked_multitask_loss(
     bce_rows = (~mc).nonzero(as_tuple=True)[0]
     if bce_rows.numel():
         pw = pos_weight[dataset_index[bce_rows]] if pos_weight is not None else None
-        el = F.binary_cross_entropy_with_logits(logits[bce_rows], t[bce_rows], pos_weight=pw, reduction="none")
+        el = F.binary_cross_entropy_with_logits(
+            logits[bce_rows], t[bce_rows], pos_weight=pw, reduction="none"
+        )
         k = known[bce_rows]
         n = k.sum(1)
         per_sample = per_sample.index_put((bce_rows,), (el * k).sum(1) / n.clamp(min=1))
@@ -72,8 +74,9 @@ def masked_multitask_loss(
     return (per_sample * has).sum() / n_has
 
 
-def probabilities(logits: torch.Tensor, dataset_index: torch.Tensor, valid_mask: torch.Tensor,
-                  is_multiclass: torch.Tensor) -> torch.Tensor:
+def probabilities(
+    logits: torch.Tensor, dataset_index: torch.Tensor, valid_mask: torch.Tensor, is_multiclass: torch.Tensor
+) -> torch.Tensor:
     """Sigmoid per column (multilabel/binary) or softmax over the dataset's valid columns (multiclass)."""
     logits = logits.float()
     valid = valid_mask[dataset_index]
@@ -88,7 +91,9 @@ def roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
     n_neg = y_true.size - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    _, inverse, counts = np.unique(np.asarray(y_score, dtype=np.float64), return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(
+        np.asarray(y_score, dtype=np.float64), return_inverse=True, return_counts=True
+    )
     upper = np.cumsum(counts)  # 1-based rank of the last member of each tie group
     r = (upper - (counts - 1) / 2.0)[inverse]  # tie-averaged ranks
     return float((r[y_true].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
@@ -143,7 +148,9 @@ class MultiTaskModule(pl.LightningModule):
         self.head = MultiTaskHead(self.encoder.out_dim, len(vocabulary))
         self.vocabulary = list(vocabulary)
         V = len(self.vocabulary)
-        self.register_buffer("valid_mask", torch.tensor([d["valid_mask"] for d in datasets], dtype=torch.bool))
+        self.register_buffer(
+            "valid_mask", torch.tensor([d["valid_mask"] for d in datasets], dtype=torch.bool)
+        )
         self.register_buffer(
             "is_multiclass", torch.tensor([d["task"] == "multiclass" for d in datasets], dtype=torch.bool)
         )

@@ -213,6 +213,6 @@ def test_findings_are_drawn_where_they_belong():
     diff, mask = changed({"Pneumothorax"})
     assert mask[upper].sum() > 5 * mask[lower].sum() and diff.min() < -10  # darker apex without markings
     diff, mask = changed({"Lung Lesion"})
-    assert 20 < mask.sum() < 1000 and diff.max() > 40  # one small bright nodule
+    assert 20 < mask.sum() < 3000 and diff.max() > 40  # one or two small bright nodules
     diff, mask = changed({"Support Devices"})
     assert diff.max() > 60 and mask.sum() < 0.05 * mask.size  # thin, very bright lines

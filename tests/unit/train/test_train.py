@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from climbflow.config import EncoderConfig, FinetuneConfig, PretrainConfig
 from climbflow.store.format import LABELS, MANIFEST, MANIFEST_SCHEMA, StoreReader, shard_name
-from climbflow.train.data import StoreDataModule, StoreDataset, positive_weights
+from climbflow.train.data import ImageAugment, StoreDataModule, StoreDataset, positive_weights
 from climbflow.train.fit import finetune, load_model, predict, pretrain
 from climbflow.train.module import MultiTaskModule, macro_auc, masked_multitask_loss, roc_auc
 
@@ -99,8 +99,14 @@ def write_store(
         for i in range(n)
     ]
     pq.write_table(pa.Table.from_pylist(rows, schema=MANIFEST_SCHEMA), root / MANIFEST)
-    labels = {"dataset": name, "modality": modality, "task": task, "classes": classes,
-              "sample_shape": sample_shape, "dtype": dtype}
+    labels = {
+        "dataset": name,
+        "modality": modality,
+        "task": task,
+        "classes": classes,
+        "sample_shape": sample_shape,
+        "dtype": dtype,
+    }
     (root / LABELS).write_text(json.dumps(labels))
     return root
 
@@ -123,20 +129,45 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     mc = ["NORM", "MI", "LBBB"]
     sig = {"NORM": 0, "AFIB": 1, "MI": 2, "LBBB": 3}
     return {
-        "a": write_store(root / "a", "ecg_a", "ecg", ml, "multilabel", SPLITS, seed=1, nan_fraction=0.05, signal=sig),
+        "a": write_store(
+            root / "a", "ecg_a", "ecg", ml, "multilabel", SPLITS, seed=1, nan_fraction=0.05, signal=sig
+        ),
         "b": write_store(root / "b", "ecg_b", "ecg", mc, "multiclass", SPLITS, seed=2, signal=sig),
-        "a_shuffled": write_store(root / "as", "ecg_as", "ecg", ml, "multilabel", SPLITS, seed=1,
-                                  shuffle_labels=True, signal=sig),
-        "img": write_store(root / "img", "cxr", "image2d", ["Atelectasis", "Edema", "Pneumonia"], "multilabel",
-                           {"train": 256, "val": 96, "test": 32}, seed=3),
-        "bin": write_store(root / "bin", "ecg_bin", "ecg", ["AFIB"], "binary",
-                           {"train": 96, "val": 64, "test": 32}, seed=4, signal=sig),
+        "a_shuffled": write_store(
+            root / "as", "ecg_as", "ecg", ml, "multilabel", SPLITS, seed=1, shuffle_labels=True, signal=sig
+        ),
+        "img": write_store(
+            root / "img",
+            "cxr",
+            "image2d",
+            ["Atelectasis", "Edema", "Pneumonia"],
+            "multilabel",
+            {"train": 256, "val": 96, "test": 32},
+            seed=3,
+        ),
+        "bin": write_store(
+            root / "bin",
+            "ecg_bin",
+            "ecg",
+            ["AFIB"],
+            "binary",
+            {"train": 96, "val": 64, "test": 32},
+            seed=4,
+            signal=sig,
+        ),
     }
 
 
 def _pcfg(epochs: int = 6, **kw) -> PretrainConfig:
-    return PretrainConfig(epochs=epochs, batch_size=32, lr=3e-3, warmup_steps=4, modalities=["ecg", "image2d"],
-                          encoders={"ecg": ENC, "image2d": ENC}, **kw)
+    return PretrainConfig(
+        epochs=epochs,
+        batch_size=32,
+        lr=3e-3,
+        warmup_steps=4,
+        modalities=["ecg", "image2d"],
+        encoders={"ecg": ENC, "image2d": ENC},
+        **kw,
+    )
 
 
 def _fcfg(mode: str = "full", epochs: int = 5) -> FinetuneConfig:
@@ -186,6 +217,41 @@ def test_datamodule_loaders(stores: dict[str, Path]) -> None:
     assert not torch.equal(torch.nan_to_num(first[0]), torch.nan_to_num(first[2]))
 
 
+def test_image_augment_is_light_and_keeps_laterality() -> None:
+    x = np.zeros((1, 64, 64), np.float32)
+    x[:, 8:56, 4:28] = 200.0  # a bright image-left half
+    aug = ImageAugment()
+    outs = [aug(x, np.random.default_rng([0, k])) for k in range(50)]
+    assert all(o.shape == x.shape and o.dtype == np.float32 and o.min() >= 0 and o.max() <= 255 for o in outs)
+    assert all(o[..., :32].mean() > 3 * o[..., 32:].mean() for o in outs)  # never flipped
+    assert any(not np.array_equal(o > 100, x > 100) for o in outs)  # translated
+    means = [float(o.mean()) for o in outs]
+    assert max(means) - min(means) > 1.0  # brightness / contrast jitter ...
+    assert all(abs(m - x.mean()) < 0.1 * 255 for m in means)  # ... but light
+    np.testing.assert_array_equal(aug(x, np.random.default_rng([0, 3])), outs[3])  # a function of the stream
+
+
+def test_augmentation_train_split_only_seeded(stores: dict[str, Path]) -> None:
+    raw = StoreDataset([stores["img"]], "train")
+    dm = StoreDataModule([stores["img"]], batch_size=32, seed=0, augment=True)
+    train, val = dm.dataset("train"), dm.dataset("val")
+    assert train.augment is not None and val.augment is None and dm.dataset("test").augment is None
+    np.testing.assert_array_equal(val[0][0].numpy(), StoreDataset([stores["img"]], "val")[0][0].numpy())
+    first, again = train[0][0], train[0][0]
+    assert first.shape == raw[0][0].shape and not torch.equal(first, raw[0][0])
+    assert not torch.equal(first, again)  # a fresh draw on every read (epoch)
+    torch.testing.assert_close(first, StoreDataset([stores["img"]], "train", augment=True, seed=0)[0][0])
+    assert not torch.equal(first, StoreDataset([stores["img"]], "train", augment=True, seed=1)[0][0])
+    torch.testing.assert_close(train[0][1], raw[0][1])  # targets untouched
+    batches = [
+        next(iter(StoreDataModule([stores["img"]], 32, seed=0, augment=True).train_dataloader()))[0]
+        for _ in range(2)
+    ]
+    torch.testing.assert_close(batches[0], batches[1])
+    with pytest.raises(ValueError, match="augmentation"):
+        StoreDataset([stores["a"]], "train", augment=True)
+
+
 def test_mixed_modalities_rejected(stores: dict[str, Path]) -> None:
     with pytest.raises(ValueError, match="modalities"):
         StoreDataset([stores["a"], stores["img"]], "train")
@@ -228,11 +294,17 @@ def test_masked_loss_ignores_nan_and_foreign_columns() -> None:
 def test_masked_loss_binary_and_unlabelled() -> None:
     valid, is_mc = torch.tensor([[True]]), torch.tensor([False])
     logits = torch.tensor([[0.3], [-1.0]], requires_grad=True)
-    loss = masked_multitask_loss(logits, torch.tensor([[1.0], [float("nan")]]), torch.tensor([0, 0]), valid, is_mc)
-    torch.testing.assert_close(loss, F.binary_cross_entropy_with_logits(torch.tensor([0.3]), torch.tensor([1.0])))
+    loss = masked_multitask_loss(
+        logits, torch.tensor([[1.0], [float("nan")]]), torch.tensor([0, 0]), valid, is_mc
+    )
+    torch.testing.assert_close(
+        loss, F.binary_cross_entropy_with_logits(torch.tensor([0.3]), torch.tensor([1.0]))
+    )
     loss.backward()
     assert logits.grad[1, 0] == 0
-    empty = masked_multitask_loss(logits, torch.full((2, 1), float("nan")), torch.tensor([0, 0]), valid, is_mc)
+    empty = masked_multitask_loss(
+        logits, torch.full((2, 1), float("nan")), torch.tensor([0, 0]), valid, is_mc
+    )
     assert float(empty.detach()) == 0.0
 
 
@@ -284,12 +356,20 @@ def test_finetune_multiclass_softmax(stores: dict[str, Path], pretrained: dict, 
 
 def test_shuffled_labels_stay_at_chance(stores: dict[str, Path], tmp_path: Path) -> None:
     pre = pretrain([stores["a_shuffled"]], "ecg", _pcfg(), tmp_path / "pre", seed=0)
-    res = finetune(stores["a_shuffled"], Path(pre["encoder_path"]), _fcfg("full", epochs=3), tmp_path / "ft", seed=0)
-    assert pre["metrics"]["val/auc"] < 0.65 and res["metrics"]["val/auc"] < 0.65, (pre["history"], res["history"])
+    res = finetune(
+        stores["a_shuffled"], Path(pre["encoder_path"]), _fcfg("full", epochs=3), tmp_path / "ft", seed=0
+    )
+    assert pre["metrics"]["val/auc"] < 0.65 and res["metrics"]["val/auc"] < 0.65, (
+        pre["history"],
+        res["history"],
+    )
 
 
 def test_pretrain_is_deterministic(stores: dict[str, Path], tmp_path: Path) -> None:
-    runs = [pretrain([stores["a"], stores["b"]], "ecg", _pcfg(epochs=1), tmp_path / str(i), seed=7) for i in (0, 1)]
+    runs = [
+        pretrain([stores["a"], stores["b"]], "ecg", _pcfg(epochs=1), tmp_path / str(i), seed=7)
+        for i in (0, 1)
+    ]
     a, b = (torch.load(r["encoder_path"], weights_only=True)["state_dict"] for r in runs)
     assert a.keys() == b.keys()
     for k in a:
@@ -299,8 +379,17 @@ def test_pretrain_is_deterministic(stores: dict[str, Path], tmp_path: Path) -> N
     assert any(not torch.equal(a[k], c[k]) for k in a)
 
 
+def test_image2d_pretrain_is_deterministic_with_augmentation(stores: dict[str, Path], tmp_path: Path) -> None:
+    runs = [pretrain([stores["img"]], "image2d", _pcfg(epochs=2), tmp_path / str(i), seed=7) for i in (0, 1)]
+    a, b = (torch.load(r["encoder_path"], weights_only=True)["state_dict"] for r in runs)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
 def test_linear_mode_freezes_encoder(stores: dict[str, Path], pretrained: dict, tmp_path: Path) -> None:
-    res = finetune(stores["bin"], Path(pretrained["encoder_path"]), _fcfg("linear", epochs=2), tmp_path, seed=0)
+    res = finetune(
+        stores["bin"], Path(pretrained["encoder_path"]), _fcfg("linear", epochs=2), tmp_path, seed=0
+    )
     enc = torch.load(pretrained["encoder_path"], weights_only=True)["state_dict"]
     model = torch.load(res["model_path"], weights_only=True)
     assert model["task"] == "binary" and model["classes"] == ["AFIB"]
