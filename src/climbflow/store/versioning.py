@@ -4,8 +4,12 @@ repository and pushed to the DVC remote. The DVC hash (``<md5>.dir``) is the dat
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -65,6 +69,28 @@ def read_dvc_file(path: Path) -> DataVersion | None:
     )
 
 
+@contextlib.contextmanager
+def repo_lock(root: Path, timeout: float = 900.0) -> Iterator[None]:
+    """Serialize DVC operations of parallel tasks on one workspace (DVC's own lock gives up after seconds)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".climb-dvc.lock", "w") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"{root}: another task held the DVC lock for {timeout:.0f} s"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def version_and_push(
     path: Path, repo_root: Path, remote_url: str, endpoint_url: str | None = None
 ) -> DataVersion:
@@ -73,13 +99,14 @@ def version_and_push(
     existing = read_dvc_file(path)
     if existing is not None and existing.remote == redact(remote_url):
         return existing
-    repo = ensure_repo(repo_root.resolve(), remote_url, endpoint_url)
-    stages = repo.add([str(path)])
-    dvc_file = Path(stages[0].path)
-    content = yaml.safe_load(dvc_file.read_text())
-    content["meta"] = {"remote": redact(remote_url)}
-    dvc_file.write_text(yaml.safe_dump(content, sort_keys=False))
-    repo.push(targets=[str(dvc_file)], remote=REMOTE_NAME)
+    with repo_lock(repo_root.resolve()):
+        repo = ensure_repo(repo_root.resolve(), remote_url, endpoint_url)
+        stages = repo.add([str(path)])
+        dvc_file = Path(stages[0].path)
+        content = yaml.safe_load(dvc_file.read_text())
+        content["meta"] = {"remote": redact(remote_url)}
+        dvc_file.write_text(yaml.safe_dump(content, sort_keys=False))
+        repo.push(targets=[str(dvc_file)], remote=REMOTE_NAME)
     version = read_dvc_file(path)
     assert version is not None
     log.info("versioned %s as %s (pushed to %s)", path, version.md5, redact(remote_url))

@@ -71,3 +71,22 @@ def test_iter_local_files_is_sorted_and_skips_hidden(tmp_path: Path):
         "a/1.txt",
         "b/2.txt",
     ]
+
+
+def test_parallel_versioning_of_one_workspace_does_not_collide(tmp_path):
+    """Two tasks of a ParallelFor `dvc add` + push into the same workspace repo at once."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from climbflow.store.versioning import version_and_push
+
+    dirs = []
+    for i in range(3):
+        d = tmp_path / "ws" / "standardized" / f"d{i}"
+        d.mkdir(parents=True)
+        (d / "x.bin").write_bytes(bytes([i]) * 1000)
+        dirs.append(d)
+    with ProcessPoolExecutor(3) as pool:
+        futures = [pool.submit(version_and_push, d, tmp_path / "ws", str(tmp_path / "remote")) for d in dirs]
+        versions = [f.result() for f in futures]
+    assert len({v.md5 for v in versions}) == 3
+    assert all((tmp_path / "remote" / "files" / "md5" / v.md5[:2] / v.md5[2:]).exists() for v in versions)
