@@ -59,3 +59,23 @@ def params_factory(tmp_path):
         return resolve_paths(load(path), tmp_path)
 
     return factory
+
+
+@pytest.fixture
+def standardized_sample(tmp_path, params_factory):
+    """``standardized_sample(dataset, n, **params_overrides) -> StoreReader``: write the dataset's sample copy,
+    then run ingest -> validate -> standardize on it with a private workspace (small, for per-dataset tests)."""
+
+    def factory(dataset: str, n: int, seed: int = 0, **overrides):
+        from climbflow import sampledata
+        from climbflow.stages import ingest, standardize, validate
+        from climbflow.store.format import StoreReader
+
+        src = sampledata.write(dataset, tmp_path / "raw" / dataset, n, seed=seed)
+        params = params_factory({dataset: str(src)}, **overrides)
+        snap = ingest.run(params, dataset)
+        val = validate.run(params, dataset, snap.uri)
+        store = standardize.run(params, dataset, snap.uri, val.uri)
+        return StoreReader(store.uri)
+
+    return factory

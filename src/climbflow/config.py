@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-Modality = Literal["ecg", "image2d"]
+Modality = Literal["ecg", "eeg", "image2d", "video", "volume", "ehr", "graph"]
 
 
 class ConfigError(ValueError):
@@ -63,8 +63,47 @@ class EcgStandardizeConfig(Section):
     )
 
 
+class EegStandardizeConfig(Section):
+    """Referential 10-20 channels, band-pass + notch filtered, resampled, cut into fixed windows."""
+
+    sampling_rate: int = Field(200, ge=50, le=1000)
+    window_seconds: float = Field(10.0, gt=0)
+    max_windows: int = Field(6, ge=1, description="windows kept per recording (from its start)")
+    channels: list[str] = Field(
+        default_factory=lambda: [
+            "FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T3", "C3", "CZ",
+            "C4", "T4", "T5", "P3", "PZ", "P4", "T6", "O1", "O2",
+        ]
+    )
+    bandpass: tuple[float, float] = (0.5, 50.0)
+    notch: float | None = Field(60.0, description="mains frequency (60 US / 50 EU); null = no notch")
+
+
 class ImageStandardizeConfig(Section):
     size: int = Field(224, ge=16, le=2048, description="square side after aspect-preserving pad")
+    channels: Literal[1, 3] = Field(3, description="3 = RGB (grayscale replicated), 1 = luma")
+
+
+class VideoStandardizeConfig(Section):
+    frames: int = Field(32, ge=1, description="frames sampled uniformly over one clip")
+    size: int = Field(112, ge=16, le=1024)
+    channels: Literal[1, 3] = 1
+
+
+class VolumeStandardizeConfig(Section):
+    depth: int = Field(32, ge=1, description="slices after resampling along the scan axis")
+    size: int = Field(96, ge=16, le=1024)
+    window_level: float = Field(40.0, description="HU window centre (soft tissue / kidney)")
+    window_width: float = Field(400.0, gt=0)
+
+
+class EhrStandardizeConfig(Section):
+    observation_hours: float = Field(48.0, gt=0, description="only data before admit + this many hours")
+
+
+class GraphStandardizeConfig(Section):
+    nodes: int = Field(200, ge=2, description="ROIs of the connectivity matrix (atlas size)")
+    edge_fraction: float = Field(0.1, gt=0, le=1, description="strongest |r| edges kept per node")
 
 
 class SplitConfig(Section):
@@ -80,8 +119,14 @@ class SplitConfig(Section):
 
 class StandardizeConfig(Section):
     shard_size: int = Field(1000, ge=1, description="samples per shard file")
+    workers: int = Field(0, ge=0, description="processes standardizing shard ranges; 0 = min(4, CPUs)")
     ecg: EcgStandardizeConfig = EcgStandardizeConfig()
+    eeg: EegStandardizeConfig = EegStandardizeConfig()
     image2d: ImageStandardizeConfig = ImageStandardizeConfig()
+    video: VideoStandardizeConfig = VideoStandardizeConfig()
+    volume: VolumeStandardizeConfig = VolumeStandardizeConfig()
+    ehr: EhrStandardizeConfig = EhrStandardizeConfig()
+    graph: GraphStandardizeConfig = GraphStandardizeConfig()
     split: SplitConfig = SplitConfig()
 
 

@@ -8,8 +8,30 @@ from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordE
 
 # name -> "module:Class"; modules are imported on first use so `climb --help` stays fast.
 _REGISTRY: dict[str, str] = {
+    # ECG
     "ptbxl": "climbflow.catalog.ptbxl:PTBXL",
+    "chapman": "climbflow.catalog.cinc2021:Chapman",
+    "georgia": "climbflow.catalog.cinc2021:Georgia",
+    "cpsc2018": "climbflow.catalog.cinc2021:CPSC2018",
+    # EEG
+    "tuab": "climbflow.catalog.tuab:TUAB",
+    "tuev": "climbflow.catalog.tuev:TUEV",
+    # 2D images: chest X-ray, mammography, dermoscopy, fundus, ultrasound
     "chexpert": "climbflow.catalog.chexpert:CheXpert",
+    "mimic_cxr": "climbflow.catalog.mimic_cxr:MIMICCXR",
+    "vindr_cxr": "climbflow.catalog.vindr_cxr:VinDrCXR",
+    "cbis_ddsm": "climbflow.catalog.cbis_ddsm:CBISDDSM",
+    "ham10000": "climbflow.catalog.ham10000:HAM10000",
+    "isic2020": "climbflow.catalog.isic2020:ISIC2020",
+    "aptos": "climbflow.catalog.aptos:APTOS",
+    "busi": "climbflow.catalog.busi:BUSI",
+    # CT volumes, echo video
+    "kits23": "climbflow.catalog.kits23:KiTS23",
+    "echonet": "climbflow.catalog.echonet:EchoNetLowEF",
+    "echonet_ef": "climbflow.catalog.echonet:EchoNetEF",
+    # multimodal EHR, graphs
+    "mimic4": "climbflow.catalog.mimic4:MIMIC4",
+    "abide": "climbflow.catalog.abide:ABIDE",
 }
 
 

@@ -67,3 +67,20 @@ def standardize_ecg(
     n = min(length, picked.shape[1])
     out[:, :n] = picked[:, :n]
     return out
+
+
+# --- modality interface (see climbflow.modalities) ---
+EXPECTED_RAW = {"ndim": 2, "min_sampling_rate": 100}
+DTYPE = np.float16
+
+
+def sample_shape(cfg) -> tuple[int, ...]:
+    return (len(cfg.leads), int(round(cfg.sampling_rate * cfg.seconds)))
+
+
+def standardize(raw: np.ndarray, props: dict, cfg) -> np.ndarray:
+    return standardize_ecg(raw, props["sampling_rate"], props["lead_names"], cfg.sampling_rate, cfg.seconds, cfg.leads)
+
+
+def output_rate(cfg) -> float:
+    return float(cfg.sampling_rate)

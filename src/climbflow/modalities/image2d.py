@@ -1,4 +1,4 @@
-"""2D image standardization: grayscale, aspect-preserving resize, symmetric zero-pad to a square."""
+"""2D image standardization: RGB (or luma), aspect-preserving resize, symmetric zero-pad to a square."""
 
 from __future__ import annotations
 
@@ -36,18 +36,53 @@ def to_uint8_gray(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def standardize_image(img: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (1, size, size): longer side resized to ``size`` (bilinear, antialiased), shorter side
-    resized by the same factor and zero-padded symmetrically (extra pixel at the bottom/right)."""
+def to_uint8_rgb(img: np.ndarray) -> np.ndarray:
+    """Like :func:`to_uint8_gray` but keeps colour: -> uint8 (H, W, 3); grayscale is replicated."""
+    arr = np.asarray(img)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4) and arr.shape[0] >= 2 and arr.shape[1] >= 2:
+        rgb = arr[:, :, :3]
+        if rgb.dtype != np.uint8:
+            data = np.nan_to_num(rgb.astype(np.float64))
+            lo, hi = float(data.min()), float(data.max())
+            rgb = ((data - lo) / (hi - lo) * 255.0).round() if hi > lo else np.zeros(rgb.shape)
+        return np.ascontiguousarray(rgb.astype(np.uint8))
+    return np.repeat(to_uint8_gray(arr)[:, :, None], 3, axis=2)
+
+
+def standardize_image(img: np.ndarray, size: int, channels: int = 1) -> np.ndarray:
+    """uint8 (channels, size, size): longer side resized to ``size`` (bilinear, antialiased), shorter side
+    resized by the same factor and zero-padded symmetrically (extra pixel at the bottom/right).
+    ``channels`` 1 = luma, 3 = RGB (grayscale inputs replicated)."""
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    gray = to_uint8_gray(img)
-    h, w = gray.shape
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    pixels = to_uint8_gray(img) if channels == 1 else to_uint8_rgb(img)
+    h, w = pixels.shape[:2]
     scale = size / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    mode = "L" if channels == 1 else "RGB"
     if (new_h, new_w) != (h, w):
-        gray = np.asarray(Image.fromarray(gray, "L").resize((new_w, new_h), Image.Resampling.BILINEAR))
-    out = np.zeros((1, size, size), dtype=np.uint8)
+        pixels = np.asarray(Image.fromarray(pixels, mode).resize((new_w, new_h), Image.Resampling.BILINEAR))
+    planes = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+    out = np.zeros((channels, size, size), dtype=np.uint8)
     top, left = (size - new_h) // 2, (size - new_w) // 2
-    out[0, top : top + new_h, left : left + new_w] = gray
+    out[:, top : top + new_h, left : left + new_w] = planes
     return out
+
+
+# --- modality interface (see climbflow.modalities) ---
+EXPECTED_RAW = {"min_dim": 32}  # (H, W) or (H, W, 3)
+DTYPE = np.uint8
+
+
+def sample_shape(cfg) -> tuple[int, ...]:
+    return (cfg.channels, cfg.size, cfg.size)
+
+
+def standardize(raw: np.ndarray, props: dict, cfg) -> np.ndarray:
+    return standardize_image(raw, cfg.size, cfg.channels)
+
+
+def output_rate(cfg) -> None:
+    return None

@@ -57,3 +57,8 @@ class ResNet1d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stages(self.stem(x.float()))
         return self.dropout(x.mean(dim=-1))  # mean, not AdaptiveAvgPool: deterministic backward on CUDA
+
+
+def build(cfg, sample_shape: tuple[int, ...]) -> ResNet1d:
+    """Encoder for ``(leads, samples)`` ECGs."""
+    return ResNet1d(sample_shape[0], width=cfg.width, depth=cfg.depth, dropout=cfg.dropout)

@@ -65,3 +65,8 @@ class ResNet2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.stages(self.stem(self.normalize(x)))
         return self.dropout(x.mean(dim=(-2, -1)))
+
+
+def build(cfg, sample_shape: tuple[int, ...]) -> ResNet2d:
+    """Encoder for ``(channels, H, W)`` images."""
+    return ResNet2d(sample_shape[0], width=cfg.width, depth=cfg.depth, dropout=cfg.dropout)

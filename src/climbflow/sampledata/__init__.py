@@ -5,9 +5,27 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+# dataset -> "module:function(root, n_records, seed=..., shuffle_labels=...)"
 WRITERS = {
     "ptbxl": "climbflow.sampledata.ptbxl:write_ptbxl",
+    "chapman": "climbflow.sampledata.cinc2021:write_chapman",
+    "georgia": "climbflow.sampledata.cinc2021:write_georgia",
+    "cpsc2018": "climbflow.sampledata.cinc2021:write_cpsc2018",
+    "tuab": "climbflow.sampledata.tuh:write_tuab",
+    "tuev": "climbflow.sampledata.tuh:write_tuev",
     "chexpert": "climbflow.sampledata.chexpert:write_chexpert",
+    "mimic_cxr": "climbflow.sampledata.mimic_cxr:write_mimic_cxr",
+    "vindr_cxr": "climbflow.sampledata.dicom_images:write_vindr_cxr",
+    "cbis_ddsm": "climbflow.sampledata.dicom_images:write_cbis_ddsm",
+    "ham10000": "climbflow.sampledata.color_images:write_ham10000",
+    "isic2020": "climbflow.sampledata.color_images:write_isic2020",
+    "aptos": "climbflow.sampledata.color_images:write_aptos",
+    "busi": "climbflow.sampledata.color_images:write_busi",
+    "kits23": "climbflow.sampledata.kits23:write_kits23",
+    "echonet": "climbflow.sampledata.echonet:write_echonet",
+    "echonet_ef": "climbflow.sampledata.echonet:write_echonet",
+    "mimic4": "climbflow.sampledata.mimic4:write_mimic4",
+    "abide": "climbflow.sampledata.abide:write_abide",
 }
 
 

@@ -1,22 +1,31 @@
 """standardize: decode every record of a validated snapshot into the standardized store (DESIGN §3).
 
-Records are processed in shard ranges of ``shard_size`` source records, so memory is bounded by one shard and the
-output is the same whatever order/parallelism the ranges run in. A record that fails to decode or standardize is
-quarantined with its rule and message, never silently dropped. The store is DVC-versioned and pushed.
+The index is cut into shard ranges of ``shard_size`` source records. Each range is standardized on its own
+(:func:`write_range`: one shard file, streamed with one sample in memory, plus its manifest and quarantine
+part) and the parts are merged in range order (:func:`merge_ranges`), so the store is byte-identical whatever
+the parallelism: a process pool here (``standardize.workers``), a KFP ``ParallelFor`` on a cluster.
+A record that fails to decode or standardize is quarantined with its rule and message, never dropped.
+The store is DVC-versioned and pushed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from climbflow import modalities
-from climbflow.catalog.base import RawRecord, RecordError
+from climbflow.catalog.base import DatasetSpec, RawRecord, RecordError
 from climbflow.config import Params
 from climbflow.progress import track
 from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, read_report, run_cached
@@ -30,11 +39,13 @@ from climbflow.store.format import (
     SHARDS,
     shard_name,
     write_json,
+    write_npy_stream,
     write_table,
 )
 from climbflow.store.splits import patient_split
 
 log = logging.getLogger(__name__)
+PARTS = "parts"  # per-range manifest/quarantine parts, merged then removed
 
 
 def assign_split(record: RawRecord, has_official_test: bool, params: Params) -> str:
@@ -54,109 +65,191 @@ def _float_or_none(value: Any) -> float | None:
     return None if np.isnan(out) else out
 
 
-def run(params: Params, dataset: str, snapshot: str, validation: str, out: str | None = None) -> StageResult:
-    verdict = read_report(validation)
-    if not verdict.get("passed"):
-        raise StageFailed(f"{dataset}: refusing to standardize, validation failed ({validation})")
-    spec = open_spec(params, dataset)
+@dataclass
+class Plan:
+    """What every range of one standardize run shares (cheap to rebuild in a worker process)."""
+
+    params: Params
+    dataset: str
+    snapshot: str
+    spec: DatasetSpec
+    root: Path
+    records: list[RawRecord]
+    rejected: list[Any]
+    has_official_test: bool
+
+    @classmethod
+    def build(cls, params: Params, dataset: str, snapshot: str) -> Plan:
+        spec = open_spec(params, dataset)
+        root = snapshot_files(params, snapshot)
+        records, rejected = read_index(spec, root)
+        has_test = any(r.split == "test" for r in records)
+        return cls(params, dataset, snapshot, spec, root, records, rejected, has_test)
+
+    @property
+    def n_ranges(self) -> int:
+        size = self.params.standardize.shard_size
+        return (len(self.records) + size - 1) // size
+
+    def range_records(self, k: int) -> list[RawRecord]:
+        size = self.params.standardize.shard_size
+        return self.records[k * size : (k + 1) * size]
+
+
+def write_range(plan: Plan, k: int, out: Path) -> dict[str, int]:
+    """Standardize range ``k`` into ``out``: ``shards/shard-k.npy`` + ``parts/{manifest,quarantine}-k.parquet``."""
+    params, cfg = plan.params, plan.params.standardize
+    modality = plan.spec.modality
+    shape = modalities.sample_shape(modality, cfg)
+    files_sha = _file_hashes(plan.root)
+    rate = modalities.target_sampling_rate(modality, cfg)
+    manifest: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = []
+
+    def samples() -> Iterator[np.ndarray]:
+        for rec in plan.range_records(k):
+            try:
+                raw, props = plan.spec.decode(plan.root, rec)
+                arr = modalities.standardize(modality, raw, props, cfg)
+            except RecordError as exc:
+                quarantine.append(
+                    {"record_id": rec.record_id, "source": rec.files[0], "rule": exc.rule, "message": exc.message}
+                )
+                continue
+            extra = {k2: v for k2, v in rec.meta.items() if k2 not in ("age", "sex")}
+            extra.update(props.get("meta") or {})
+            manifest.append(
+                {
+                    "sample_id": f"{plan.dataset}/{rec.record_id}",
+                    "patient_id": rec.patient_id,
+                    "dataset": plan.dataset,
+                    "modality": modality,
+                    "split": assign_split(rec, plan.has_official_test, params),
+                    "source_labels": rec.source_labels,
+                    "target": [float(v) for v in rec.target],
+                    "source_uri": rec.files[0],
+                    "source_sha256": files_sha.get(rec.files[0], ""),
+                    "shard": k,
+                    "offset": len(manifest),
+                    "shape": list(shape),
+                    "sampling_rate": rate,
+                    "orig_sampling_rate": _float_or_none(props.get("sampling_rate")),
+                    "age": _float_or_none(rec.meta.get("age")),
+                    "sex": rec.meta.get("sex"),
+                    "meta": json.dumps(extra, sort_keys=True, default=str),
+                }
+            )
+            yield arr
+
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    (out / PARTS).mkdir(parents=True, exist_ok=True)
+    n = write_npy_stream(out / shard_name(k), samples(), shape, modalities.storage_dtype(modality))
+    write_table(manifest, MANIFEST_SCHEMA, out / PARTS / f"manifest-{k:05d}.parquet")
+    write_table(quarantine, QUARANTINE_SCHEMA, out / PARTS / f"quarantine-{k:05d}.parquet")
+    return {"range": k, "n_samples": n, "n_quarantined": len(quarantine)}
+
+
+def merge_ranges(plan: Plan, part_dirs: list[Path], out: Path) -> dict[str, Any]:
+    """Merge range outputs (one dir locally; one per KFP task on a cluster) into the store at ``out``."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    found: dict[int, Path] = {}
+    for d in part_dirs:
+        for part in sorted((Path(d) / PARTS).glob("manifest-*.parquet")):
+            found[int(part.stem.split("-")[1])] = Path(d)
+    missing = sorted(set(range(plan.n_ranges)) - set(found))
+    if missing:
+        raise StageFailed(f"{plan.dataset}: standardize ranges {missing} have no output")
+    (out / SHARDS).mkdir(parents=True, exist_ok=True)
+    manifests, quarantines = [], []
+    for k in range(plan.n_ranges):
+        src = found[k]
+        manifests.append(pq.read_table(src / PARTS / f"manifest-{k:05d}.parquet"))
+        quarantines.append(pq.read_table(src / PARTS / f"quarantine-{k:05d}.parquet"))
+        shard = src / shard_name(k)
+        if shard.exists() and src.resolve() != out.resolve():
+            shutil.copyfile(shard, out / shard_name(k))
+    shutil.rmtree(out / PARTS, ignore_errors=True)
+    manifest = pa.concat_tables(manifests).cast(MANIFEST_SCHEMA).to_pylist()
+    quarantine = [
+        {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message} for q in plan.rejected
+    ] + pa.concat_tables(quarantines).cast(QUARANTINE_SCHEMA).to_pylist()
+    if not manifest:
+        raise StageFailed(f"{plan.dataset}: every record was quarantined; see the validation report")
+    write_table(manifest, MANIFEST_SCHEMA, out / MANIFEST)
+    write_table(quarantine, QUARANTINE_SCHEMA, out / QUARANTINE)
+    spec, cfg = plan.spec, plan.params.standardize
+    labels = {
+        "dataset": plan.dataset,
+        "modality": spec.modality,
+        "task": spec.task,
+        "classes": list(spec.classes),
+        "sample_shape": list(modalities.sample_shape(spec.modality, cfg)),
+        "dtype": modalities.storage_dtype(spec.modality).name,
+        "official_split": spec.official_split,
+    }
+    write_json(labels, out / LABELS)
+    splits = Counter(row["split"] for row in manifest)
+    return {
+        "stage": "standardize",
+        "dataset": plan.dataset,
+        "modality": spec.modality,
+        "snapshot_id": snapshot_id(plan.snapshot),
+        "n_samples": len(manifest),
+        "n_quarantined": len(quarantine),
+        "quarantined_by_rule": dict(sorted(Counter(q["rule"] for q in quarantine).items())),
+        "splits": dict(sorted(splits.items())),
+        "n_shards": len({row["shard"] for row in manifest}),
+        "n_patients": len({row["patient_id"] for row in manifest}),
+    }
+
+
+def output_key(params: Params, dataset: str, snapshot: str) -> str:
     cfg = params.standardize
-    modality = spec.modality
-    sid = snapshot_id(snapshot)
-    key = fingerprint(
+    modality = open_spec(params, dataset).modality
+    return fingerprint(
         "standardize",
-        sid,
+        snapshot_id(snapshot),
         cfg.split.model_dump(),
         cfg.shard_size,
         getattr(cfg, modality).model_dump(),
         params.datasets[dataset].options,
         params.seed,
     )
+
+
+def _worker(args: tuple[Params, str, str, int, str]) -> dict[str, int]:
+    params, dataset, snapshot, k, out = args
+    return write_range(Plan.build(params, dataset, snapshot), k, Path(out))
+
+
+def _workers(params: Params, n_ranges: int) -> int:
+    wanted = params.standardize.workers or min(4, os.cpu_count() or 1)
+    return max(1, min(wanted, n_ranges))
+
+
+def run(params: Params, dataset: str, snapshot: str, validation: str, out: str | None = None) -> StageResult:
+    verdict = read_report(validation)
+    if not verdict.get("passed"):
+        raise StageFailed(f"{dataset}: refusing to standardize, validation failed ({validation})")
+    key = output_key(params, dataset, snapshot)
     out = out or str(Workspace.from_params(params).stage_dir("standardized", dataset, key))
-    shape = modalities.sample_shape(modality, cfg)
-    dtype = modalities.STORAGE_DTYPE[modality]
 
     def build(tmp: Path) -> dict[str, Any]:
-        root = snapshot_files(params, snapshot)
-        records, rejected = read_index(spec, root)
-        files_sha = _file_hashes(root)
-        has_official_test = any(r.split == "test" for r in records)
-        quarantine = [
-            {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message}
-            for q in rejected
-        ]
-        manifest: list[dict[str, Any]] = []
-        (tmp / SHARDS).mkdir()
-        n_shards = 0
-        ranges = range(0, len(records), cfg.shard_size)
-        for k, start in enumerate(track(ranges, description=f"standardize {dataset}", total=len(ranges))):
-            arrays = []
-            for rec in records[start : start + cfg.shard_size]:
-                try:
-                    raw, props = spec.decode(root, rec)
-                    arr = modalities.standardize(modality, raw, props, cfg)
-                except RecordError as exc:
-                    quarantine.append(
-                        {
-                            "record_id": rec.record_id,
-                            "source": rec.files[0],
-                            "rule": exc.rule,
-                            "message": exc.message,
-                        }
-                    )
-                    continue
-                manifest.append(
-                    {
-                        "sample_id": f"{dataset}/{rec.record_id}",
-                        "patient_id": rec.patient_id,
-                        "dataset": dataset,
-                        "modality": modality,
-                        "split": assign_split(rec, has_official_test, params),
-                        "source_labels": rec.source_labels,
-                        "target": [float(v) for v in rec.target],
-                        "source_uri": rec.files[0],
-                        "source_sha256": files_sha.get(rec.files[0], ""),
-                        "shard": k,
-                        "offset": len(arrays),
-                        "shape": list(shape),
-                        "sampling_rate": modalities.target_sampling_rate(modality, cfg),
-                        "orig_sampling_rate": _float_or_none(props.get("sampling_rate")),
-                        "age": _float_or_none(rec.meta.get("age")),
-                        "sex": rec.meta.get("sex"),
-                    }
-                )
-                arrays.append(arr)
-            if arrays:
-                np.save(tmp / shard_name(k), np.stack(arrays).astype(dtype, copy=False))
-                n_shards += 1
-        if not manifest:
-            raise StageFailed(
-                f"{dataset}: every record was quarantined; see the validation report {validation}"
-            )
-        write_table(manifest, MANIFEST_SCHEMA, tmp / MANIFEST)
-        write_table(quarantine, QUARANTINE_SCHEMA, tmp / QUARANTINE)
-        labels = {
-            "dataset": dataset,
-            "modality": modality,
-            "task": spec.task,
-            "classes": list(spec.classes),
-            "sample_shape": list(shape),
-            "dtype": np.dtype(dtype).name,
-            "official_split": spec.official_split,
-        }
-        write_json(labels, tmp / LABELS)
-        splits = Counter(row["split"] for row in manifest)
-        return {
-            "stage": "standardize",
-            "dataset": dataset,
-            "modality": modality,
-            "snapshot_id": sid,
-            "n_samples": len(manifest),
-            "n_quarantined": len(quarantine),
-            "quarantined_by_rule": dict(sorted(Counter(q["rule"] for q in quarantine).items())),
-            "splits": dict(sorted(splits.items())),
-            "n_shards": n_shards,
-            "n_patients": len({row["patient_id"] for row in manifest}),
-        }
+        plan = Plan.build(params, dataset, snapshot)
+        workers = _workers(params, plan.n_ranges)
+        label = f"standardize {dataset}"
+        if workers == 1:
+            for k in track(range(plan.n_ranges), description=label, total=plan.n_ranges):
+                write_range(plan, k, tmp)
+        else:
+            jobs = [(params, dataset, snapshot, k, str(tmp)) for k in range(plan.n_ranges)]
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                for _ in track(pool.map(_worker, jobs), description=label, total=len(jobs)):
+                    pass
+        log.info("standardize %s: %d ranges on %d worker(s)", dataset, plan.n_ranges, workers)
+        return merge_ranges(plan, [tmp], tmp)
 
     result = run_cached("standardize", dataset, out, build)
     data_version = version(params, out)

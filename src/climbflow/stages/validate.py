@@ -22,7 +22,11 @@ from climbflow.stages.common import open_spec, read_index, snapshot_files, snaps
 from climbflow.store.format import QUARANTINE_SCHEMA, write_table
 from climbflow.store.splits import unit_hash
 
-EXPECTED_SAMPLE = {"ecg": {"ndim": 2, "min_sampling_rate": 100}, "image2d": {"ndim": 2, "min_dim": 32}}
+
+
+def expected_raw(modality: str) -> dict[str, Any]:
+    """What a decoded raw record of ``modality`` must look like (the modality module's ``EXPECTED_RAW``)."""
+    return dict(getattr(modalities.module(modality), "EXPECTED_RAW", {}))
 
 
 def records_frame(records: list[RawRecord]) -> pd.DataFrame:
@@ -98,7 +102,7 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
             dataset=dataset,
             n_classes=len(spec.classes),
             allowed_splits=["train", "val", "test"],
-            expected_sample=EXPECTED_SAMPLE.get(spec.modality, {}),
+            expected_sample=expected_raw(spec.modality),
             out_dir=tmp,
             max_quarantine_fraction=cfg.max_quarantine_fraction,
             n_rejected=len(rejected),

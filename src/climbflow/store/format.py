@@ -9,6 +9,7 @@ output does not depend on how many workers wrote it.
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -43,6 +44,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("orig_sampling_rate", pa.float32()),
         ("age", pa.float32()),
         ("sex", pa.string()),
+        ("meta", pa.string()),  # JSON: PHI-free per-record properties (spacing, fps, montage, window, links)
     ]
 )
 QUARANTINE_SCHEMA = pa.schema(
@@ -52,6 +54,30 @@ QUARANTINE_SCHEMA = pa.schema(
 
 def shard_name(k: int) -> str:
     return f"{SHARDS}/shard-{k:05d}.npy"
+
+
+def write_npy_stream(path: Path, arrays, shape: tuple[int, ...], dtype) -> int:
+    """Write arrays of ``shape`` one by one as an ``(n, *shape)`` .npy at ``path``; returns n.
+
+    Memory stays at one sample: the data go to a side file first, then header + data are streamed into
+    ``path`` (the count is only known at the end). Nothing is written at ``path`` if ``arrays`` is empty.
+    """
+    dtype = np.dtype(dtype)
+    raw = path.with_name(path.name + ".data")
+    n = 0
+    with raw.open("wb") as fh:
+        for arr in arrays:
+            fh.write(np.ascontiguousarray(arr, dtype=dtype).tobytes())
+            n += 1
+    try:
+        if n:
+            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n, *shape)}
+            with path.open("wb") as out, raw.open("rb") as src:
+                np.lib.format.write_array_header_1_0(out, header)
+                shutil.copyfileobj(src, out, 16 << 20)
+    finally:
+        raw.unlink(missing_ok=True)
+    return n
 
 
 def write_table(rows: list[dict[str, Any]], schema: pa.Schema, path: Path) -> None:

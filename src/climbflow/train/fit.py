@@ -1,8 +1,8 @@
 """Pretrain a modality encoder on several stores, finetune it on one, load and apply the result.
 
-Artifacts: ``pretrain`` writes ``encoder.pt`` ({state_dict, encoder, modality, in_channels, ...}) and
+Artifacts: ``pretrain`` writes ``encoder.pt`` ({state_dict, encoder, modality, sample_shape, ...}) and
 ``model.ckpt`` (Lightning checkpoint, self-describing hyperparameters); ``finetune`` writes
-``model.pt`` ({state_dict, modality, encoder, classes, task, in_channels, ...}) loaded by :func:`load_model`.
+``model.pt`` ({state_dict, modality, encoder, classes, task, sample_shape, ...}) loaded by :func:`load_model`.
 Runs are deterministic: same seed and inputs give identical weights. image2d training applies seeded,
 label-preserving augmentation to the train split (see :class:`climbflow.train.data.ImageAugment`).
 """
@@ -14,7 +14,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -136,7 +136,7 @@ def pretrain(
         module = MultiTaskModule(
             modality=modality,
             encoder=enc_cfg.model_dump(),
-            in_channels=data.info.in_channels,
+            sample_shape=list(data.info.sample_shape),
             vocabulary=data.vocabulary,
             datasets=datasets,
             optim=_optim(cfg),
@@ -156,7 +156,7 @@ def pretrain(
                 "state_dict": {k: v.detach().cpu() for k, v in module.encoder.state_dict().items()},
                 "encoder": enc_cfg.model_dump(),
                 "modality": modality,
-                "in_channels": data.info.in_channels,
+                "sample_shape": list(data.info.sample_shape),
                 "vocabulary": data.vocabulary,
                 "datasets": [d["name"] for d in datasets],
             },
@@ -191,16 +191,16 @@ def finetune(
         pl.seed_everything(seed, workers=True)
         augment = pre["modality"] in AUGMENTED_MODALITIES
         data = StoreDataModule([store_path], cfg.batch_size, seed, augment=augment)
-        if data.info.modality != pre["modality"] or data.info.in_channels != pre["in_channels"]:
+        if data.info.modality != pre["modality"] or list(data.info.sample_shape) != list(pre["sample_shape"]):
             raise ValueError(
-                f"{store_path}: {data.info.modality} with {data.info.in_channels} channels does not match the "
-                f"encoder ({pre['modality']}, {pre['in_channels']} channels) in {encoder_path}"
+                f"{store_path}: {data.info.modality} samples of shape {list(data.info.sample_shape)} do not match "
+                f"the encoder ({pre['modality']}, shape {list(pre['sample_shape'])}) in {encoder_path}"
             )
         datasets = _dataset_dicts(data)
         module = MultiTaskModule(
             modality=pre["modality"],
             encoder=pre["encoder"],
-            in_channels=pre["in_channels"],
+            sample_shape=pre["sample_shape"],
             vocabulary=data.vocabulary,
             datasets=datasets,
             optim=_optim(cfg),
@@ -225,7 +225,7 @@ def finetune(
         pre["encoder"],
         info["classes"],
         info["task"],
-        pre["in_channels"],
+        pre["sample_shape"],
     )
     torch.save(classifier.to_dict(), model_path)
     logger.info("finetune %s done in %.1fs: %s", info["name"], result["seconds"], result["metrics"])
@@ -252,12 +252,13 @@ class Classifier(nn.Module):
         encoder_cfg: dict[str, Any],
         classes: list[str],
         task: str,
-        in_channels: int,
+        sample_shape: Sequence[int],
     ) -> None:
         super().__init__()
         self.encoder, self.head = encoder, head
         self.modality, self.encoder_cfg = modality, dict(encoder_cfg)
-        self.classes, self.task, self.in_channels = list(classes), task, int(in_channels)
+        self.classes, self.task = list(classes), task
+        self.sample_shape = [int(d) for d in sample_shape]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
@@ -269,17 +270,17 @@ class Classifier(nn.Module):
             "encoder": self.encoder_cfg,
             "classes": self.classes,
             "task": self.task,
-            "in_channels": self.in_channels,
+            "sample_shape": self.sample_shape,
         }
 
 
 def load_model(path: Path | str) -> Classifier:
     """Load ``model.pt`` written by :func:`finetune`: a CPU model in eval mode that outputs logits."""
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    encoder = build_encoder(blob["modality"], blob["encoder"], blob["in_channels"])
+    encoder = build_encoder(blob["modality"], blob["encoder"], blob["sample_shape"])
     head = MultiTaskHead(encoder.out_dim, len(blob["classes"]))
     model = Classifier(
-        encoder, head, blob["modality"], blob["encoder"], blob["classes"], blob["task"], blob["in_channels"]
+        encoder, head, blob["modality"], blob["encoder"], blob["classes"], blob["task"], blob["sample_shape"]
     )
     model.load_state_dict(blob["state_dict"])
     return model.eval()

@@ -136,7 +136,7 @@ class MultiTaskModule(pl.LightningModule):
         self,
         modality: str,
         encoder: dict[str, Any],
-        in_channels: int,
+        sample_shape: Sequence[int],
         vocabulary: Sequence[str],
         datasets: Sequence[dict[str, Any]],
         optim: dict[str, Any],
@@ -144,7 +144,7 @@ class MultiTaskModule(pl.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.encoder = build_encoder(modality, encoder, in_channels)
+        self.encoder = build_encoder(modality, encoder, tuple(sample_shape))
         self.head = MultiTaskHead(self.encoder.out_dim, len(vocabulary))
         self.vocabulary = list(vocabulary)
         V = len(self.vocabulary)

@@ -328,7 +328,7 @@ def test_pretrain_two_datasets_together(pretrained: dict) -> None:
     assert m["val/auc"] > 0.8 and m["val/auc/ecg_a"] > 0.8 and m["val/auc/ecg_b"] > 0.8
     assert pretrained["history"][-1]["train/loss"] < pretrained["history"][0]["train/loss"]
     blob = torch.load(pretrained["encoder_path"], weights_only=True)
-    assert blob["modality"] == "ecg" and blob["in_channels"] == 12 and blob["encoder"] == ENC.model_dump()
+    assert blob["modality"] == "ecg" and blob["sample_shape"][0] == 12 and blob["encoder"] == ENC.model_dump()
     module = MultiTaskModule.load_from_checkpoint(pretrained["checkpoint_path"])
     assert module.hparams.vocabulary == pretrained["vocabulary"]
     assert module.hparams.datasets[1]["valid_mask"] == [True, False, True, True]
@@ -402,7 +402,7 @@ def test_image2d_pretrain_finetune(stores: dict[str, Path], tmp_path: Path) -> N
     pre = pretrain([stores["img"]], "image2d", _pcfg(epochs=6), tmp_path / "pre", seed=0)
     res = finetune(stores["img"], Path(pre["encoder_path"]), _fcfg("full", epochs=3), tmp_path / "ft", seed=0)
     model = load_model(res["model_path"])
-    assert model.modality == "image2d" and model.in_channels == 1
+    assert model.modality == "image2d" and model.sample_shape[0] == 1
     y_true, y_prob, _ = predict(model, stores["img"], "test", batch_size=8)
     assert y_prob.shape == (32, 3)
     assert res["metrics"]["val/auc"] > 0.8, res["history"]
