@@ -1,81 +1,137 @@
 """The training pipeline: per dataset ingest -> validate -> standardize (ParallelFor), then per modality
 multi-task pretrain, per target finetune -> evaluate (registers the model as challenger).
 
-Modalities and targets are unrolled from params.yaml at compile time (their task names show in the UI);
-the dataset list, the full params and the tracking context are pipeline parameters a user can edit in the UI.
+Modalities and targets are unrolled from params.yaml at compile time (their task names show in the UI). The
+parameters a user edits in the UI: the dataset list, epochs, batch size, GPU count and type, and ``overrides``
+(dotted params keys -> values) on top of the full params; a first ``configure`` task applies them.
 """
 
+# no `from __future__ import annotations`: KFP reads the pipeline function's annotations as types
+
 import json
+from typing import Any
 
 from kfp import dsl
 
 from climbflow import catalog
 from climbflow.config import Params
-from components.evaluate import evaluate
-from components.finetune import finetune
-from components.ingest import ingest
-from components.pretrain import pretrain
-from components.standardize import standardize
-from components.validate import validate
+from pipelines.kubernetes import cpu_task, gpu_task, images
 
 PIPELINE_NAME = "climb-training"
 
 
+def ui_defaults(params: Params) -> dict[str, Any]:
+    """Defaults of the pipeline parameters shared by all pipelines (from params.yaml)."""
+    return {
+        "params_json": json.dumps(params.to_dict(), sort_keys=True),
+        "pretrain_epochs": params.pretrain.epochs,
+        "finetune_epochs": params.finetune.epochs,
+        "batch_size": params.pretrain.batch_size,
+        "gpu_count": params.cluster.gpu_count,
+        "gpu_type": params.cluster.accelerator_type,
+    }
+
+
+def configure_task(params: Params, params_json, pretrain_epochs, finetune_epochs, batch_size, overrides):
+    comp = images(params)
+    task = comp["configure"](
+        params_json=params_json,
+        pretrain_epochs=pretrain_epochs,
+        finetune_epochs=finetune_epochs,
+        batch_size=batch_size,
+        overrides=overrides,
+    ).set_display_name("configure")
+    return cpu_task(task, params.cluster)
+
+
+def training_steps(params: Params, cfg_json, tracking_json, datasets, gpu_count, gpu_type) -> dict[str, Any]:
+    """Add the training DAG to the current pipeline; returns the evaluate task of each target."""
+    comp = images(params)
+    cluster = params.cluster
+    enabled = params.enabled_datasets()
+    modality_of = {name: catalog.get(name).modality for name in enabled}
+    modalities = [m for m in params.pretrain.modalities if m in modality_of.values()]
+    targets = [t for t in params.finetune.targets if t in enabled]
+
+    with dsl.ParallelFor(datasets) as dataset:
+        snap = comp["ingest"](params_json=cfg_json, tracking_json=tracking_json, dataset=dataset)
+        cpu_task(snap.set_display_name("ingest"), cluster)
+        val = comp["validate"](
+            params_json=cfg_json, tracking_json=tracking_json, dataset=dataset, snapshot=snap.output
+        )
+        cpu_task(val.set_display_name("validate"), cluster)
+        std = comp["standardize"](
+            params_json=cfg_json,
+            tracking_json=tracking_json,
+            dataset=dataset,
+            snapshot=snap.output,
+            validation=val.outputs["Output"],
+        )
+        cpu_task(std.set_display_name("standardize"), cluster)
+    # one dsl.Collected per consumer: kfp 2.17's compiler fails on a shared one
+    encoders = {}
+    for modality in modalities:
+        if cluster.pytorchjob.enabled:  # multi-node: a CPU launcher pod creates and watches a PyTorchJob
+            task = comp["pretrain_job"](
+                params_json=cfg_json,
+                tracking_json=tracking_json,
+                modality=modality,
+                standardized=dsl.Collected(std.output),
+            )
+            cpu_task(task.set_display_name(f"pretrain {modality} (PyTorchJob)"), cluster)
+        else:
+            task = comp["pretrain"](
+                params_json=cfg_json,
+                tracking_json=tracking_json,
+                modality=modality,
+                standardized=dsl.Collected(std.output),
+            )
+            gpu_task(task.set_display_name(f"pretrain {modality}"), cluster, gpu_count, gpu_type)
+        encoders[modality] = task
+    evaluations = {}
+    for target in targets:
+        fine = comp["finetune"](
+            params_json=cfg_json,
+            tracking_json=tracking_json,
+            target=target,
+            pretrained=encoders[modality_of[target]].output,
+            standardized=dsl.Collected(std.output),
+        )
+        gpu_task(fine.set_display_name(f"finetune {target}"), cluster, gpu_count, gpu_type)
+        ev = comp["evaluate"](
+            params_json=cfg_json,
+            tracking_json=tracking_json,
+            target=target,
+            model=fine.output,
+            standardized=dsl.Collected(std.output),
+        ).set_display_name(f"evaluate {target}")
+        if cluster.evaluate_on_gpu:
+            gpu_task(ev, cluster, gpu_count, gpu_type)
+        else:
+            cpu_task(ev, cluster)
+        evaluations[target] = ev
+    return evaluations
+
+
 def build(params: Params):
     """The training pipeline function for ``params`` (defaults of its parameters come from them)."""
-    datasets = params.enabled_datasets()
-    modality_of = {name: catalog.get(name).modality for name in datasets}
-    modalities = [m for m in params.pretrain.modalities if m in modality_of.values()]
-    targets = [t for t in params.finetune.targets if t in datasets]
-    default_params = json.dumps(params.to_dict(), sort_keys=True)
+    d = ui_defaults(params)
 
     @dsl.pipeline(
         name=PIPELINE_NAME, description="CLIMB: ingest, validate, standardize, pretrain, finetune, evaluate"
     )
     def training(
-        params_json: str = default_params,
+        params_json: str = d["params_json"],
         tracking_json: str = "",
-        datasets: list = datasets,  # noqa: B006 - KFP reads the default as the UI default
+        datasets: list = params.enabled_datasets(),  # noqa: B006 - KFP reads the default as the UI default
+        pretrain_epochs: int = d["pretrain_epochs"],
+        finetune_epochs: int = d["finetune_epochs"],
+        batch_size: int = d["batch_size"],
+        gpu_count: int = d["gpu_count"],
+        gpu_type: str = d["gpu_type"],
+        overrides: dict = {},  # noqa: B006 - dotted params keys -> values, e.g. {"finetune.lr": 0.0005}
     ):
-        with dsl.ParallelFor(datasets) as dataset:
-            snap = ingest(params_json=params_json, tracking_json=tracking_json, dataset=dataset)
-            snap.set_display_name("ingest")
-            val = validate(
-                params_json=params_json, tracking_json=tracking_json, dataset=dataset, snapshot=snap.output
-            )
-            val.set_display_name("validate")
-            std = standardize(
-                params_json=params_json,
-                tracking_json=tracking_json,
-                dataset=dataset,
-                snapshot=snap.output,
-                validation=val.output,
-            )
-            std.set_display_name("standardize")
-        # one dsl.Collected per consumer: kfp 2.17's compiler fails on a shared one
-        encoders = {}
-        for modality in modalities:
-            task = pretrain(
-                params_json=params_json,
-                tracking_json=tracking_json,
-                modality=modality,
-                standardized=dsl.Collected(std.output),
-            )
-            encoders[modality] = task.set_display_name(f"pretrain {modality}")
-        for target in targets:
-            fine = finetune(
-                params_json=params_json,
-                tracking_json=tracking_json,
-                target=target,
-                pretrained=encoders[modality_of[target]].output,
-                standardized=dsl.Collected(std.output),
-            ).set_display_name(f"finetune {target}")
-            evaluate(
-                params_json=params_json,
-                tracking_json=tracking_json,
-                target=target,
-                model=fine.output,
-                standardized=dsl.Collected(std.output),
-            ).set_display_name(f"evaluate {target}")
+        cfg = configure_task(params, params_json, pretrain_epochs, finetune_epochs, batch_size, overrides)
+        training_steps(params, cfg.output, tracking_json, datasets, gpu_count, gpu_type)
 
     return training

@@ -1,13 +1,23 @@
-"""KFP component `validate`: Great Expectations suites on a snapshot; fails closed. Returns the validation report URI."""
+"""KFP component `validate`: Great Expectations suites on a snapshot; fails closed. Returns the validation
+report URI and shows the validation summary (Markdown) in the Kubeflow UI."""
 
 from kfp import dsl
+from kfp.dsl import Markdown, Output
 
 from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def validate(params_json: str, tracking_json: str, dataset: str, snapshot: str) -> str:
+def validate(params_json: str, tracking_json: str, dataset: str, snapshot: str, summary: Output[Markdown]) -> str:
     """Great Expectations suites on a snapshot; fails closed. Returns the validation report URI."""
     from climbflow.stages import execute_json
 
-    return execute_json("validate", params_json, tracking_json, dataset=dataset, snapshot=snapshot)
+    uri = execute_json("validate", params_json, tracking_json, dataset=dataset, snapshot=snapshot)
+
+    # --- Kubeflow UI artifact: the stage's human summary ---
+    from climbflow.stages.base import read_report
+
+    rep = read_report(uri)
+    with open(summary.path, "w") as fh:
+        fh.write(rep.get("summary") or f"# Validation of {dataset}: passed={rep.get('passed')}\n")
+    return uri

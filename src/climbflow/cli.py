@@ -18,10 +18,19 @@ app = typer.Typer(
 
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a key: --set pretrain.epochs=3")]
+DatasetsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--datasets",
+        help="comma-separated datasets to run (enables them, makes them the targets), e.g. ptbxl,chapman",
+    ),
+]
 
 
-def _load(params: Path, overrides: list[str] | None = None, resolve: bool = True):
-    from climbflow.config import ConfigError, load
+def _load(
+    params: Path, overrides: list[str] | None = None, resolve: bool = True, datasets: str | None = None
+):
+    from climbflow.config import ConfigError, load, select_datasets
     from climbflow.logs import setup_logging
     from climbflow.pipeline_runner import resolve_paths
 
@@ -34,6 +43,8 @@ def _load(params: Path, overrides: list[str] | None = None, resolve: bool = True
         pairs[key] = value
     try:
         loaded = load(params, pairs)
+        if datasets:
+            loaded = select_datasets(loaded, [d.strip() for d in datasets.split(",") if d.strip()])
         return resolve_paths(loaded, params.resolve().parent) if resolve else loaded
     except ConfigError as exc:
         _fail(str(exc))
@@ -48,6 +59,7 @@ def _fail(message: str, code: int = 2):
 def run(
     params: ParamsOpt = Path("params.yaml"),
     set_: SetOpt = None,
+    datasets: DatasetsOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="stream every task's full log")] = False,
 ) -> None:
     """The main job: run the training pipeline end to end on this machine (kfp.local, MLflow sqlite, DVC)."""
@@ -57,7 +69,7 @@ def run(
     from climbflow.pipeline_runner import PipelineFailed, ensure_sample_data, run_local
     from climbflow.registry.tracking import tracking_uri
 
-    cfg = _load(params, set_)
+    cfg = _load(params, set_, datasets=datasets)
     ensure_sample_data(cfg)
     try:
         outcome = run_local(cfg, verbose=verbose)
@@ -67,11 +79,9 @@ def run(
     table = Table(title=f"climb run {outcome.pipeline_run_id} ({outcome.seconds:.0f} s)")
     for col in (
         "target",
-        "macro AUC",
-        "sens",
-        "spec",
-        "F1",
-        "acc",
+        "metric",
+        "value [95% CI]",
+        "other metrics",
         "n test",
         "data version",
         "model",
@@ -79,21 +89,34 @@ def run(
     ):
         table.add_column(col)
     for row in outcome.results:
-        m = row["metrics"]
-        table.add_row(
-            row["target"],
-            *(
-                f"{m.get(k, float('nan')):.3f}"
-                for k in ("macro_auc", "sensitivity", "specificity", "f1", "accuracy")
-            ),
-            str(int(m.get("n_test", 0))),
-            row["data_version"][:12],
-            row["model"],
-            "yes" if row["cache_hit"] else "",
-        )
+        table.add_row(*_result_cells(row))
     console.print(table)
     console.print(f"log: {outcome.log_path}")
     console.print(f"MLflow UI: [bold]mlflow ui --backend-store-uri {tracking_uri(cfg)} --port 5000[/bold]")
+
+
+def _result_cells(row: dict) -> list[str]:
+    """One results-table row: primary metric with its CI, then the other headline metrics."""
+    from climbflow.evaluate.scoring import headline, primary_metric
+
+    m, task = row["metrics"], row.get("task", "multilabel")
+    primary = primary_metric(task)
+    ci = row.get("ci", {}).get(primary)
+    value = f"{m.get(primary, float('nan')):.3f}"
+    if ci:
+        value += f" [{ci['low']:.3f}, {ci['high']:.3f}]"
+    others = " ".join(f"{k}={m[k]:.3f}" for k in headline(task) if k != primary and k in m)
+    model = row["model"]
+    return [
+        row["target"],
+        primary,
+        value,
+        others,
+        str(int(m.get("n_test", 0))),
+        row["data_version"][:12],
+        model,
+        "yes" if row["cache_hit"] else "",
+    ]
 
 
 @app.command("sample-data")
@@ -199,28 +222,127 @@ def compile_(
 
 
 @app.command()
-def datasets() -> None:
-    """List the dataset catalog: modality, task, label space, license, expected layout."""
+def datasets(
+    params: ParamsOpt = Path("params.yaml"),
+    layout: Annotated[bool, typer.Option(help="also show the expected on-disk layout")] = False,
+) -> None:
+    """List the dataset catalog: modality, task, label space, access terms, and whether a local copy is found."""
     from rich.console import Console
     from rich.table import Table
 
     from climbflow import catalog
+    from climbflow.catalog.discovery import local_copy
 
-    table = Table(title="climbflow catalog")
-    for col in ("name", "modality", "task", "classes", "split", "license", "layout"):
+    cfg = _load(params) if params.exists() else None
+    table = Table(title="climbflow catalog", show_lines=layout)
+    for col in ("name", "modality", "task", "classes", "split", "access", "local copy"):
         table.add_column(col, overflow="fold")
+    if layout:
+        table.add_column("expected layout", overflow="fold")
     for name in catalog.names():
         spec = catalog.get(name)
-        table.add_row(
+        found = local_copy(name, cfg)
+        row = [
             name,
             spec.modality,
             spec.task,
             ", ".join(spec.classes),
             "official" if spec.official_split else "patient hash",
             spec.license,
-            spec.layout,
+            found or "[dim]not found[/dim]",
+        ]
+        table.add_row(*(row + ([spec.layout] if layout else [])))
+    Console(width=max(Console().width, 160)).print(table)
+
+
+report_app = typer.Typer(
+    help="Experiment reports (CLIMB's tables), reproducible by one command.", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("compare")
+def report_compare(
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    out: Annotated[
+        Path | None, typer.Option(help="report folder (default <workspace>/reports/compare)")
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option(help="bootstrap replicates (default evaluate.bootstrap)")
+    ] = None,
+) -> None:
+    """Multi-task vs single-task pretraining per target dataset, with paired bootstrap 95% CIs."""
+    from climbflow.experiments.compare import markdown, run_compare
+    from climbflow.pipeline_runner import ensure_sample_data
+    from climbflow.stages import StageFailed
+
+    cfg = _load(params, set_, datasets=datasets)
+    ensure_sample_data(cfg)
+    try:
+        result = run_compare(cfg, out, bootstrap)
+    except StageFailed as exc:
+        _fail(str(exc), code=1)
+    typer.echo(markdown(result))
+    typer.echo(f"report: {result['out_dir']}/compare.md (+ compare.json, compare.png)")
+
+
+data_app = typer.Typer(
+    help="Dataset versions in the DVC remote: list and pull them back.", no_args_is_help=True
+)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("versions")
+def data_versions(dataset: str, params: ParamsOpt = Path("params.yaml")) -> None:
+    """List every recorded version of DATASET (standardized stores and raw snapshots), newest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from climbflow.stages.base import Workspace
+    from climbflow.store.versioning import list_versions
+
+    cfg = _load(params)
+    entries = list_versions(Workspace.from_params(cfg).root, dataset)
+    if not entries:
+        _fail(f"no versions of {dataset!r} recorded in {cfg.workspace.root}; run `climb run` first", code=1)
+    table = Table(title=f"versions of {dataset}")
+    for col in ("version", "kind", "created", "files", "MB", "local", "remote"):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(
+            e.md5[:12],
+            e.stage,
+            e.created,
+            str(e.nfiles),
+            f"{e.size / 1e6:.1f}",
+            "yes" if e.present else "no",
+            e.remote,
         )
     Console().print(table)
+
+
+@data_app.command("pull")
+def data_pull(
+    spec: Annotated[str, typer.Argument(help="DATASET@VERSION (hash prefix or 'latest')")],
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Restore a dataset version from the DVC remote into the workspace; prints its path."""
+    from climbflow.stages.base import Workspace
+    from climbflow.stages.common import dvc_remote
+    from climbflow.store.versioning import find_version, pull_version
+
+    if "@" not in spec:
+        _fail(f"{spec!r}: expected DATASET@VERSION, e.g. ptbxl@3f2a9c or ptbxl@latest")
+    dataset, version = spec.split("@", 1)
+    cfg = _load(params)
+    ws = Workspace.from_params(cfg).root
+    try:
+        entry = find_version(ws, dataset, version)
+        path = pull_version(ws, entry, dvc_remote(cfg), cfg.workspace.dvc_remote_endpoint)
+    except (LookupError, RuntimeError) as exc:
+        _fail(str(exc), code=1)
+    typer.echo(str(path))
 
 
 def main() -> None:

@@ -53,6 +53,10 @@ class ValidateConfig(Section):
     sample_records: int = Field(32, ge=1, description="records decoded and checked by the GX suite")
     max_quarantine_fraction: float = Field(0.2, ge=0.0, le=1.0)
     min_records: int = Field(10, ge=1)
+    max_prevalence: float = Field(
+        0.98, gt=0.0, le=1.0, description="a class positive in more is a mapping bug"
+    )
+    min_train_fraction: float = Field(0.3, ge=0.0, le=1.0, description="train split share of the records")
 
 
 class EcgStandardizeConfig(Section):
@@ -71,8 +75,25 @@ class EegStandardizeConfig(Section):
     max_windows: int = Field(6, ge=1, description="windows kept per recording (from its start)")
     channels: list[str] = Field(
         default_factory=lambda: [
-            "FP1", "FP2", "F7", "F3", "FZ", "F4", "F8", "T3", "C3", "CZ",
-            "C4", "T4", "T5", "P3", "PZ", "P4", "T6", "O1", "O2",
+            "FP1",
+            "FP2",
+            "F7",
+            "F3",
+            "FZ",
+            "F4",
+            "F8",
+            "T3",
+            "C3",
+            "CZ",
+            "C4",
+            "T4",
+            "T5",
+            "P3",
+            "PZ",
+            "P4",
+            "T6",
+            "O1",
+            "O2",
         ]
     )
     bandpass: tuple[float, float] = (0.5, 50.0)
@@ -98,12 +119,17 @@ class VolumeStandardizeConfig(Section):
 
 
 class EhrStandardizeConfig(Section):
-    observation_hours: float = Field(48.0, gt=0, description="only data before admit + this many hours")
+    """Fixed (not fitted) feature transform; the observation window is the dataset option
+    ``observation_hours`` (the catalog needs it to define the cohort and pick the CXR/ECG)."""
+
+    clip: float = Field(5.0, gt=0, description="standardized features are clipped to +-clip")
 
 
 class GraphStandardizeConfig(Section):
+    """Connectivity matrix -> Fisher-z node features; the encoder picks edges (models.graph.edge_fraction)."""
+
     nodes: int = Field(200, ge=2, description="ROIs of the connectivity matrix (atlas size)")
-    edge_fraction: float = Field(0.1, gt=0, le=1, description="strongest |r| edges kept per node")
+    max_abs_r: float = Field(0.999, gt=0, lt=1, description="|r| clipped before the Fisher z-transform")
 
 
 class SplitConfig(Section):
@@ -137,15 +163,34 @@ class EncoderConfig(Section):
 
 
 class OptimConfig(Section):
+    """Optimisation and the training loop (shared by pretrain and finetune)."""
+
     epochs: int = Field(10, ge=1)
     epochs_by_modality: dict[Modality, int] = Field(
         default_factory=dict, description="per-modality override of epochs, e.g. {image2d: 40}"
     )
-    batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(32, ge=1, description="samples per step and process")
+    lr: float = Field(1e-3, gt=0, description="AdamW peak learning rate")
     weight_decay: float = Field(1e-2, ge=0)
-    warmup_steps: int = Field(20, ge=0)
-    grad_clip: float = Field(2.0, gt=0)
+    warmup_steps: int = Field(20, ge=0, description="linear warmup, then cosine decay to 0")
+    grad_clip: float = Field(2.0, gt=0, description="gradient-norm clipping")
+    steps_per_epoch: int | None = Field(
+        None, ge=1, description="optimizer steps per epoch; null = one pass over the train split"
+    )
+    sampling: Literal["shuffle", "temperature"] = Field(
+        "shuffle",
+        description="shuffle: concatenate all datasets and shuffle (CLIMB); temperature: p_d ∝ n_d^alpha",
+    )
+    sampling_alpha: float = Field(
+        0.5, ge=0.0, le=1.0, description="temperature sampling exponent: 1 = proportional, 0 = uniform"
+    )
+    precision: Literal["auto", "32-true", "bf16-mixed"] = Field(
+        "auto", description="auto = bf16-mixed on CUDA, 32-true on CPU"
+    )
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+    checkpoint_every_n_steps: int = Field(
+        200, ge=0, description="write checkpoints/last.ckpt every N steps (resumed automatically); 0 = off"
+    )
 
     def for_modality(self, modality: str) -> Self:
         """This config with ``epochs`` resolved for ``modality``."""
@@ -157,16 +202,151 @@ class PretrainConfig(OptimConfig):
     encoders: dict[Modality, EncoderConfig] = Field(
         default_factory=lambda: {"ecg": EncoderConfig(), "image2d": EncoderConfig()}
     )
+    contrastive: bool = Field(False, description="add CLIMB's supervised-contrastive auxiliary loss")
+    contrastive_weight: float = Field(0.5, ge=0.0, description="weight of the contrastive term (CLIMB: 0.5)")
+    contrastive_temperature: float = Field(0.07, gt=0.0, description="softmax temperature tau (CLIMB: 0.07)")
+    devices: int | Literal["auto"] = Field(1, description="processes (GPUs / CPU processes) per node")
+    num_nodes: int = Field(1, ge=1, description="nodes (e.g. PyTorchJob replicas)")
+    strategy: str = Field("auto", description="Lightning strategy: auto | ddp | ddp_spawn | ...")
 
 
 class FinetuneConfig(OptimConfig):
     targets: list[str] = Field(default_factory=lambda: ["ptbxl", "chexpert"])
-    mode: Literal["full", "linear"] = "full"
+    mode: Literal["full", "linear"] = Field("full", description="full: train all; linear: frozen encoder")
+    few_shot: int | None = Field(
+        None, ge=1, description="k train samples per label combination (CLIMB: 1 / 8 / 32); null = all"
+    )
 
 
 class EvaluateConfig(Section):
     threshold: float = Field(0.5, gt=0, lt=1)
+    bootstrap: int = Field(1000, ge=0, description="patient-level bootstrap replicates for 95% CIs; 0 = none")
     register_model: bool = True
+
+
+FUSION_MODALITIES = ("ehr", "text", "image2d", "ecg")
+
+
+class FusionConfig(Section):
+    """Fusion training (``params.fusion``)."""
+
+    strategy: Literal["late", "concat", "cross_attention", "gated"] = "concat"
+    target: str | None = Field(None, description="class of the EHR store to predict; None = its only class")
+    task: Literal["auto", "binary", "regression"] = Field(
+        "auto", description="auto: regression if the EHR store's task is regression, else binary"
+    )
+    modalities: list[Literal["ehr", "text", "image2d", "ecg"]] = Field(
+        default_factory=lambda: list(FUSION_MODALITIES)
+    )
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-2, ge=0)
+    warmup_steps: int = Field(20, ge=0)
+    grad_clip: float = Field(2.0, gt=0)
+    hidden: int = Field(128, ge=4)
+    heads: int = Field(4, ge=1)
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    freeze_encoders: bool = Field(
+        False, description="pretrained encoders get no gradient (text is always frozen)"
+    )
+    few_shot: int | None = Field(None, ge=1, description="k train samples per class / rounded-day bin")
+    encoder: EncoderConfig = Field(EncoderConfig(), description="encoders not loaded from an encoder.pt")
+    text_tokens: int = Field(64, ge=1, description="text tokens kept per admission (cross-attention)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be divisible by heads ({self.heads})")
+        if not self.modalities or len(set(self.modalities)) != len(self.modalities):
+            raise ValueError(f"modalities must be non-empty and unique, got {self.modalities}")
+        return self
+
+
+class PromotionConfig(Section):
+    """The promotion gate (``climb promote``, retraining): what a challenger must show to become champion."""
+
+    primary_metric: str = Field("macro_auc", description="compared first (MAE-like metrics: lower is better)")
+
+
+class ResourcesConfig(Section):
+    """Container requests and limits (Kubernetes quantities) of one kind of task."""
+
+    cpu_request: str = "1"
+    cpu_limit: str | None = "2"
+    memory_request: str = "2Gi"
+    memory_limit: str | None = "4Gi"
+
+
+class TolerationConfig(Section):
+    key: str
+    operator: Literal["Equal", "Exists"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = "NoSchedule"
+
+
+class PyTorchJobConfig(Section):
+    """Multi-node pretraining as a Kubeflow Training Operator PyTorchJob (``components/pretrain_job``)."""
+
+    enabled: bool = Field(False, description="pretrain runs as a PyTorchJob instead of one pipeline pod")
+    namespace: str = Field("climbflow", description="namespace of the PyTorchJob (the pipeline's namespace)")
+    nodes: int = Field(2, ge=1, description="pods (Master + Workers), one per GPU node")
+    gpus_per_node: int = Field(1, ge=0, le=16, description="processes (GPUs) per pod; 0 = CPU gloo")
+    service_account: str = Field("climbflow-pipeline", description="service account of the job's pods")
+    timeout_seconds: int = Field(6 * 3600, ge=60, description="the launcher fails the task after this")
+    poll_seconds: float = Field(15.0, gt=0)
+    delete_on_finish: bool = Field(False, description="delete the job (and its pods) when it ends")
+
+
+class ClusterConfig(Section):
+    """Kubernetes / Kubeflow settings the compiled pipelines carry (node pools, images, secrets).
+
+    Compile-time values (baked into the pipeline YAML by ``climb compile``): images, node selectors,
+    tolerations, requests/limits, /dev/shm size, Secret and PVC names, the PyTorchJob switch. GPU count and
+    type are also pipeline parameters (their defaults come from here).
+    """
+
+    image: str = Field("ghcr.io/climbflow/climbflow:0.1.0", description="CPU image of the components")
+    gpu_image: str = Field("ghcr.io/climbflow/climbflow:0.1.0-gpu", description="CUDA image (GPU tasks)")
+    cpu_node_selector: dict[str, str] = Field(
+        default_factory=dict,
+        description="labels of the CPU node pool, e.g. {cloud.google.com/gke-nodepool: cpu}",
+    )
+    gpu_node_selector: dict[str, str] = Field(
+        default_factory=lambda: {"nvidia.com/gpu.present": "true"},
+        description="labels of the GPU node pool, e.g. {cloud.google.com/gke-accelerator: nvidia-l4}",
+    )
+    gpu_tolerations: list[TolerationConfig] = Field(
+        default_factory=lambda: [TolerationConfig(key="nvidia.com/gpu")],
+        description="tolerations matching the GPU pool's taints",
+    )
+    accelerator_type: str = Field("nvidia.com/gpu", description="resource name of the accelerator")
+    gpu_count: int = Field(1, ge=0, le=16, description="GPUs per GPU task (pipeline parameter default)")
+    evaluate_on_gpu: bool = Field(True, description="evaluate runs on the GPU pool (else on the CPU pool)")
+    cpu_resources: ResourcesConfig = ResourcesConfig()
+    gpu_resources: ResourcesConfig = ResourcesConfig(
+        cpu_request="8", cpu_limit="16", memory_request="32Gi", memory_limit="64Gi"
+    )
+    shm_size: str = Field("16Gi", description="memory-backed /dev/shm of GPU tasks (DataLoader workers)")
+    s3_secret: str | None = Field(
+        "climbflow-s3", description="Secret with AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY"
+    )
+    s3_secret_keys: list[str] = Field(default_factory=lambda: ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])
+    mlflow_secret: str | None = Field(
+        "climbflow-mlflow", description="Secret with MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD"
+    )
+    mlflow_secret_keys: list[str] = Field(
+        default_factory=lambda: ["MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"]
+    )
+    config_map: str | None = Field(
+        "climbflow-config", description="ConfigMap with MLFLOW_TRACKING_URI, AWS_ENDPOINT_URL, ... as env"
+    )
+    config_map_keys: list[str] = Field(
+        default_factory=lambda: ["MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"]
+    )
+    data_pvc: str | None = Field(None, description="PVC with the raw datasets / workspace (else S3 only)")
+    data_mount_path: str = "/data"
+    pytorchjob: PyTorchJobConfig = PyTorchJobConfig()
 
 
 class Params(Section):
@@ -181,6 +361,9 @@ class Params(Section):
     pretrain: PretrainConfig = PretrainConfig()
     finetune: FinetuneConfig = FinetuneConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
+    fusion: FusionConfig = FusionConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    cluster: ClusterConfig = ClusterConfig()
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -213,6 +396,24 @@ class Params(Section):
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+def select_datasets(params: Params, names: list[str]) -> Params:
+    """``params`` with exactly ``names`` enabled, as the finetune targets, and their modalities pretrained."""
+    from climbflow import catalog
+
+    unknown = [n for n in names if n not in params.datasets]
+    if unknown:
+        raise ConfigError(
+            f"--datasets: {unknown} not configured in params.yaml; configured: {sorted(params.datasets)}"
+        )
+    data = params.to_dict()
+    for name, ds in data["datasets"].items():
+        ds["enabled"] = name in names
+    data["finetune"]["targets"] = list(names)
+    modalities = [catalog.get(n).modality for n in names]
+    data["pretrain"]["modalities"] = list(dict.fromkeys(modalities))
+    return parse(data, origin="--datasets")
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:

@@ -193,7 +193,9 @@ def collect_results(params: Params, pipeline_run_id: str, parent_run_id: str) ->
         rows.append(
             {
                 "target": entry["name"],
+                "task": report.get("task", "multilabel"),
                 "metrics": report["metrics"] | {"n_test": report["n_test"]},
+                "ci": report.get("ci", {}),
                 "data_version": report["data_version"],
                 "model": f"{model['name']}/{model['version']}" if model else "",
                 "cache_hit": entry["cache_hit"],

@@ -20,10 +20,31 @@ def test_help_lists_commands():
         assert command in result.stdout
 
 
-def test_datasets_lists_the_catalog():
-    result = runner.invoke(app, ["datasets"], env={"COLUMNS": "200"})
-    assert result.exit_code == 0
-    assert "ptbxl" in result.stdout and "chexpert" in result.stdout and "ecg" in result.stdout
+def test_datasets_lists_the_catalog_and_finds_local_copies(sample_root, tmp_path):
+    from climbflow import catalog
+
+    params = make_params(tmp_path, {"ptbxl": str(sample_root / "ptbxl"), "chexpert": str(tmp_path / "missing")})
+    result = runner.invoke(app, ["datasets", "--params", str(params)], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 5}
+    assert set(catalog.names()) <= set(rows)
+    assert str(sample_root / "ptbxl")[:20] in rows["ptbxl"]  # found: its path is shown
+    assert "not found" in rows["chexpert"] and "not found" in rows["tuab"]
+
+
+def test_datasets_option_enables_exactly_those(tmp_path):
+    from climbflow.config import ConfigError, load, select_datasets
+
+    params = load(make_params(tmp_path, {"ptbxl": "/a", "chexpert": "/b", "tuab": "/c"}))
+    chosen = select_datasets(params, ["ptbxl", "tuab"])
+    assert chosen.enabled_datasets() == ["ptbxl", "tuab"]
+    assert chosen.finetune.targets == ["ptbxl", "tuab"] and chosen.pretrain.modalities == ["ecg", "eeg"]
+    try:
+        select_datasets(params, ["nope"])
+    except ConfigError as exc:
+        assert "nope" in str(exc) and "configured" in str(exc)
+    else:
+        raise AssertionError("an unknown dataset must be refused")
 
 
 def test_bad_params_value_fails_with_named_key(tmp_path):

@@ -31,6 +31,8 @@ _REGISTRY: dict[str, str] = {
     "echonet_ef": "climbflow.catalog.echonet:EchoNetEF",
     # multimodal EHR, graphs
     "mimic4": "climbflow.catalog.mimic4:MIMIC4",
+    "mimic4_cxr": "climbflow.catalog.mimic4:MIMIC4CXR",
+    "mimic4_ecg": "climbflow.catalog.mimic4:MIMIC4ECG",
     "abide": "climbflow.catalog.abide:ABIDE",
 }
 

@@ -28,6 +28,13 @@ _SUMMARY_COLS = (
     ("accuracy", "accuracy"),
     ("n", "n"),
 )
+_REGRESSION_COLS = (
+    ("MAE", "mae"),
+    ("RMSE", "rmse"),
+    ("R²", "r2"),
+    ("Pearson r", "pearson_r"),
+    ("n", "n"),
+)
 _CLASS_COLS = (
     ("AUC", "auc"),
     ("sensitivity", "sensitivity"),
@@ -63,20 +70,45 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], n_text: int = 1
     return lines
 
 
+def _with_ci(r: dict[str, Any], key: str) -> str:
+    """``value [low, high]`` when the result has a bootstrap CI for ``key``."""
+    ci = (r.get("ci") or {}).get(key)
+    if not ci:
+        return _fmt(r.get(key))
+    return f"{_fmt(r.get(key))} [{_fmt(ci['low'])}, {_fmt(ci['high'])}]"
+
+
+def _columns(r: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return _REGRESSION_COLS if r.get("task") == "regression" else _SUMMARY_COLS
+
+
 def _markdown(results: dict[str, dict[str, Any]], title: str) -> str:
-    """Summary table, then per dataset a metrics table, a per-class table and the dropped classes."""
+    """Summary table, then per dataset a metrics table (with 95% CIs), per-class table and dropped classes."""
     lines = [f"# {title}", ""]
-    lines += _table(
-        ["dataset", "task"] + [h for h, _ in _SUMMARY_COLS],
-        [
-            [_cell(ds), _fmt(r.get("task"))] + [_fmt(r.get(k)) for _, k in _SUMMARY_COLS]
-            for ds, r in sorted(results.items())
-        ],
-        n_text=2,
-    )
+    for task_kind in ("classification", "regression"):
+        chosen = {
+            ds: r
+            for ds, r in results.items()
+            if (r.get("task") == "regression") == (task_kind == "regression")
+        }
+        if not chosen:
+            continue
+        cols = _REGRESSION_COLS if task_kind == "regression" else _SUMMARY_COLS
+        lines += _table(
+            ["dataset", "task"] + [h for h, _ in cols],
+            [
+                [_cell(ds), _fmt(r.get("task"))] + [_fmt(r.get(k)) for _, k in cols]
+                for ds, r in sorted(chosen.items())
+            ],
+            n_text=2,
+        )
+        lines.append("")
     for ds, r in sorted(results.items()):
         lines += ["", f"## {_cell(ds)}", ""]
-        lines += _table(["metric", "value"], [[h, _fmt(r.get(k))] for h, k in _SUMMARY_COLS])
+        header = ["metric", "value [95% CI]"] if r.get("ci") else ["metric", "value"]
+        lines += _table(header, [[h, _with_ci(r, k)] for h, k in _columns(r)])
+        if r.get("ci"):
+            lines += ["", f"95% CIs: patient-level bootstrap over {r.get('n_patients', 'n/a')} patients."]
         per_class = r.get("per_class") or {}
         if per_class:
             lines += ["", "### Per-class", ""]
@@ -189,6 +221,24 @@ def _plot_confusion(
     fig.clf()
 
 
+def _plot_scatter(path: Path, dataset: str, y_true: Any, y_pred: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    yt, yp = np.asarray(y_true, float).ravel(), np.asarray(y_pred, float).ravel()
+    known = ~np.isnan(yt)
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.scatter(yt[known], yp[known], s=10, alpha=0.6)
+    if known.any():
+        lo, hi = float(min(yt[known].min(), yp[known].min())), float(max(yt[known].max(), yp[known].max()))
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+    ax.set_xlabel("true")
+    ax.set_ylabel("predicted")
+    ax.set_title(f"Predicted vs true: {dataset}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def write_report(
     out_dir: Path,
     results: dict[str, dict[str, Any]],
@@ -222,6 +272,11 @@ def write_report(
     plots: list[Path] = []
     taken: set[str] = set()
     for ds, (y_true, y_score, class_names, task) in sorted((curves or {}).items()):
+        if task == "regression":
+            path = out_dir / f"scatter_{_slug(ds, taken)}.png"
+            _plot_scatter(path, ds, y_true, y_score)
+            plots.append(path)
+            continue
         threshold = float(results.get(ds, {}).get("threshold", 0.5))
         yt, ys, names = _validate(y_true, y_score, task, class_names, threshold)
         f = _format(yt, ys, task, names, threshold)

@@ -58,6 +58,10 @@ class ResNet1d(nn.Module):
         x = self.stages(self.stem(x.float()))
         return self.dropout(x.mean(dim=-1))  # mean, not AdaptiveAvgPool: deterministic backward on CUDA
 
+    def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, L, out_dim)``: one token per time step of the last stage (L = samples / 2**(depth + 2))."""
+        return self.stages(self.stem(x.float())).transpose(1, 2)
+
 
 def build(cfg, sample_shape: tuple[int, ...]) -> ResNet1d:
     """Encoder for ``(leads, samples)`` ECGs."""

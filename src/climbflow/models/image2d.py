@@ -66,6 +66,10 @@ class ResNet2d(nn.Module):
         x = self.stages(self.stem(self.normalize(x)))
         return self.dropout(x.mean(dim=(-2, -1)))
 
+    def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, H' * W', out_dim)``: one token per position of the last stage's feature map."""
+        return self.stages(self.stem(self.normalize(x))).flatten(2).transpose(1, 2)
+
 
 def build(cfg, sample_shape: tuple[int, ...]) -> ResNet2d:
     """Encoder for ``(channels, H, W)`` images."""

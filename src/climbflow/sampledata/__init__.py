@@ -25,6 +25,8 @@ WRITERS = {
     "echonet": "climbflow.sampledata.echonet:write_echonet",
     "echonet_ef": "climbflow.sampledata.echonet:write_echonet",
     "mimic4": "climbflow.sampledata.mimic4:write_mimic4",
+    "mimic4_cxr": "climbflow.sampledata.mimic4:write_mimic4",
+    "mimic4_ecg": "climbflow.sampledata.mimic4:write_mimic4",
     "abide": "climbflow.sampledata.abide:write_abide",
 }
 

@@ -10,8 +10,6 @@ from climbflow.stages.base import StageResult, Workspace, fingerprint, read_repo
 from climbflow.stages.common import pick_store, store_version
 from climbflow.stages.standardize import labels_of
 
-HEADLINE = ("macro_auc", "sensitivity", "specificity", "f1", "accuracy")
-
 
 def run(
     params: Params, target: str, model: str, standardized: str | list[str], out: str | None = None
@@ -19,19 +17,31 @@ def run(
     standardized = pick_store(standardized, target)
     cfg = params.evaluate
     version = store_version(standardized)
-    key = fingerprint("evaluate", target, model, version, cfg.threshold)
+    key = fingerprint("evaluate", target, model, version, cfg.threshold, cfg.bootstrap, params.seed)
     out = out or str(Workspace.from_params(params).stage_dir("evaluation", target, key))
     fine = read_report(model)
 
     def build(tmp: Path) -> dict[str, Any]:
-        from climbflow.evaluate.metrics import classification_metrics
         from climbflow.evaluate.report import write_report
+        from climbflow.evaluate.scoring import headline, score
+        from climbflow.store.format import StoreReader
         from climbflow.train.fit import load_model, predict
 
         labels = labels_of(standardized)
         net = load_model(Path(model) / fine["model"])
-        y_true, y_prob, _ = predict(net, Path(standardized), "test", params.finetune.batch_size)
-        metrics = classification_metrics(y_true, y_prob, labels["task"], labels["classes"], cfg.threshold)
+        y_true, y_prob, ids = predict(net, Path(standardized), "test", params.finetune.batch_size)
+        manifest = StoreReader(Path(standardized)).manifest
+        patient_of = dict(zip(manifest["sample_id"], manifest["patient_id"], strict=True))
+        metrics = score(
+            y_true,
+            y_prob,
+            [patient_of[i] for i in ids],
+            labels["task"],
+            labels["classes"],
+            cfg.threshold,
+            n_boot=cfg.bootstrap,
+            seed=params.seed,
+        )
         write_report(
             tmp,
             {target: metrics},
@@ -48,9 +58,11 @@ def run(
             "pretrain_data_versions": fine.get("pretrain_data_versions", {}),
             "split": "test",
             "n_test": int(metrics["n"]),
-            "metrics": {k: metrics[k] for k in HEADLINE},
-            "per_class_auc": {name: m["auc"] for name, m in metrics["per_class"].items()},
-            "dropped_classes": metrics["dropped_classes"],
+            "task": labels["task"],
+            "metrics": {k: metrics[k] for k in headline(labels["task"])},
+            "ci": metrics.get("ci", {}),
+            "per_class_auc": {name: m["auc"] for name, m in metrics.get("per_class", {}).items()},
+            "dropped_classes": metrics.get("dropped_classes", []),
             "files": sorted(p.name for p in tmp.iterdir()),
         }
 

@@ -29,22 +29,26 @@ def expected_raw(modality: str) -> dict[str, Any]:
     return dict(getattr(modalities.module(modality), "EXPECTED_RAW", {}))
 
 
-def records_frame(records: list[RawRecord]) -> pd.DataFrame:
+def records_frame(
+    records: list[RawRecord], splits: list[str | None] | None = None, sha: dict[str, str] | None = None
+) -> pd.DataFrame:
+    """One row per record; ``splits``: the split each record will get; ``sha``: file -> sha256 (ingest)."""
     rows = []
-    for r in records:
+    for i, r in enumerate(records):
         t = np.asarray(r.target, dtype=float)
         known = t[~np.isnan(t)]
         rows.append(
             {
                 "record_id": r.record_id,
                 "patient_id": r.patient_id,
-                "split": r.split,
+                "split": splits[i] if splits is not None else r.split,
                 "n_files": len(r.files),
                 "target_len": len(t),
                 "target_min": float(known.min()) if known.size else math.nan,
                 "target_max": float(known.max()) if known.size else math.nan,
                 "target_nan_fraction": float(np.isnan(t).mean()) if t.size else 1.0,
                 "n_positive": int((known == 1).sum()),
+                "content_sha256": (sha or {}).get(r.files[0]) if r.files else None,
             }
         )
     return pd.DataFrame(rows)
@@ -94,10 +98,15 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
             (tmp / "summary.md").write_text(summary)
             return base | {"passed": False, "failures": [f"dataset_layout: {exc}"], "summary": summary}
         samples = sample_frame(spec, root, records, cfg.sample_records, params.seed)
-        from climbflow.validate.suites import validate_dataset
+        from climbflow.stages.standardize import _file_hashes, assign_split
+        from climbflow.validate.suites import label_table, validate_dataset
 
+        has_test = any(r.split == "test" for r in records)
+        splits = [assign_split(r, has_test, params) for r in records]
+        frame = records_frame(records, splits, _file_hashes(root))
+        targets = np.array([r.target for r in records], dtype=float).reshape(len(records), len(spec.classes))
         result = validate_dataset(
-            records_frame(records),
+            frame,
             samples,
             dataset=dataset,
             n_classes=len(spec.classes),
@@ -107,6 +116,10 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
             max_quarantine_fraction=cfg.max_quarantine_fraction,
             n_rejected=len(rejected),
             min_records=cfg.min_records,
+            task=spec.task,
+            labels=label_table(frame, spec.classes, targets),
+            max_prevalence=cfg.max_prevalence,
+            min_train_fraction=cfg.min_train_fraction,
         )
         quarantine = [
             {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message}

@@ -104,10 +104,86 @@ def version_and_push(
         stages = repo.add([str(path)])
         dvc_file = Path(stages[0].path)
         content = yaml.safe_load(dvc_file.read_text())
-        content["meta"] = {"remote": redact(remote_url)}
+        content["meta"] = {
+            "remote": redact(remote_url),
+            "stage": path.parent.parent.name,
+            "dataset": path.parent.name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         dvc_file.write_text(yaml.safe_dump(content, sort_keys=False))
         repo.push(targets=[str(dvc_file)], remote=REMOTE_NAME)
     version = read_dvc_file(path)
     assert version is not None
     log.info("versioned %s as %s (pushed to %s)", path, version.md5, redact(remote_url))
     return version
+
+
+@dataclass(frozen=True)
+class VersionEntry:
+    """One recorded version of a dataset: its ``.dvc`` file and what it says."""
+
+    dataset: str
+    stage: str  # "raw" (ingested snapshot) | "standardized"
+    md5: str
+    path: Path  # where the versioned directory lives (or is restored to)
+    dvc_file: Path
+    nfiles: int
+    size: int
+    created: str
+    remote: str
+    present: bool  # the directory is in the workspace now
+
+
+def list_versions(
+    workspace: Path, dataset: str, stages: tuple[str, ...] = ("standardized", "raw")
+) -> list[VersionEntry]:
+    """Every version of ``dataset`` recorded in the workspace (newest first), present locally or not."""
+    entries = []
+    for stage in stages:
+        for dvc_file in sorted((Path(workspace) / stage / dataset).glob("*.dvc")):
+            content = yaml.safe_load(dvc_file.read_text()) or {}
+            out, meta = content["outs"][0], content.get("meta") or {}
+            target = dvc_file.with_name(dvc_file.name[: -len(".dvc")])
+            entries.append(
+                VersionEntry(
+                    dataset,
+                    stage,
+                    out["md5"],
+                    target,
+                    dvc_file,
+                    int(out.get("nfiles", 0)),
+                    int(out.get("size", 0)),
+                    str(meta.get("created", "")),
+                    str(meta.get("remote", "")),
+                    (target / "report.json").exists(),
+                )
+            )
+    return sorted(entries, key=lambda e: (e.created, e.md5), reverse=True)
+
+
+def find_version(workspace: Path, dataset: str, version: str) -> VersionEntry:
+    """The version whose DVC hash starts with ``version`` (``latest`` = the newest standardized one)."""
+    entries = list_versions(workspace, dataset)
+    if version == "latest":
+        matches = [e for e in entries if e.stage == "standardized"][:1]
+    else:
+        matches = [e for e in entries if e.md5.startswith(version)]
+    if not matches:
+        known = ", ".join(e.md5[:12] for e in entries) or "none"
+        raise LookupError(f"{dataset}@{version}: no such version in {workspace} (known: {known})")
+    if len({e.md5 for e in matches}) > 1:
+        raise LookupError(f"{dataset}@{version}: ambiguous, matches {[e.md5[:12] for e in matches]}")
+    return matches[0]
+
+
+def pull_version(
+    workspace: Path, entry: VersionEntry, remote_url: str, endpoint_url: str | None = None
+) -> Path:
+    """Restore a version's directory from the DVC remote (``dvc pull`` of its ``.dvc`` file); returns it."""
+    with repo_lock(Path(workspace).resolve()):
+        repo = ensure_repo(Path(workspace).resolve(), remote_url, endpoint_url)
+        repo.pull(targets=[str(entry.dvc_file)], remote=REMOTE_NAME, force=True)
+    if not (entry.path / "report.json").exists():
+        raise RuntimeError(f"dvc pull of {entry.dvc_file} did not restore {entry.path}")
+    log.info("restored %s@%s into %s", entry.dataset, entry.md5, entry.path)
+    return entry.path

@@ -7,6 +7,7 @@ boolean ``valid_mask`` of the vocabulary columns it defines; its other columns a
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,10 +20,12 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from climbflow.store.format import StoreReader
+from climbflow.train.fewshot import few_shot_indices
+from climbflow.train.sampling import SamplingMode, StreamBatchSampler
 
 logger = logging.getLogger(__name__)
 
-TASKS = ("multilabel", "multiclass", "binary")
+TASKS = ("multilabel", "multiclass", "binary", "regression")
 AUGMENTED_MODALITIES = ("image2d",)
 
 
@@ -115,12 +118,20 @@ def describe_stores(paths: Sequence[Path | str], vocabulary: Sequence[str] | Non
     )
     index = {c: i for i, c in enumerate(vocab)}
     infos = []
+    kind: dict[str, tuple[str, Path]] = {}  # class -> ("regression" | "classification", first store)
     for path, lab in zip(paths, labels, strict=True):
         if lab["task"] not in TASKS:
             raise ValueError(f"{path}: task {lab['task']!r} not supported; allowed: {list(TASKS)}")
         missing = [c for c in lab["classes"] if c not in index]
         if missing:
             raise ValueError(f"{path}: classes {missing} are not in the vocabulary {vocab}")
+        this = "regression" if lab["task"] == "regression" else "classification"
+        for c in lab["classes"]:
+            other = kind.setdefault(c, (this, path))
+            if other[0] != this:
+                raise ValueError(
+                    f"{path}: class {c!r} is a {this} target here but a {other[0]} target in {other[1]}"
+                )
         columns = np.array([index[c] for c in lab["classes"]], dtype=np.int64)
         mask = np.zeros(len(vocab), dtype=bool)
         mask[columns] = True
@@ -137,8 +148,10 @@ class StoreDataset(Dataset):
     are held in memory. ``x`` keeps the stored values (ECG amplitudes, image pixels 0..255) as float32.
 
     ``augment`` (image2d only; meant for the train split) applies :class:`ImageAugment` to every item. Its
-    draws are deterministic: the ``k``-th read of item ``i`` uses the random stream ``(seed, i, k)``, so the
-    same seed and read order (a seeded shuffle) give the same augmented samples in every run.
+    draws are deterministic: an item asked for as ``ds[(i, draw)]`` (what :class:`StreamBatchSampler` yields)
+    uses the random stream ``(seed, i, draw)``, a function of the stream position alone (exact resume, any
+    number of workers); a plain ``ds[i]`` uses ``(seed, i, k)`` for its ``k``-th read.
+    Regression stores carry the raw target value (standardized in the loss, see :func:`target_stats`).
     """
 
     def __init__(
@@ -207,12 +220,26 @@ class StoreDataset(Dataset):
         state["_readers"] = None  # never pickle memory maps
         return state
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def take(self, rows: np.ndarray) -> StoreDataset:
+        """A copy holding rows ``rows`` (in that order, repeats allowed) of this dataset."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = copy.copy(self)
+        out.targets, out.shards, out.offsets = self.targets[rows], self.shards[rows], self.offsets[rows]
+        out.dataset_index = self.dataset_index[rows]
+        out.sample_ids = [self.sample_ids[int(r)] for r in rows]
+        out._reads = np.zeros(len(rows), dtype=np.int64)
+        out._readers = None
+        return out
+
+    def __getitem__(self, item: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, int]:
+        i, draw = (int(item[0]), int(item[1])) if isinstance(item, tuple) else (int(item), None)
         d = int(self.dataset_index[i])
         x = np.array(self._reader(d).shard(int(self.shards[i]))[int(self.offsets[i])], dtype=np.float32)
         if self.augment is not None:
-            x = self.augment(x, np.random.default_rng([self.seed, int(i), int(self._reads[i])]))
-            self._reads[i] += 1
+            if draw is None:
+                draw = int(self._reads[i])
+                self._reads[i] += 1
+            x = self.augment(x, np.random.default_rng([self.seed, i, draw]))
         return (
             torch.from_numpy(x),
             torch.from_numpy(self.targets[i].copy()),
@@ -223,12 +250,12 @@ class StoreDataset(Dataset):
 def positive_weights(dataset: StoreDataset, clamp: tuple[float, float] = (0.1, 10.0)) -> np.ndarray:
     """(D, V) BCE ``pos_weight`` = negatives / positives per dataset column (NaN masked, clamped).
 
-    Multilabel datasets only; other datasets and undefined columns get 1.
+    Multilabel and binary datasets; other datasets and undefined columns get 1.
     """
     D, V = len(dataset.datasets), len(dataset.vocabulary)
     pw = np.ones((D, V), dtype=np.float32)
     for d, info in enumerate(dataset.datasets):
-        if info.task != "multilabel":
+        if info.task not in ("multilabel", "binary"):
             continue
         t = dataset.targets[dataset.dataset_index == d][:, info.valid_mask]
         known = ~np.isnan(t)
@@ -240,10 +267,37 @@ def positive_weights(dataset: StoreDataset, clamp: tuple[float, float] = (0.1, 1
     return pw
 
 
-class StoreDataModule(pl.LightningDataModule):
-    """Train / val / test loaders over stores of one modality; seeded shuffling of the train split.
+def target_stats(dataset: StoreDataset) -> tuple[np.ndarray, np.ndarray]:
+    """(D, V) ``(mean, std)`` of each regression dataset's columns over ``dataset`` (the train split).
 
-    ``augment``: seeded :class:`ImageAugment` on the train split only (image2d); val and test stay as stored.
+    The loss regresses ``(y - mean) / std``; predictions are mapped back with ``mean + std * output``.
+    Other datasets and columns get ``(0, 1)``; a constant or empty column gets std 1.
+    """
+    D, V = len(dataset.datasets), len(dataset.vocabulary)
+    mean, std = np.zeros((D, V), np.float64), np.ones((D, V), np.float64)
+    for d, info in enumerate(dataset.datasets):
+        if info.task != "regression":
+            continue
+        t = dataset.targets[dataset.dataset_index == d][:, info.valid_mask].astype(np.float64)
+        known = ~np.isnan(t)
+        n = known.sum(0)
+        m = np.where(n > 0, np.nansum(t, 0) / np.maximum(n, 1), 0.0)
+        var = np.where(n > 0, np.nansum((t - m) ** 2, 0) / np.maximum(n, 1), 1.0)
+        s = np.sqrt(var)
+        mean[d, info.valid_mask], std[d, info.valid_mask] = m, np.where(s > 1e-8, s, 1.0)
+    return mean.astype(np.float32), std.astype(np.float32)
+
+
+class StoreDataModule(pl.LightningDataModule):
+    """Train / val / test loaders over stores of one modality.
+
+    The train loader draws batches with :class:`StreamBatchSampler` (``sampling`` "shuffle" or
+    "temperature" with ``alpha``; ``steps_per_epoch`` fixed, default one pass): the batch of each global
+    step is a function of the seed, so a resumed run continues the exact stream. Under a Trainer the
+    sampler follows ``trainer.global_step`` and the trainer's rank / world size (DDP without a
+    DistributedSampler). ``augment``: seeded :class:`ImageAugment` on the train split only (image2d).
+    ``few_shot``: keep ``k`` train samples per label combination (:func:`few_shot_indices`), oversampled
+    back to the train size. All loaders use their own generators and never touch the global RNG.
     """
 
     def __init__(
@@ -254,11 +308,19 @@ class StoreDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         vocabulary: Sequence[str] | None = None,
         augment: bool = False,
+        steps_per_epoch: int | None = None,
+        sampling: SamplingMode = "shuffle",
+        alpha: float = 0.5,
+        few_shot: int | None = None,
     ) -> None:
         super().__init__()
         self.stores = [Path(s) for s in stores]
         self.batch_size, self.seed, self.num_workers = int(batch_size), int(seed), int(num_workers)
         self.augment = bool(augment)
+        self.steps_per_epoch, self.sampling, self.alpha = steps_per_epoch, sampling, float(alpha)
+        self.few_shot = few_shot
+        self.few_shot_selected: np.ndarray | None = None  # train rows kept by few-shot (before oversampling)
+        self.few_shot_ids: list[str] = []
         self.info = describe_stores(self.stores, vocabulary)
         self._splits: dict[str, StoreDataset] = {}
 
@@ -269,33 +331,61 @@ class StoreDataModule(pl.LightningDataModule):
     def dataset(self, split: str) -> StoreDataset:
         if split not in self._splits:
             augment = self.augment and split == "train"
-            self._splits[split] = StoreDataset(
-                self.stores, split, self.info.vocabulary, augment=augment, seed=self.seed
-            )
+            ds = StoreDataset(self.stores, split, self.info.vocabulary, augment=augment, seed=self.seed)
+            if split == "train" and self.few_shot:
+                chosen, rows = few_shot_indices(
+                    ds.targets, ds.tasks, ds.dataset_index, int(self.few_shot), self.seed
+                )
+                self.few_shot_selected = chosen
+                self.few_shot_ids = [ds.sample_ids[int(i)] for i in chosen]
+                logger.info("few-shot k=%d: %d of %d train samples", self.few_shot, len(chosen), len(ds))
+                ds = ds.take(rows)
+            self._splits[split] = ds
         return self._splits[split]
 
     def setup(self, stage: str | None = None) -> None:
         for split in ("train", "val") if stage in (None, "fit") else ("test",):
             self.dataset(split)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        ds = self.dataset(split)
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(
-            ds,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=generator,
-            drop_last=shuffle and len(ds) > self.batch_size,  # no size-1 batch for BatchNorm
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
+    def _global_step(self) -> int:
+        return int(self.trainer.global_step) if self.trainer is not None else 0
+
+    def train_sampler(self) -> StreamBatchSampler:
+        ds = self.dataset("train")
+        rank, world = (self.trainer.global_rank, self.trainer.world_size) if self.trainer else (0, 1)
+        return StreamBatchSampler(
+            ds.dataset_index,
+            self.batch_size,
+            self.seed,
+            steps_per_epoch=self.steps_per_epoch,
+            mode=self.sampling,
+            alpha=self.alpha,
+            rank=rank,
+            world_size=world,
+            step_source=self._global_step if self.trainer is not None else None,
         )
 
+    def _workers(self) -> dict[str, Any]:
+        return {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        generator = torch.Generator().manual_seed(self.seed)  # worker seeds; the global RNG stays untouched
+        return DataLoader(
+            self.dataset("train"), batch_sampler=self.train_sampler(), generator=generator, **self._workers()
+        )
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        generator = torch.Generator().manual_seed(self.seed)
+        return DataLoader(
+            self.dataset(split),
+            batch_size=self.batch_size,
+            shuffle=False,
+            generator=generator,
+            **self._workers(),
+        )
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._eval_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._eval_loader("test")

@@ -38,12 +38,20 @@ RECORD_COLUMNS = (
     "target_max",
     "target_nan_fraction",
     "n_positive",
+    "content_sha256",
 )
+LABEL_COLUMNS = ("class", "n_known", "n_positive", "prevalence")
+SPLIT_COLUMNS = ("split", "n_records", "fraction", "train_fraction")
 SAMPLE_COLUMNS = ("record_id", "ok", "rule", "ndim", "dim0", "dim1", "sampling_rate", "finite", "min", "max")
 SAMPLE_KEYS = frozenset({"ndim", "min_sampling_rate", "min_dim"})
 MAX_EXAMPLES = 5
 _DECODED_ONLY = "ok == True"  # row condition (as reported): sample property checks skip undecoded samples
-_INDEX_COLUMNS = {"records": ["record_id"], "samples": ["record_id", "rule"]}
+_INDEX_COLUMNS = {
+    "records": ["record_id"],
+    "samples": ["record_id", "rule"],
+    "labels": ["class"],
+    "splits": ["split"],
+}
 
 
 @dataclass(frozen=True)
@@ -68,10 +76,12 @@ class Rule:
     decoded_only: bool = False  # restrict to sample rows with ok == True
 
 
-def record_rules(*, n_classes: int, allowed_splits: Sequence[str], min_records: int) -> list[Rule]:
-    """The suite run on the index records (one row per accepted record)."""
+def record_rules(
+    *, n_classes: int, allowed_splits: Sequence[str], min_records: int, task: str = "multilabel"
+) -> list[Rule]:
+    """The suite run on the index records (one row per accepted record, split = the split it will get)."""
     t = "records"
-    return [
+    rules = [
         Rule("record_id_not_null", t, "ExpectColumnValuesToNotBeNull", {"column": "record_id"}),
         Rule("record_id_unique", t, "ExpectColumnValuesToBeUnique", {"column": "record_id"}),
         Rule("patient_id_not_null", t, "ExpectColumnValuesToNotBeNull", {"column": "patient_id"}),
@@ -81,8 +91,6 @@ def record_rules(*, n_classes: int, allowed_splits: Sequence[str], min_records: 
             "ExpectColumnValuesToBeBetween",
             {"column": "target_len", "min_value": n_classes, "max_value": n_classes},
         ),
-        Rule("target_range", t, "ExpectColumnValuesToBeBetween", {"column": "target_min", "min_value": 0}),
-        Rule("target_range", t, "ExpectColumnValuesToBeBetween", {"column": "target_max", "max_value": 1}),
         Rule(
             "split_allowed",
             t,
@@ -91,6 +99,98 @@ def record_rules(*, n_classes: int, allowed_splits: Sequence[str], min_records: 
         ),
         Rule("min_records", t, "ExpectTableRowCountToBeBetween", {"min_value": min_records}),
     ]
+    if task == "regression":  # a raw value per record: it must be known
+        rules.append(
+            Rule(
+                "target_known",
+                t,
+                "ExpectColumnValuesToBeBetween",
+                {"column": "target_nan_fraction", "max_value": 0},
+            )
+        )
+    else:  # 0/1 labels (NaN = unknown)
+        rules += [
+            Rule(
+                "target_range", t, "ExpectColumnValuesToBeBetween", {"column": "target_min", "min_value": 0}
+            ),
+            Rule(
+                "target_range", t, "ExpectColumnValuesToBeBetween", {"column": "target_max", "max_value": 1}
+            ),
+        ]
+    return rules
+
+
+def label_rules(task: str, max_prevalence: float) -> list[Rule]:
+    """Per-class prevalence bounds: a class that is (almost) always positive means a broken label mapping."""
+    if task == "regression":
+        return []
+    return [
+        Rule(
+            "label_prevalence",
+            "labels",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "prevalence", "min_value": 0.0, "max_value": max_prevalence},
+        ),
+        Rule(
+            "label_any_positive",
+            "labels",
+            "ExpectColumnSumToBeBetween",
+            {"column": "n_positive", "min_value": 1},
+        ),
+    ]
+
+
+def _train_fraction_rule(min_train_fraction: float) -> list[Rule]:
+    """Split proportions: a train split exists and holds at least ``min_train_fraction`` of the records."""
+    return [
+        Rule(
+            "split_has_train",
+            "splits",
+            "ExpectColumnDistinctValuesToContainSet",
+            {"column": "split", "value_set": ["train"]},
+        ),
+        Rule(
+            "split_train_fraction",
+            "splits",
+            "ExpectColumnValuesToBeBetween",
+            {"column": "train_fraction", "min_value": min_train_fraction},
+        ),
+    ]
+
+
+def label_table(records: pd.DataFrame, classes: Sequence[str], targets: np.ndarray) -> pd.DataFrame:
+    """One row per class: known labels, positives and prevalence among known labels."""
+    known = ~np.isnan(targets) if targets.size else np.zeros((0, len(classes)), bool)
+    n_known = known.sum(axis=0) if targets.size else np.zeros(len(classes), int)
+    n_pos = (
+        np.where(known, targets == 1.0, False).sum(axis=0) if targets.size else np.zeros(len(classes), int)
+    )
+    return pd.DataFrame(
+        {
+            "class": list(classes),
+            "n_known": n_known.astype(int),
+            "n_positive": n_pos.astype(int),
+            "prevalence": np.where(n_known > 0, n_pos / np.maximum(n_known, 1), 0.0),
+        }
+    )
+
+
+def split_table(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per split with its record count and fraction (train first)."""
+    counts = records["split"].astype(str).value_counts()
+    order = [s for s in ("train", "val", "test") if s in counts] + sorted(
+        set(counts.index) - {"train", "val", "test"}
+    )
+    total = max(int(counts.sum()), 1)
+    train = counts.get("train", 0) / total
+    return pd.DataFrame(
+        {
+            "split": order,
+            "n_records": [int(counts[s]) for s in order],
+            "fraction": [counts[s] / total for s in order],
+            "train_fraction": [train] * len(order),
+        }
+    )
 
 
 def sample_rules(expected_sample: Mapping[str, Any], decoded_mostly: float = 1.0) -> list[Rule]:
@@ -169,6 +269,10 @@ def validate_dataset(
     max_quarantine_fraction: float,
     n_rejected: int,
     min_records: int,
+    task: str = "multilabel",
+    labels: pd.DataFrame | None = None,
+    max_prevalence: float = 0.98,
+    min_train_fraction: float = 0.3,
 ) -> ValidationResult:
     """Validate one dataset's index records and decoded samples; write Data Docs, JSON and Markdown reports.
 
@@ -177,18 +281,28 @@ def validate_dataset(
     Raises ``ValueError`` if a frame lacks one of :data:`RECORD_COLUMNS` / :data:`SAMPLE_COLUMNS`.
     """
     out_dir = Path(out_dir)
+    if "content_sha256" not in records.columns:
+        records = records.assign(content_sha256=None)
     tables = {
         "records": _frame(records, RECORD_COLUMNS, "records"),
         "samples": _frame(samples, SAMPLE_COLUMNS, "samples"),
+        "splits": _frame(split_table(records), SPLIT_COLUMNS, "splits"),
     }
-    rules = record_rules(n_classes=n_classes, allowed_splits=allowed_splits, min_records=min_records)
+    rules = record_rules(
+        n_classes=n_classes, allowed_splits=allowed_splits, min_records=min_records, task=task
+    )
     rules += sample_rules(expected_sample, decoded_mostly=1.0 - max_quarantine_fraction)
+    rules += _train_fraction_rule(min_train_fraction)
+    if labels is not None and task != "regression":
+        tables["labels"] = _frame(labels, LABEL_COLUMNS, "labels")
+        rules += label_rules(task, max_prevalence)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     docs_dir = out_dir / "data_docs"
     gx_version, suites, checks, docs_index = _run_gx(tables, rules, dataset=dataset, docs_dir=docs_dir)
     checks += [
         _leakage_check(tables["records"]),
+        _duplicate_content_check(tables["records"]),
         _quarantine_check(n_rejected, len(tables["records"]), max_quarantine_fraction),
     ]
     failures = [c["message"] for c in checks if not c["success"]]
@@ -208,6 +322,9 @@ def validate_dataset(
             "expected_sample": dict(expected_sample),
             "max_quarantine_fraction": max_quarantine_fraction,
             "min_records": int(min_records),
+            "task": task,
+            "max_prevalence": max_prevalence,
+            "min_train_fraction": min_train_fraction,
         },
         "suites": suites,
         "checks": checks,
@@ -382,6 +499,38 @@ def _leakage_check(records: pd.DataFrame) -> dict[str, Any]:
         else "patient_leakage: records.patient_id: every patient is in a single split"
     )
     return check
+
+
+def _duplicate_content_check(records: pd.DataFrame) -> dict[str, Any]:
+    """The same file content (sha256) in two splits leaks an example from training into evaluation."""
+    rows = records.loc[
+        records["content_sha256"].notna() & records["split"].notna(), ["content_sha256", "split", "record_id"]
+    ]
+    by_hash = (
+        rows.astype(str)
+        .groupby("content_sha256")
+        .agg(splits=("split", lambda s: sorted(set(s))), records=("record_id", list))
+    )
+    leaked = by_hash[by_hash["splits"].map(len) > 1].sort_index()
+    examples = [
+        {"sha256": h[:12], "splits": r["splits"], "records": sorted(r["records"])[:3]}
+        for h, r in leaked.head(MAX_EXAMPLES).iterrows()
+    ]
+    shown = ", ".join(f"{'/'.join(e['records'])} ({'/'.join(e['splits'])})" for e in examples)
+    return {
+        "rule": "duplicate_content_across_splits",
+        "engine": "pandas",
+        "table": "records",
+        "column": "content_sha256",
+        "success": leaked.empty,
+        "unexpected_count": len(leaked),
+        "unexpected_examples": examples,
+        "message": (
+            f"duplicate_content_across_splits: {len(leaked)} identical file(s) in more than one split, e.g. {shown}"
+            if len(leaked)
+            else "duplicate_content_across_splits: no file content is shared between splits"
+        ),
+    }
 
 
 def _quarantine_check(n_rejected: int, n_accepted: int, max_fraction: float) -> dict[str, Any]:

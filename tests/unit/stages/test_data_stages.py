@@ -117,3 +117,24 @@ def test_missing_column_fails_validation_closed(sample_root, tmp_path, params_fa
     assert "FAILED" in (out / "summary.md").read_text()
     with pytest.raises(StageFailed, match="validation failed"):
         standardize.run(params, "ptbxl", snap.uri, str(out))
+
+
+def test_parallel_ranges_give_a_byte_identical_store(sample_root, tmp_path, params_factory):
+    """Shard ranges standardized by 1 or 2 processes: same shards, manifest and DVC version."""
+    src = _copy(sample_root, "ptbxl", tmp_path)
+    digests, versions = [], []
+    for workers in (1, 2):
+        params = params_factory(
+            {"ptbxl": str(src)},
+            **{"standardize.shard_size": 35, "standardize.workers": workers, "workspace.root": str(tmp_path / f"ws{workers}")},
+        )
+        _, _, store = _chain(params, "ptbxl")
+        assert store.report["n_shards"] == 4  # 120 records in ranges of 35
+        digests.append(_tree_digest(Path(store.uri)))
+        versions.append(store.extra["data_version"]["md5"])
+    assert digests[0] == digests[1]
+    assert versions[0] == versions[1]
+    reader = StoreReader(Path(store.uri))
+    assert sorted(p.name for p in (Path(store.uri) / "shards").iterdir()) == [f"shard-{k:05d}.npy" for k in range(4)]
+    assert not (Path(store.uri) / "parts").exists()
+    assert reader.sample(len(reader) - 1).shape == (12, 5000)

@@ -60,6 +60,7 @@ def run(
     n_rejected: int = 1,
     min_records: int = 10,
     expected_sample: dict | None = None,
+    **extra,
 ) -> ValidationResult:
     return validate_dataset(
         good_records() if records is None else records,
@@ -72,6 +73,7 @@ def run(
         max_quarantine_fraction=0.2,
         n_rejected=n_rejected,
         min_records=min_records,
+        **extra,
     )
 
 
@@ -183,7 +185,8 @@ def test_image_dims_and_unknown_split(tmp_path: Path) -> None:
     result = run(tmp_path, records, samples, expected_sample={"ndim": 2, "min_dim": 32})
     assert not result.passed
     rules = sorted(f.split(":")[0] for f in result.failures)
-    assert rules == ["sample_min_dim", "split_allowed"], result.failures
+    # p0 was the train patient: moving it to "holdout" also leaves too small a train split
+    assert rules == ["sample_min_dim", "split_allowed", "split_train_fraction"], result.failures
     assert any("samples.dim0" in f and "r002" in f for f in result.failures)
     assert any("holdout" in f for f in result.failures)
 
@@ -191,3 +194,66 @@ def test_image_dims_and_unknown_split(tmp_path: Path) -> None:
 def test_missing_column_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="target_len"):
         run(tmp_path, good_records().drop(columns="target_len"))
+
+
+def _labels(prevalences: list[float], n: int = 12) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "class": [f"c{k}" for k in range(len(prevalences))],
+            "n_known": [n] * len(prevalences),
+            "n_positive": [round(p * n) for p in prevalences],
+            "prevalence": prevalences,
+        }
+    )
+
+
+def test_label_prevalence_bounds(tmp_path: Path) -> None:
+    assert run(tmp_path / "ok", labels=_labels([0.5, 0.25, 0.0])).passed
+    result = run(tmp_path / "bad", labels=_labels([1.0, 0.25, 0.0]))
+    assert [f.split(":")[0] for f in result.failures] == ["label_prevalence"]
+    assert "c0" in result.failures[0]
+    none = run(tmp_path / "none", labels=_labels([0.0, 0.0, 0.0]))
+    assert [f.split(":")[0] for f in none.failures] == ["label_any_positive"]
+
+
+def test_identical_content_in_two_splits_is_refused(tmp_path: Path) -> None:
+    records = good_records().assign(content_sha256=[f"h{i}" for i in range(12)])
+    assert run(tmp_path / "ok", records).passed
+    records.loc[4, "content_sha256"] = "h0"  # r004 (test patient p2) is a byte copy of r000 (train patient p0)
+    result = run(tmp_path / "dup", records)
+    assert [f.split(":")[0] for f in result.failures] == ["duplicate_content_across_splits"]
+    assert "r000/r004" in result.failures[0] and "test/train" in result.failures[0]
+
+
+def test_regression_targets_are_not_bounded_to_0_1_but_must_be_known(tmp_path: Path) -> None:
+    records = good_records().assign(target_len=1, target_min=55.0, target_max=55.0, target_nan_fraction=0.0)
+    records["n_positive"] = 0
+    result = validate_dataset(
+        records,
+        good_samples(),
+        dataset="toy_echo",
+        n_classes=1,
+        allowed_splits=SPLITS,
+        expected_sample={},
+        out_dir=tmp_path / "reg",
+        max_quarantine_fraction=0.2,
+        n_rejected=0,
+        min_records=10,
+        task="regression",
+    )
+    assert result.passed, result.failures
+    records.loc[3, "target_nan_fraction"] = 1.0
+    bad = validate_dataset(
+        records,
+        good_samples(),
+        dataset="toy_echo",
+        n_classes=1,
+        allowed_splits=SPLITS,
+        expected_sample={},
+        out_dir=tmp_path / "reg_bad",
+        max_quarantine_fraction=0.2,
+        n_rejected=0,
+        min_records=10,
+        task="regression",
+    )
+    assert [f.split(":")[0] for f in bad.failures] == ["target_known"]

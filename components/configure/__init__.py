@@ -1,0 +1,3 @@
+from components.configure.component import configure
+
+__all__ = ["configure"]

@@ -1,0 +1,3 @@
+from components.pretrain_job.component import pretrain_job
+
+__all__ = ["pretrain_job"]

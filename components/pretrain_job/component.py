@@ -1,0 +1,31 @@
+"""KFP component `pretrain_job`: multi-node pretraining of one modality as a Kubeflow Training Operator
+PyTorchJob (N nodes x G GPUs, Lightning DDP via `climb stage pretrain`), created and watched from this small
+CPU pod; then the pretrain stage is run here with the same params, which finds the job's finished output in the
+stage cache and returns (and records) its URI. Needs components/ and k8s/ in the image (docker/Dockerfile)."""
+
+from typing import List
+
+from kfp import dsl
+
+from components import IMAGE
+
+
+@dsl.component(base_image=IMAGE, install_kfp_package=False)
+def pretrain_job(params_json: str, tracking_json: str, modality: str, standardized: List[str]) -> str:
+    """Run pretraining of ``modality`` as a PyTorchJob; returns the pretrain output URI."""
+    import json
+
+    from climbflow.stages import execute_json
+    from components.pretrain_job.launcher import distributed_params, render, run_job
+
+    params = distributed_params(json.loads(params_json))
+    job = params["cluster"]["pytorchjob"]
+    run_job(
+        render(params, modality, list(standardized)),
+        timeout_seconds=job["timeout_seconds"],
+        poll_seconds=job["poll_seconds"],
+        delete_on_finish=job["delete_on_finish"],
+    )
+    return execute_json(
+        "pretrain", json.dumps(params), tracking_json, modality=modality, standardized=list(standardized)
+    )

@@ -1,0 +1,50 @@
+"""The retraining pipeline (recurring run): plan -> if any data version changed since the champions were
+trained (or ``force``) -> the training steps -> the promotion gate for each target's challenger."""
+
+# no `from __future__ import annotations`: KFP reads the pipeline function's annotations as types
+
+from kfp import dsl
+
+from climbflow.config import Params
+from pipelines.kubernetes import cpu_task, images
+from pipelines.training import configure_task, training_steps, ui_defaults
+
+PIPELINE_NAME = "climb-retraining"
+
+
+def build(params: Params):
+    """The retraining pipeline function for ``params``."""
+    d = ui_defaults(params)
+    comp = images(params)
+
+    @dsl.pipeline(name=PIPELINE_NAME, description="CLIMB: retrain when data changed, then the promotion gate")
+    def retraining(
+        params_json: str = d["params_json"],
+        tracking_json: str = "",
+        datasets: list = params.enabled_datasets(),  # noqa: B006 - KFP reads the default as the UI default
+        pretrain_epochs: int = d["pretrain_epochs"],
+        finetune_epochs: int = d["finetune_epochs"],
+        batch_size: int = d["batch_size"],
+        gpu_count: int = d["gpu_count"],
+        gpu_type: str = d["gpu_type"],
+        overrides: dict = {},  # noqa: B006 - dotted params keys, e.g. gate thresholds
+        force: bool = False,
+        actor: str = "kubeflow-recurring-run",
+    ):
+        cfg = configure_task(params, params_json, pretrain_epochs, finetune_epochs, batch_size, overrides)
+        decided = comp["plan"](params_json=cfg.output, force=force).set_display_name("plan")
+        cpu_task(decided, params.cluster)
+        with dsl.If(decided.outputs["changed"] == True, name="data-changed"):  # noqa: E712 - KFP condition
+            evaluations = training_steps(params, cfg.output, tracking_json, datasets, gpu_count, gpu_type)
+            for target, ev in evaluations.items():
+                gate = comp["promote"](
+                    params_json=cfg.output,
+                    target=target,
+                    force=False,
+                    reason="",
+                    actor=actor,
+                    after=ev.outputs["Output"],
+                ).set_display_name(f"promote {target}")
+                cpu_task(gate, params.cluster)
+
+    return retraining

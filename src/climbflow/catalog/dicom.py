@@ -1,0 +1,619 @@
+"""Shared DICOM support for the DICOM-based 2D datasets: pixel decoding and PS3.15 de-identification.
+
+Reading (:func:`read_dicom` + :func:`to_uint8`), with pydicom 3:
+stored values -> float -> Modality LUT (Rescale Slope/Intercept or Modality LUT Sequence, ``apply_modality_lut``)
+-> VOI LUT Sequence or Window Center/Width (``apply_voi_lut``), scaled from the VOI output range to 0..255
+(no VOI in the file: min-max of the modality values) -> MONOCHROME1 inverted -> uint8 ``(H, W)``; colour
+images (RGB / YBR / PALETTE COLOR) -> uint8 ``(H, W, 3)``. ``Rows * Columns`` is checked before the pixel data
+is touched (decompression-bomb guard). Bad files raise :class:`RecordError`: ``missing_file``, ``empty_file``,
+``corrupt_dicom`` (not DICOM, truncated, undecodable), ``no_pixel_data``, ``image_too_large``, ``multi_frame``,
+``unsupported_compression`` (no pixel-data plugin for the transfer syntax), ``unsupported_photometric``.
+
+De-identification (:class:`Deidentifier`) follows DICOM PS3.15 Annex E, the Basic Application Level
+Confidentiality Profile (Table E.1-1), with the *Retain Longitudinal Temporal Information with Modified Dates*
+option: patient name and ID become a stable keyed pseudonym (``anon-`` + 16 hex of HMAC-SHA256(salt, key)),
+dates (every DA/DT element) move back by a per-patient offset of 10-20 years derived from the same keyed
+hash (so intervals within a patient are kept), UIDs not rooted at the DICOM standard ``1.2.840.10008`` are
+replaced by keyed ``2.25.`` UIDs, the profile's X/Z attributes (institution, device, physicians, operators,
+addresses, free-text comments, ...) are removed or emptied, any other person name (PN) is removed, private
+tags and overlay/curve groups are removed, and a ``Burned In Annotation`` of YES is flagged (the pixels may
+carry identifying text that no header rule can clean). Only the PHI-free :func:`header` dict leaves the module.
+
+Where the salt comes from (first match wins):
+1. ``CLIMBFLOW_DEID_SALT``: the secret itself (e.g. from a Kubernetes Secret);
+2. ``CLIMBFLOW_DEID_SALT_FILE``: a file holding it;
+3. the per-workspace default ``<workspace root>/.deid_salt`` (``bind_workspace``), else ``./workspace/.deid_salt``
+   (params.yaml's default workspace root).
+A salt file that does not exist is created once with 32 random bytes (hex, mode 0600), so pseudonyms are
+stable within a workspace and unlinkable across workspaces; keep it secret and back it up with the workspace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime as dt
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.multival import MultiValue
+from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
+
+from climbflow.catalog.base import RecordError
+
+logger = logging.getLogger(__name__)
+
+SALT_ENV = "CLIMBFLOW_DEID_SALT"
+SALT_FILE_ENV = "CLIMBFLOW_DEID_SALT_FILE"
+SALT_FILE_NAME = ".deid_salt"
+DEFAULT_WORKSPACE = Path("workspace")
+DEFAULT_MAX_PIXELS = 64_000_000
+DATE_SHIFT_DAYS = (3653, 7305)  # dates move back 10 to 20 years, per patient
+STANDARD_UID_ROOT = "1.2.840.10008."
+PROFILE = "PS3.15 E.1 Basic Profile; Retain Long. Modified Dates Option"  # fits the LO VR (64 chars)
+_COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420", "PALETTE COLOR")
+
+# PS3.15 Table E.1-1, Basic Profile column, for the attributes a radiograph/mammogram header can carry.
+# X: remove; Z: empty (zero length); D: dummy value (names/IDs -> keyed pseudonym, dates -> shifted);
+# U: keyed replacement UID. Where the standard allows a choice (X/Z, X/D, Z/D, X/Z/D) the stricter is used,
+# except for dates, which are shifted (D) to keep per-patient intervals.
+BASIC_PROFILE: dict[str, str] = {
+    # patient identity and characteristics
+    "PatientName": "D",
+    "PatientID": "D",
+    "IssuerOfPatientID": "X",
+    "TypeOfPatientID": "X",
+    "PatientBirthDate": "Z",
+    "PatientBirthTime": "X",
+    "PatientSex": "Z",
+    "OtherPatientIDs": "X",
+    "OtherPatientIDsSequence": "X",
+    "OtherPatientNames": "X",
+    "PatientBirthName": "X",
+    "PatientAge": "X",
+    "PatientSize": "X",
+    "PatientWeight": "X",
+    "PatientAddress": "X",
+    "PatientMotherBirthName": "X",
+    "MilitaryRank": "X",
+    "BranchOfService": "X",
+    "MedicalRecordLocator": "X",
+    "MedicalAlerts": "X",
+    "Allergies": "X",
+    "CountryOfResidence": "X",
+    "RegionOfResidence": "X",
+    "PatientTelephoneNumbers": "X",
+    "EthnicGroup": "X",
+    "Occupation": "X",
+    "SmokingStatus": "X",
+    "AdditionalPatientHistory": "X",
+    "PregnancyStatus": "X",
+    "LastMenstrualDate": "X",
+    "PatientReligiousPreference": "X",
+    "PatientComments": "X",
+    "PatientState": "X",
+    "PatientInsurancePlanCodeSequence": "X",
+    "ResponsiblePerson": "X",
+    "ResponsibleOrganization": "X",
+    "ReferencedPatientSequence": "X",
+    # visit / admission
+    "AdmissionID": "X",
+    "IssuerOfAdmissionIDSequence": "X",
+    "ServiceEpisodeID": "X",
+    "CurrentPatientLocation": "X",
+    "PatientInstitutionResidence": "X",
+    "VisitComments": "X",
+    "AdmittingDiagnosesDescription": "X",
+    # study / series dates, times and identifiers
+    "StudyDate": "D",
+    "SeriesDate": "D",
+    "AcquisitionDate": "D",
+    "ContentDate": "D",
+    "AcquisitionDateTime": "D",
+    "InstanceCreationDate": "X",
+    "InstanceCreationTime": "X",
+    "OverlayDate": "X",
+    "CurveDate": "X",
+    "StudyTime": "Z",
+    "SeriesTime": "X",
+    "AcquisitionTime": "X",
+    "ContentTime": "Z",
+    "OverlayTime": "X",
+    "CurveTime": "X",
+    "TimezoneOffsetFromUTC": "X",
+    "AccessionNumber": "Z",
+    "StudyID": "Z",
+    "StudyDescription": "X",
+    "SeriesDescription": "X",
+    "StudyComments": "X",
+    "ImageComments": "X",
+    "DerivationDescription": "X",
+    "ProtocolName": "X",
+    "ReferencedStudySequence": "X",
+    "ReferencedPerformedProcedureStepSequence": "X",
+    # institution
+    "InstitutionName": "X",
+    "InstitutionAddress": "X",
+    "InstitutionCodeSequence": "X",
+    "InstitutionalDepartmentName": "X",
+    # physicians, operators and other persons
+    "ReferringPhysicianName": "Z",
+    "ReferringPhysicianAddress": "X",
+    "ReferringPhysicianTelephoneNumbers": "X",
+    "ReferringPhysicianIdentificationSequence": "X",
+    "ConsultingPhysicianName": "X",
+    "PhysiciansOfRecord": "X",
+    "PhysiciansOfRecordIdentificationSequence": "X",
+    "PerformingPhysicianName": "X",
+    "PerformingPhysicianIdentificationSequence": "X",
+    "NameOfPhysiciansReadingStudy": "X",
+    "PhysiciansReadingStudyIdentificationSequence": "X",
+    "OperatorsName": "X",
+    "OperatorIdentificationSequence": "X",
+    "RequestingPhysician": "X",
+    "RequestingPhysicianIdentificationSequence": "X",
+    "ScheduledPerformingPhysicianName": "X",
+    "NamesOfIntendedRecipientsOfResults": "X",
+    "ContentCreatorName": "Z",
+    "ContentCreatorIdentificationCodeSequence": "X",
+    "VerifyingObserverName": "X",
+    "VerifyingObserverIdentificationCodeSequence": "X",
+    "PersonName": "X",
+    "PersonAddress": "X",
+    "PersonTelephoneNumbers": "X",
+    "PersonIdentificationCodeSequence": "X",
+    # devices and stations
+    "StationName": "X",
+    "DeviceSerialNumber": "X",
+    "DeviceUID": "U",
+    "PlateID": "X",
+    "CassetteID": "X",
+    "GantryID": "X",
+    "GeneratorID": "X",
+    "DetectorID": "X",
+    "SoftwareVersions": "X",
+    "AcquisitionComments": "X",
+    "AcquisitionDeviceProcessingDescription": "X",
+    # orders and procedure steps
+    "RequestingService": "X",
+    "RequestedProcedureID": "X",
+    "RequestedProcedureDescription": "X",
+    "ReasonForTheRequestedProcedure": "X",
+    "RequestAttributesSequence": "X",
+    "PerformedProcedureStepID": "X",
+    "PerformedProcedureStepDescription": "X",
+    "PerformedProcedureStepStartDate": "X",
+    "PerformedProcedureStepStartTime": "X",
+    "PerformedProcedureStepEndDate": "X",
+    "PerformedProcedureStepEndTime": "X",
+    "PerformedLocation": "X",
+    "PerformedStationName": "X",
+    "ScheduledProcedureStepDescription": "X",
+    "ScheduledStationName": "X",
+    "ScheduledStudyLocation": "X",
+    "OrderEnteredBy": "X",
+    "OrderEntererLocation": "X",
+    "OrderCallbackPhoneNumber": "X",
+    "PlacerOrderNumberImagingServiceRequest": "Z",
+    "FillerOrderNumberImagingServiceRequest": "Z",
+    "StorageMediaFileSetID": "X",
+    # integrity / audit structures that quote original values
+    "ModifiedAttributesSequence": "X",
+    "OriginalAttributesSequence": "X",
+    "DigitalSignaturesSequence": "X",
+    "MACParametersSequence": "X",
+    "DataSetTrailingPadding": "X",
+    # UIDs (any other non-standard UID is replaced too, see Deidentifier)
+    "StudyInstanceUID": "U",
+    "SeriesInstanceUID": "U",
+    "SOPInstanceUID": "U",
+    "MediaStorageSOPInstanceUID": "U",
+    "FrameOfReferenceUID": "U",
+    "SynchronizationFrameOfReferenceUID": "U",
+    "ReferencedSOPInstanceUID": "U",
+    "InstanceCreatorUID": "U",
+    "IrradiationEventUID": "U",
+    "ConcatenationUID": "U",
+    "DimensionOrganizationUID": "U",
+    "StorageMediaFileSetUID": "U",
+    "TargetUID": "U",
+}
+
+
+# ------------------------------------------------------------------------------------------------------ salt
+def _read_or_create(path: Path) -> bytes:
+    """The salt stored at ``path``; created atomically (32 random bytes, hex, 0600) when absent."""
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)  # fails if another process created it first: theirs wins
+            logger.info("created a new de-identification salt at %s", path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    salt = path.read_text().strip().encode()
+    if not salt:
+        raise ValueError(f"{path}: de-identification salt file is empty")
+    return salt
+
+
+def resolve_salt(workspace: Path | None = None) -> tuple[bytes, str]:
+    """(salt, where it came from): env ``CLIMBFLOW_DEID_SALT``, env ``CLIMBFLOW_DEID_SALT_FILE``, then the
+    workspace's ``.deid_salt`` (``workspace`` or ``./workspace``), created on first use."""
+    value = os.environ.get(SALT_ENV, "")
+    if value:
+        return value.encode(), f"env {SALT_ENV}"
+    file = os.environ.get(SALT_FILE_ENV, "")
+    path = Path(file) if file else Path(workspace or DEFAULT_WORKSPACE) / SALT_FILE_NAME
+    return _read_or_create(path), str(path)
+
+
+def salt_fingerprint(salt: bytes) -> str:
+    """A non-reversible short id of the salt (for cache keys and reports; never the salt itself)."""
+    return hmac.new(salt, b"climbflow-deid-salt-fingerprint", hashlib.sha256).hexdigest()[:12]
+
+
+# -------------------------------------------------------------------------------------------- de-identifier
+@dataclass
+class Deidentified:
+    """A de-identified copy of a dataset and what was done to it (keywords only, never values)."""
+
+    dataset: Dataset
+    patient: str  # pseudonymous patient id
+    date_offset_days: int
+    removed: set[str] = field(default_factory=set)  # removed (X) or emptied (Z)
+    replaced: set[str] = field(default_factory=set)  # pseudonym / shifted date / new UID (D, U)
+    private_tags_removed: int = 0
+
+
+@dataclass(frozen=True)
+class Deidentifier:
+    """Keyed, deterministic PS3.15 Annex E de-identification (see the module docstring)."""
+
+    salt: bytes
+
+    def _mac(self, kind: str, value: str) -> bytes:
+        return hmac.new(self.salt, f"{kind}\0{value}".encode(), hashlib.sha256).digest()
+
+    def pseudonym(self, value: str, kind: str = "patient") -> str:
+        return "anon-" + self._mac(kind, value).hex()[:16]
+
+    def date_offset_days(self, patient_key: str) -> int:
+        lo, hi = DATE_SHIFT_DAYS
+        return -(lo + int.from_bytes(self._mac("date-shift", patient_key)[:8], "big") % (hi - lo + 1))
+
+    def uid(self, value: str) -> str:
+        return "2.25." + str(int.from_bytes(self._mac("uid", value)[:16], "big"))
+
+    @staticmethod
+    def patient_key(ds: Dataset, fallback: str) -> str:
+        """What identifies the patient in the raw header: Patient ID, else Patient's Name, else ``fallback``."""
+        for keyword in ("PatientID", "PatientName"):
+            value = str(ds.get(keyword, "") or "").strip()
+            if value:
+                return f"{keyword}:{value}"
+        return f"record:{fallback}"
+
+    def patient_pseudonym(self, ds: Dataset, fallback: str) -> str:
+        return self.pseudonym(self.patient_key(ds, fallback))
+
+    def deidentify(self, ds: Dataset, fallback_key: str) -> Deidentified:
+        """A de-identified deep copy of ``ds`` (file meta included); ``ds`` itself is not modified."""
+        out = copy.deepcopy(ds)
+        key = self.patient_key(ds, fallback_key)
+        result = Deidentified(out, self.pseudonym(key), self.date_offset_days(key))
+        before = len(list(_walk_tags(out)))
+        out.remove_private_tags()
+        result.private_tags_removed = before - len(list(_walk_tags(out)))
+        for tag in [t for t in out.keys() if t.group & 0xFF00 in (0x5000, 0x6000)]:  # curves and overlays
+            result.removed.add(out[tag].keyword or f"({tag.group:04X},xxxx)")
+            del out[tag]
+        self._clean(out, result)
+        meta = getattr(out, "file_meta", None)
+        if meta is not None:
+            self._clean(meta, result)
+        out.PatientIdentityRemoved = "YES"
+        out.DeidentificationMethod = PROFILE
+        return result
+
+    def _clean(self, ds: Dataset, result: Deidentified) -> None:
+        for tag in list(ds.keys()):
+            elem = ds[tag]
+            keyword = elem.keyword or str(tag)
+            action = BASIC_PROFILE.get(elem.keyword)
+            if action is None:
+                if elem.VR == "PN":
+                    action = "X"
+                elif elem.VR in ("DA", "DT"):
+                    action = "D"
+                elif elem.VR == "UI":
+                    action = "U"
+                elif elem.VR == "SQ":
+                    for item in elem.value:
+                        self._clean(item, result)
+                    continue
+                else:
+                    continue
+            present = not elem.is_empty
+            if action == "X":
+                del ds[tag]
+                if present:
+                    result.removed.add(keyword)
+            elif action == "Z":
+                elem.value = [] if elem.VR == "SQ" else ""
+                if present:
+                    result.removed.add(keyword)
+            elif action == "U":
+                if present and self._replace_uids(elem):
+                    result.replaced.add(keyword)
+            elif present:  # D
+                if elem.VR in ("DA", "DT"):
+                    shifted = [_shift(str(v), result.date_offset_days, elem.VR) for v in _values(elem)]
+                    if any(v is None for v in shifted):
+                        del ds[tag]  # an unparseable date cannot be shifted: remove it
+                        result.removed.add(keyword)
+                        continue
+                    elem.value = shifted if elem.VM > 1 else shifted[0]
+                else:  # names and identifiers
+                    elem.value = result.patient
+                result.replaced.add(keyword)
+
+    def _replace_uids(self, elem: Any) -> bool:
+        values = [str(v) for v in _values(elem)]
+        new = [v if v.startswith(STANDARD_UID_ROOT) else self.uid(v) for v in values]
+        if new == values:
+            return False
+        elem.value = new if elem.VM > 1 else new[0]
+        return True
+
+
+def _values(elem: Any) -> list[Any]:
+    return list(elem.value) if elem.VM > 1 else [elem.value]
+
+
+def _walk_tags(ds: Dataset) -> Iterator[int]:
+    for elem in ds:
+        yield elem.tag
+        if elem.VR == "SQ":
+            for item in elem.value:
+                yield from _walk_tags(item)
+
+
+def _shift(value: str, days: int, vr: str) -> str | None:
+    """Shift a DA (YYYYMMDD) or the date part of a DT by ``days``; None if it is not a valid date."""
+    text = value.strip()
+    if len(text) < 8 or not text[:8].isdigit():
+        return None
+    try:
+        day = dt.date(int(text[:4]), int(text[4:6]), int(text[6:8]))
+    except ValueError:
+        return None
+    try:
+        shifted = (day + dt.timedelta(days=days)).strftime("%Y%m%d")
+    except OverflowError:
+        return None
+    return shifted  # DT keeps only its (shifted) date: time of day and UTC offset are dropped
+
+
+# ------------------------------------------------------------------------------------------------ reading
+def read_dicom(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Dataset:
+    """Parse ``path`` (pixel data deferred) and run the cheap checks: RecordError for bad files."""
+    if not path.is_file():
+        raise RecordError("missing_file", f"{path} not found")
+    if path.stat().st_size == 0:
+        raise RecordError("empty_file", f"{path} is zero bytes")
+    try:
+        ds = pydicom.dcmread(path, defer_size="256 KB")
+    except InvalidDicomError as exc:
+        raise RecordError("corrupt_dicom", f"{path} is not a DICOM file: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on malformed input
+        raise RecordError("corrupt_dicom", f"{path} cannot be parsed: {type(exc).__name__}: {exc}") from None
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        raise RecordError("no_pixel_data", f"{path} has no Pixel Data element (truncated or not an image)")
+    try:
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        frames = int(ds.get("NumberOfFrames") or 1)
+        samples = int(ds.get("SamplesPerPixel") or 1)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise RecordError("corrupt_dicom", f"{path}: bad image pixel module ({exc})") from None
+    if rows < 1 or cols < 1:
+        raise RecordError("corrupt_dicom", f"{path}: Rows x Columns is {rows}x{cols}")
+    if rows * cols * frames * samples > max_pixels:
+        raise RecordError(
+            "image_too_large",
+            f"{path} is {cols}x{rows} px x {frames} frame(s) x {samples} sample(s) (limit {max_pixels} values)",
+        )
+    if frames > 1:
+        raise RecordError("multi_frame", f"{path} has {frames} frames; a single 2D image is expected")
+    return ds
+
+
+def to_uint8(ds: Dataset, path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """Display-ready uint8 ``(H, W)`` (or ``(H, W, 3)``) pixels and how they were obtained."""
+    photometric = str(ds.get("PhotometricInterpretation", "")).strip().upper()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2", *_COLOUR):
+        raise RecordError("unsupported_photometric", f"{path}: Photometric Interpretation {photometric!r}")
+    try:
+        stored = ds.pixel_array
+    except Exception as exc:  # noqa: BLE001 - decoder plugins raise many types
+        text = f"{type(exc).__name__}: {exc}"
+        if (
+            "missing dependencies" in text
+            or "not supported" in text
+            or "no pixel data handler" in text.lower()
+        ):
+            ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "?")
+            raise RecordError("unsupported_compression", f"{path}: transfer syntax {ts}: {text}") from None
+        raise RecordError("corrupt_dicom", f"{path}: pixel data cannot be decoded: {text}") from None
+    if stored.size == 0:
+        raise RecordError("no_pixel_data", f"{path}: Pixel Data is empty")
+    if photometric in _COLOUR:
+        return _colour(ds, stored, photometric), {"voi": "none"}
+    if stored.ndim != 2:
+        raise RecordError("corrupt_dicom", f"{path}: monochrome pixel data of shape {stored.shape}")
+    values = apply_modality_lut(stored, ds).astype(np.float64)
+    info: dict[str, Any] = {"voi": "minmax"}
+    voi = _voi_kind(ds)
+    if voi is not None:
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                lo, hi = _voi_range(ds, values, voi)
+                out = np.asarray(apply_voi_lut(_voi_input(values, voi), ds), dtype=np.float64)
+        except (ValueError, NotImplementedError, AttributeError, IndexError, TypeError) as exc:
+            raise RecordError("corrupt_dicom", f"{path}: bad VOI LUT / window ({exc})") from None
+        info["voi"] = voi
+        if voi == "window":
+            info["window"] = [_first(ds.WindowCenter), _first(ds.WindowWidth)]
+    else:
+        out = values
+        lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    if not np.isfinite(out).all():
+        raise RecordError("nonfinite", f"{path}: non-finite pixel values")
+    scaled = (out - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(out)
+    pixels = np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+    if photometric == "MONOCHROME1":  # minimum value = white: invert to the usual display
+        pixels = 255 - pixels
+    return np.ascontiguousarray(pixels), info
+
+
+def _first(value: Any) -> float:
+    return float(value[0]) if isinstance(value, MultiValue) else float(value)
+
+
+def _voi_kind(ds: Dataset) -> str | None:
+    seq = ds.get("VOILUTSequence")
+    if seq and seq[0].get("LUTDescriptor") is not None and seq[0].get("LUTData") is not None:
+        return "lut"
+    if ds.get("WindowCenter") is not None and ds.get("WindowWidth") is not None:
+        return "window"
+    return None
+
+
+def _voi_input(values: np.ndarray, voi: str) -> np.ndarray:
+    """The VOI LUT indexes integer modality values; windowing works on floats."""
+    return np.round(values).astype(np.int64) if voi == "lut" else values
+
+
+def _voi_range(ds: Dataset, values: np.ndarray, voi: str) -> tuple[float, float]:
+    """The VOI output range that maps to black..white (PS3.3 C.11.2)."""
+    if voi == "lut":
+        bits = int(ds.VOILUTSequence[0].LUTDescriptor[2])
+        return 0.0, float(2**bits - 1)
+    # pydicom's own output range: below the window -> y_min, above -> y_max
+    probe = np.asarray(apply_voi_lut(np.array([-1e300, 1e300]), ds), dtype=np.float64)
+    return float(probe[0]), float(probe[1])
+
+
+def _colour(ds: Dataset, stored: np.ndarray, photometric: str) -> np.ndarray:
+    rgb = apply_color_lut(stored, ds) if photometric == "PALETTE COLOR" else stored
+    if rgb.ndim != 3 or rgb.shape[-1] != 3:
+        raise RecordError("corrupt_dicom", f"colour pixel data of shape {rgb.shape}")
+    if rgb.dtype == np.uint8:
+        return np.ascontiguousarray(rgb)
+    bits = 16 if photometric == "PALETTE COLOR" else int(ds.get("BitsStored") or 8)
+    scaled = rgb.astype(np.float64) / float(2**bits - 1) * 255.0
+    return np.clip(np.round(scaled), 0, 255).astype(np.uint8)
+
+
+# ------------------------------------------------------------------------------------------ header summary
+def _text(ds: Dataset, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        return None
+    return str(value).strip() or None
+
+
+def _floats(ds: Dataset, keyword: str) -> list[float] | None:
+    value = ds.get(keyword)
+    if not value:
+        return None
+    try:
+        return [float(v) for v in (value if isinstance(value, MultiValue) else [value])]
+    except (TypeError, ValueError):
+        return None
+
+
+def header(deid: Deidentified) -> dict[str, Any]:
+    """The PHI-free summary stored in the manifest's ``meta``: read from the *de-identified* dataset only."""
+    ds = deid.dataset
+    burned = _text(ds, "BurnedInAnnotation")
+    spacing = _floats(ds, "PixelSpacing") or _floats(ds, "ImagerPixelSpacing")
+    return {
+        "modality": _text(ds, "Modality"),
+        "view_position": _text(ds, "ViewPosition"),
+        "laterality": _text(ds, "ImageLaterality") or _text(ds, "Laterality"),
+        "photometric": _text(ds, "PhotometricInterpretation"),
+        "rows": int(ds.Rows) if "Rows" in ds else None,
+        "cols": int(ds.Columns) if "Columns" in ds else None,
+        "bits_stored": int(ds.BitsStored) if "BitsStored" in ds else None,
+        "pixel_spacing_mm": spacing,
+        "study_date_shifted": _text(ds, "StudyDate"),
+        "patient_pseudonym": deid.patient,
+        "burned_in_annotation": None if burned is None else burned.upper() == "YES",
+        "deid": {
+            "profile": PROFILE,
+            "removed": sorted(deid.removed),
+            "replaced": sorted(deid.replaced),
+            "private_tags_removed": deid.private_tags_removed,
+        },
+    }
+
+
+class DicomImageMixin:
+    """Shared decode for DICOM datasets: read, guard, de-identify, convert; salt resolved once per spec."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    _workspace: Path | None = None
+    _deid: Deidentifier | None = None
+
+    def bind_workspace(self, workspace: Path) -> None:
+        """Use ``<workspace>/.deid_salt`` as the default salt (the stage that opens the spec calls this)."""
+        self._workspace = Path(workspace)
+        self._deid = None
+
+    @property
+    def deidentifier(self) -> Deidentifier:
+        if self._deid is None:
+            salt, _ = resolve_salt(self._workspace)
+            self._deid = Deidentifier(salt)
+        return self._deid
+
+    def header_pseudonym(self, path: Path, fallback: str) -> str:
+        """The patient pseudonym from a file's Patient ID / Name (header only, no pixels), the same one
+        :meth:`read_deidentified` reports; the pseudonym of ``fallback`` when the header has neither or the
+        file cannot be parsed (decode then reports the file's problem with its rule)."""
+        ds = Dataset()
+        with contextlib.suppress(Exception):
+            ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientID", "PatientName"])
+        return self.deidentifier.patient_pseudonym(ds, fallback)
+
+    def read_deidentified(
+        self, path: Path, fallback_key: str, reject_burned_in: bool = False
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """(uint8 pixels, PHI-free header dict) of one DICOM file."""
+        ds = read_dicom(path, self.max_pixels)
+        deid = self.deidentifier.deidentify(ds, fallback_key)
+        meta = header(deid)
+        if reject_burned_in and meta["burned_in_annotation"]:
+            raise RecordError(
+                "burned_in_annotation", f"{path}: Burned In Annotation is YES (pixels may hold PHI)"
+            )
+        pixels, info = to_uint8(ds, path)
+        meta.update(info)
+        return pixels, meta

@@ -1,0 +1,165 @@
+"""TUH Abnormal EEG Corpus (TUAB v3) in its real layout: the label is the folder a recording is in.
+
+``edf/{train,eval}/{normal,abnormal}/01_tcp_ar/<subject>_<session>_<token>.edf`` (e.g.
+``aaaaaaaq_s004_t000.edf``; the subject id is the first token). Binary task, class ``abnormal``.
+
+Each recording gives up to ``max_windows`` consecutive windows of ``window_seconds`` from its start; each
+window is one record (``<file stem>#<k>``, meta ``window_start_s``). Indexing reads EDF headers only (for the
+duration). The window options default to ``params.standardize.eeg``'s defaults; the EEG standardization
+refuses a window whose length differs from ``standardize.eeg.window_seconds`` (rule ``window_mismatch``).
+
+Official split: ``eval`` -> test; ``train`` recordings get no split so that standardize carves a validation
+set out of them by patient (TUAB's train and eval sets are patient-disjoint).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    RawRecord,
+    RecordError,
+    Rejected,
+    Split,
+    TaskType,
+)
+from climbflow.catalog.tuh_edf import (
+    MAX_WINDOWS_DEFAULT,
+    EegWindowOptions,
+    read_header,
+    read_window,
+    window_starts,
+)
+
+logger = logging.getLogger(__name__)
+
+EDF_DIR = "edf"
+SPLITS: dict[str, Split | None] = {"train": None, "eval": "test"}
+LABELS: dict[str, float] = {"normal": 0.0, "abnormal": 1.0}
+FILE_NAME = re.compile(r"^([a-z0-9]+)_(s\d+)_(t\d+)\.edf$", re.IGNORECASE)
+
+
+class TUABOptions(EegWindowOptions):
+    max_windows: int = Field(
+        MAX_WINDOWS_DEFAULT,
+        ge=1,
+        description="windows per recording; keep equal to standardize.eeg.max_windows",
+    )
+
+
+class TUAB(DatasetSpec):
+    name: ClassVar[str] = "tuab"
+    title: ClassVar[str] = "TUH Abnormal EEG Corpus v3 (TUAB), normal vs abnormal, fixed windows"
+    modality: ClassVar[str] = "eeg"
+    task: ClassVar[TaskType] = "binary"
+    classes: ClassVar[tuple[str, ...]] = ("abnormal",)
+    license: ClassVar[str] = "TUH EEG Corpus data use agreement (Temple University, application required)"
+    layout: ClassVar[str] = (
+        "<root>/edf/{train,eval}/{normal,abnormal}/01_tcp_ar/<subject>_s<NNN>_t<NNN>.edf "
+        "(EDF, signals 'EEG FP1-REF', ...; label = folder)"
+    )
+    official_split: ClassVar[bool] = True
+    Options: ClassVar[type[BaseModel]] = TUABOptions
+
+    options: TUABOptions
+
+    def detect(self, root: Path) -> bool:
+        base = Path(root) / EDF_DIR
+        return any((base / split / label).is_dir() for split in SPLITS for label in LABELS)
+
+    def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
+        root = Path(root)
+        base = root / EDF_DIR
+        if not self.detect(root):
+            raise CatalogError(
+                f"{root}: no edf/{{train,eval}}/{{normal,abnormal}} folders (expected {self.layout})"
+            )
+        counts: Counter[str] = Counter()
+        seen: dict[str, str] = {}
+        for path in sorted(base.rglob("*")):
+            if not path.is_file() or path.suffix.lower() != ".edf":
+                continue
+            for item in self._recording(root, path.relative_to(root).as_posix(), seen):
+                counts[item.rule if isinstance(item, Rejected) else "ok"] += 1
+                yield item
+        logger.info("tuab %s: %s", root, dict(counts))
+
+    def _recording(self, root: Path, rel: str, seen: dict[str, str]) -> Iterator[RawRecord | Rejected]:
+        parts = rel.split("/")[1:]  # below edf/
+        stem = parts[-1].rsplit(".", 1)[0]
+        if len(parts) != 4 or parts[0] not in SPLITS:
+            yield Rejected(stem, rel, "unexpected_path", f"{rel}: expected {self.layout}")
+            return
+        split_dir, label, montage, file_name = parts
+        if label not in LABELS:
+            message = f"{rel}: label folder {label!r} is not one of {sorted(LABELS)}"
+            yield Rejected(stem, rel, "unknown_label", message)
+            return
+        match = FILE_NAME.match(file_name)
+        if match is None:
+            message = f"{rel}: file name is not <subject>_s<NNN>_t<NNN>.edf"
+            yield Rejected(stem, rel, "bad_file_name", message)
+            return
+        if stem in seen:
+            yield Rejected(
+                stem, rel, "duplicate_record", f"{rel}: recording {stem} already indexed from {seen[stem]}"
+            )
+            return
+        seen[stem] = rel
+        try:
+            header = read_header(root, rel)
+        except RecordError as exc:
+            yield Rejected(stem, rel, exc.rule, exc.message)
+            return
+        window = self.options.window_seconds
+        starts = window_starts(header.duration, window, self.options.max_windows)
+        if not starts:
+            message = f"{rel}: {header.duration:.2f} s recorded, shorter than one {window:g} s window"
+            yield Rejected(stem, rel, "too_short", message)
+            return
+        subject, session, token = match.group(1), match.group(2), match.group(3)
+        electrodes = header.electrodes()
+        rates = Counter(header.rates[i] for i, _ in electrodes.values())
+        for k, start in enumerate(starts):
+            yield RawRecord(
+                record_id=f"{stem}#{k}",
+                patient_id=subject,
+                files=(rel,),
+                target=(LABELS[label],),
+                source_labels=label,
+                split=SPLITS[split_dir],
+                meta={
+                    "age": header.age,
+                    "sex": header.sex,
+                    "window": k,
+                    "window_start_s": start,
+                    "window_seconds": window,
+                    "recording_seconds": header.duration,
+                    "montage": montage,
+                    "reference": header.reference(),
+                    "session": session,
+                    "token": token,
+                    "sampling_rate": rates.most_common(1)[0][0] if rates else None,
+                },
+            )
+
+    def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
+        """float32 (channels, samples) µV around the record's window; see :func:`tuh_edf.read_window`."""
+        signal, props = read_window(
+            Path(root),
+            record.files[0],
+            float(record.meta["window_start_s"]),
+            float(record.meta["window_seconds"]),
+        )
+        props["meta"]["montage"] = record.meta.get("montage")
+        return signal, props

@@ -1,0 +1,1 @@
+"""Experiments that answer CLIMB's questions with one command (e.g. ``compare``: multi-task vs single-task)."""
