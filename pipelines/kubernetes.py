@@ -58,7 +58,9 @@ def gpu_task(task: Any, cluster: ClusterConfig, gpu_count: Any = None, gpu_type:
     for key, value in sorted(cluster.gpu_node_selector.items()):
         kubernetes.add_node_selector(task, key, value)
     for tol in cluster.gpu_tolerations:
-        kubernetes.add_toleration(task, key=tol.key, operator=tol.operator, value=tol.value, effect=tol.effect)
+        kubernetes.add_toleration(
+            task, key=tol.key, operator=tol.operator, value=tol.value, effect=tol.effect
+        )
     kubernetes.empty_dir_mount(
         task, volume_name=SHM_VOLUME, mount_path="/dev/shm", medium="Memory", size_limit=cluster.shm_size
     )
@@ -90,7 +92,18 @@ def images(params: Any) -> dict[str, Any]:
     cluster = params.cluster
     gpu = {"pretrain", "finetune"} | ({"evaluate"} if cluster.evaluate_on_gpu else set())
     out = {}
-    for comp in (configure, ingest, validate, standardize, pretrain, pretrain_job, finetune, evaluate, plan, promote):
+    for comp in (
+        configure,
+        ingest,
+        validate,
+        standardize,
+        pretrain,
+        pretrain_job,
+        finetune,
+        evaluate,
+        plan,
+        promote,
+    ):
         name = comp.python_func.__name__
         image = cluster.gpu_image if name in gpu else cluster.image
         out[name] = dsl.component(base_image=image, install_kfp_package=False)(comp.python_func)

@@ -15,13 +15,14 @@ PIPELINE_NAME = "climb-retraining"
 def build(params: Params):
     """The retraining pipeline function for ``params``."""
     d = ui_defaults(params)
+    enabled = params.enabled_datasets()
     comp = images(params)
 
     @dsl.pipeline(name=PIPELINE_NAME, description="CLIMB: retrain when data changed, then the promotion gate")
     def retraining(
         params_json: str = d["params_json"],
         tracking_json: str = "",
-        datasets: list = params.enabled_datasets(),  # noqa: B006 - KFP reads the default as the UI default
+        datasets: list = enabled,  # noqa: B006 - KFP reads the default as the UI default
         pretrain_epochs: int = d["pretrain_epochs"],
         finetune_epochs: int = d["finetune_epochs"],
         batch_size: int = d["batch_size"],

@@ -116,6 +116,7 @@ def training_steps(params: Params, cfg_json, tracking_json, datasets, gpu_count,
 def build(params: Params):
     """The training pipeline function for ``params`` (defaults of its parameters come from them)."""
     d = ui_defaults(params)
+    enabled = params.enabled_datasets()
 
     @dsl.pipeline(
         name=PIPELINE_NAME, description="CLIMB: ingest, validate, standardize, pretrain, finetune, evaluate"
@@ -123,7 +124,7 @@ def build(params: Params):
     def training(
         params_json: str = d["params_json"],
         tracking_json: str = "",
-        datasets: list = params.enabled_datasets(),  # noqa: B006 - KFP reads the default as the UI default
+        datasets: list = enabled,  # noqa: B006 - KFP reads the default as the UI default
         pretrain_epochs: int = d["pretrain_epochs"],
         finetune_epochs: int = d["finetune_epochs"],
         batch_size: int = d["batch_size"],

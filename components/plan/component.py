@@ -19,7 +19,9 @@ def plan(params_json: str, force: bool, summary: Output[Markdown]) -> NamedTuple
     from climbflow.config import parse
     from climbflow.registry.retrain import plan as retrain_plan
 
-    decided = retrain_plan(parse(json.loads(params_json), origin="pipeline parameter params_json"), force=force)
+    decided = retrain_plan(
+        parse(json.loads(params_json), origin="pipeline parameter params_json"), force=force
+    )
     body = decided.to_dict()
     with open(summary.path, "w") as fh:
         fh.write(f"# Retraining plan: {'retrain' if decided.changed else 'no change'}\n\n")

@@ -170,9 +170,13 @@ def run_job(
         custom.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, manifest)
     except ApiException as exc:
         if exc.status != 409:  # 409: created by an earlier try of this task: watch that one
-            hint = {403: " (RBAC: the pipeline service account needs create on pytorchjobs)",
-                    404: " (is the Kubeflow Training Operator installed? no pytorchjobs.kubeflow.org CRD)"}
-            raise JobFailed(f"{where}: create failed: HTTP {exc.status} {exc.reason}{hint.get(exc.status, '')}")
+            hint = {
+                403: " (RBAC: the pipeline service account needs create on pytorchjobs)",
+                404: " (is the Kubeflow Training Operator installed? no pytorchjobs.kubeflow.org CRD)",
+            }
+            raise JobFailed(
+                f"{where}: create failed: HTTP {exc.status} {exc.reason}{hint.get(exc.status, '')}"
+            ) from None
     deadline = clock.monotonic() + timeout_seconds
     while True:
         try:
@@ -189,5 +193,7 @@ def run_job(
             raise JobFailed(f"{where} failed: {message or 'no message'}\n--- master log (tail) ---\n{log}")
         if clock.monotonic() >= deadline:
             custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
-            raise JobFailed(f"{where}: not finished after {timeout_seconds:.0f} s (last state {state}); deleted")
+            raise JobFailed(
+                f"{where}: not finished after {timeout_seconds:.0f} s (last state {state}); deleted"
+            )
         clock.sleep(poll_seconds)

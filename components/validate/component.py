@@ -8,7 +8,9 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def validate(params_json: str, tracking_json: str, dataset: str, snapshot: str, summary: Output[Markdown]) -> str:
+def validate(
+    params_json: str, tracking_json: str, dataset: str, snapshot: str, summary: Output[Markdown]
+) -> str:
     """Great Expectations suites on a snapshot; fails closed. Returns the validation report URI."""
     from climbflow.stages import execute_json
 

@@ -287,6 +287,65 @@ def report_compare(
     typer.echo(f"report: {result['out_dir']}/compare.md (+ compare.json, compare.png)")
 
 
+@report_app.command("fewshot")
+def report_fewshot(
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    k: Annotated[
+        list[int] | None, typer.Option("--k", help="shots per label combination (repeatable)")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="report folder (default <workspace>/reports/fewshot)")
+    ] = None,
+    datasets: DatasetsOpt = None,
+) -> None:
+    """Few-shot finetuning (k = 1, 8, 32 by default) of the multi-task pretrained encoder, per target."""
+    from climbflow.experiments.fewshot import markdown, run_fewshot
+    from climbflow.pipeline_runner import ensure_sample_data
+    from climbflow.stages import StageFailed
+
+    cfg = _load(params, set_, datasets=datasets)
+    ensure_sample_data(cfg)
+    try:
+        result = run_fewshot(cfg, k or [1, 8, 32], out)
+    except StageFailed as exc:
+        _fail(str(exc), code=1)
+    typer.echo(markdown(result))
+    typer.echo(f"report: {result['out_dir']}/fewshot.md")
+
+
+@report_app.command("fusion")
+def report_fusion(
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    strategy: Annotated[
+        list[str] | None,
+        typer.Option(help="late | concat | cross_attention | gated (repeatable; default all)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="report folder (default <workspace>/reports/fusion)")
+    ] = None,
+    datasets: DatasetsOpt = "mimic4,mimic4_cxr,mimic4_ecg",
+) -> None:
+    """Fusion strategies on MIMIC-IV admissions (EHR + text + chest X-ray + ECG, any may be missing)."""
+    from climbflow.experiments.fusion import STRATEGIES, markdown, run_fusion
+    from climbflow.pipeline_runner import ensure_sample_data
+    from climbflow.stages import StageFailed
+
+    chosen = strategy or list(STRATEGIES)
+    unknown = sorted(set(chosen) - set(STRATEGIES))
+    if unknown:
+        _fail(f"--strategy {unknown}: allowed {list(STRATEGIES)}")
+    cfg = _load(params, set_, datasets=datasets)
+    ensure_sample_data(cfg)
+    try:
+        result = run_fusion(cfg, chosen, out)
+    except (StageFailed, ValueError) as exc:
+        _fail(str(exc), code=1)
+    typer.echo(markdown(result))
+    typer.echo(f"report: {result['out_dir']}/fusion.md")
+
+
 data_app = typer.Typer(
     help="Dataset versions in the DVC remote: list and pull them back.", no_args_is_help=True
 )

@@ -263,10 +263,45 @@ class FusionConfig(Section):
         return self
 
 
-class PromotionConfig(Section):
-    """The promotion gate (``climb promote``, retraining): what a challenger must show to become champion."""
+TaskType = Literal["binary", "multiclass", "multilabel", "regression"]
 
-    primary_metric: str = Field("macro_auc", description="compared first (MAE-like metrics: lower is better)")
+
+class PromotionConfig(Section):
+    """The promotion gate (``climb promote``, retraining): what a challenger must show to become champion.
+
+    Metric differences are absolute, in the metric's own units, signed so that positive = better (MAE and RMSE
+    are lower-is-better). With no champion yet, the challenger must meet ``floors`` instead.
+    """
+
+    primary_metric: dict[TaskType, str] = Field(
+        default_factory=lambda: {
+            "binary": "macro_auc",
+            "multiclass": "macro_auc",
+            "multilabel": "macro_auc",
+            "regression": "mae",
+        },
+        description="per task type, the metric compared first (mae / rmse: lower is better)",
+    )
+    min_improvement: float = Field(
+        0.0, ge=0.0, description="the primary metric must beat the champion's by at least this much"
+    )
+    max_regression: float = Field(
+        0.02, ge=0.0, description="largest allowed drop of any secondary headline metric vs the champion"
+    )
+    max_subtask_regression: float = Field(
+        0.05, ge=0.0, description="largest allowed drop of any sub-task (per-class AUC) vs the champion"
+    )
+    secondary_metrics: list[str] | None = Field(
+        None, description="metrics held to max_regression; null = the task's other headline metrics"
+    )
+    require_validation: bool = Field(True, description="every dataset the model was trained on passed validation")
+    require_same_test_split: bool = Field(
+        True, description="challenger and champion were evaluated on the same test split (hash of ids + content)"
+    )
+    floors: dict[str, float] = Field(
+        default_factory=lambda: {"macro_auc": 0.6},
+        description="no champion yet: absolute minimum per metric (a maximum for mae / rmse)",
+    )
 
 
 class ResourcesConfig(Section):
@@ -390,9 +425,17 @@ class Params(Section):
         return [name for name, ds in self.datasets.items() if ds.enabled]
 
     def dataset_options(self, name: str) -> BaseModel:
+        """The dataset's options; keys it shares with its modality's standardize section (e.g. the EEG
+        ``window_seconds``) default to that section, so the window is configured in one place."""
         from climbflow import catalog
 
-        return catalog.get(name).Options.model_validate(self.datasets[name].options)
+        spec = catalog.get(name)
+        options = dict(self.datasets[name].options)
+        section = getattr(self.standardize, spec.modality, None)
+        for key in getattr(section, "model_fields", {}):
+            if key in spec.Options.model_fields:
+                options.setdefault(key, getattr(section, key))
+        return spec.Options.model_validate(options)
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)

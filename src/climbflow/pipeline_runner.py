@@ -32,13 +32,27 @@ def _import_pipelines():
     return training
 
 
-def compile_training(params: Params, out: Path) -> Path:
+PIPELINES = ("training", "retraining", "promotion")
+
+
+def compile_training(params: Params, out: Path, pipeline: str = "training") -> Path:
+    """Compile one pipeline (``training`` | ``retraining`` | ``promotion``) to the YAML users upload."""
+    import importlib
+
     from kfp import compiler
 
-    training = _import_pipelines()
+    if pipeline not in PIPELINES:
+        raise ValueError(f"unknown pipeline {pipeline!r}; pipelines: {list(PIPELINES)}")
+    _import_pipelines()  # puts the repository root on sys.path
+    module = importlib.import_module(f"pipelines.{pipeline}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    compiler.Compiler().compile(training.build(params), str(out))
+    compiler.Compiler().compile(module.build(params), str(out))
     return out
+
+
+def compile_all(params: Params, out_dir: Path) -> list[Path]:
+    """``<out_dir>/<pipeline>.yaml`` for every pipeline (what `climb compile` writes)."""
+    return [compile_training(params, Path(out_dir) / f"{name}.yaml", name) for name in PIPELINES]
 
 
 def resolve_paths(params: Params, base: Path) -> Params:

@@ -63,7 +63,7 @@ def _atlas(rng: np.random.Generator, nodes: int) -> tuple[np.ndarray, np.ndarray
     dist = np.linalg.norm(np.abs(pts)[:, None] - centres[None], axis=2)  # mirror: networks span hemispheres
     network = dist.argmin(axis=1)
     d = np.linalg.norm(pts[:, None] - pts[None], axis=2)
-    k = max(2, nodes // 25)
+    k = max(4, nodes // 15)
     long_range = []
     for _ in range(N_LONG_RANGE):
         a = int(rng.integers(nodes))

@@ -237,7 +237,7 @@ def _save(ds: Dataset, path: Path) -> None:
 # Image-level prevalence of each VinDr label in the sample (boosted over the real ~70% "No finding").
 VINDR_PREVALENCE: dict[str, float] = {
     "Aortic enlargement": 0.12,
-    "Cardiomegaly": 0.16,
+    "Cardiomegaly": 0.22,
     "Pleural effusion": 0.15,
     "Pleural thickening": 0.07,
     "Nodule/Mass": 0.07,

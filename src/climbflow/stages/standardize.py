@@ -214,7 +214,7 @@ def output_key(params: Params, dataset: str, snapshot: str) -> str:
         cfg.split.model_dump(),
         cfg.shard_size,
         getattr(cfg, modality).model_dump(),
-        params.datasets[dataset].options,
+        params.dataset_options(dataset).model_dump(),
         params.seed,
     )
 

@@ -85,7 +85,9 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
     spec = open_spec(params, dataset)
     cfg = params.validate_
     sid = snapshot_id(snapshot)
-    key = fingerprint("validate", sid, cfg.model_dump(), params.datasets[dataset].options, params.seed)
+    key = fingerprint(
+        "validate", sid, cfg.model_dump(), params.dataset_options(dataset).model_dump(), params.seed
+    )
     out = out or str(Workspace.from_params(params).stage_dir("validation", dataset, key))
 
     def build(tmp: Path) -> dict[str, Any]:

@@ -105,7 +105,9 @@ def test_vindr_layout_and_headers(vindr):
     assert all((root / "test" / f"{r['image_id']}.dicom").is_file() for r in test)
     assert 0.1 <= len(test) / N <= 0.25
     assert {r[c] for r in train for c in VINDR_LABELS} == {"0", "1"}
-    assert all((r["No finding"] == "1") == (sum(r[c] == "1" for c in VINDR_LABELS) == 1) for r in train + test)
+    for r in train + test:  # every row names something; "No finding" only alone
+        positives = sum(r[c] == "1" for c in VINDR_LABELS)
+        assert positives >= 1 and (r["No finding"] == "0" or positives == 1)
     datasets = _headers(root, "*.dicom")
     _assert_phi_and_encodings(datasets)
     assert {ds.Modality for ds in datasets} <= {"DX", "CR"}
@@ -204,12 +206,12 @@ def test_vindr_cardiomegaly_widens_the_heart(vindr):
     aucs = []
     for root in vindr:
         spec = VinDrCXR()
-        records = list(spec.index(root))
+        records = [r for r in spec.index(root) if isinstance(r, RawRecord)]  # shuffled: readers may disagree
         widths = np.array([_heart_width(spec.decode(root, r)[0]) for r in records])
         labels = np.array([r.target[LABELS.index("Cardiomegaly")] for r in records])
         aucs.append(_auc(labels, widths))
     assert aucs[0] > 0.8, aucs
-    assert abs(aucs[1] - 0.5) < 0.2, aucs
+    assert abs(aucs[1] - 0.5) < 0.25, aucs
 
 
 def _blob_area(img: np.ndarray) -> float:
@@ -232,6 +234,7 @@ def test_cbis_lesions_follow_birads(cbis):
         spec = CBISDDSM()
         rows = []
         for rec in spec.index(root):
+            assert isinstance(rec, RawRecord)
             img = spec.decode(root, rec)[0]
             rows.append((int(np.argmax(rec.target)) + 1, rec.meta["abnormality_types"], img))
         masses = [(b, _blob_area(img)) for b, kinds, img in rows if kinds == ["mass"]]

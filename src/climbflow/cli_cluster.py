@@ -1,0 +1,204 @@
+"""`climb submit / schedule / runs`: the Kubeflow Pipelines side of the CLI (kfp.Client, KFP v2beta1 REST API).
+
+Credentials come from the environment only (``KFP_TOKEN``: a bearer token; kfp's own ``KF_PIPELINES_*``
+variables for IAP / OAuth), never from options, and are redacted from everything printed. The pipeline YAML is
+compiled from ``--params`` at submit time (the same code as ``climb compile``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+TOKEN_ENV = "KFP_TOKEN"
+HostOpt = Annotated[
+    str, typer.Option("--host", help="Kubeflow Pipelines API endpoint, e.g. https://kf.example/pipeline")
+]
+ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file")]
+PipelineOpt = Annotated[str, typer.Option("--pipeline", help="training | retraining | promotion")]
+ExperimentOpt = Annotated[str, typer.Option("--experiment", help="KFP experiment (created if missing)")]
+ArgOpt = Annotated[
+    list[str] | None,
+    typer.Option("--param", help="pipeline parameter: --param pretrain_epochs=3 (YAML value)"),
+]
+
+
+def redact(text: str) -> str:
+    """``text`` without the token from the environment and without ``user:password@`` in URLs."""
+    token = os.environ.get(TOKEN_ENV)
+    if token:
+        text = text.replace(token, "***")
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+
+
+def _fail(message: str, code: int = 2):
+    typer.secho(redact(message), fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def client(host: str):
+    """A kfp.Client for ``host`` (its constructor checks the backend's healthz endpoint)."""
+    import logging
+    import warnings
+
+    import kfp
+
+    warnings.filterwarnings("ignore", category=FutureWarning, module="kfp")
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
+    try:
+        return kfp.Client(host=host, existing_token=os.environ.get(TOKEN_ENV) or None)
+    except Exception as exc:  # connection refused, TLS, 401 ...: one line, no traceback, no token
+        _fail(f"cannot reach Kubeflow Pipelines at {host}: {type(exc).__name__}: {exc}", code=1)
+
+
+def parse_args(items: list[str] | None, spec: dict[str, Any]) -> dict[str, Any]:
+    """``k=v`` pairs (values parsed as YAML) checked against the compiled pipeline's parameters."""
+    import yaml
+
+    allowed = spec["root"]["inputDefinitions"]["parameters"]
+    out: dict[str, Any] = {}
+    for item in items or []:
+        if "=" not in item:
+            _fail(f"--param {item!r}: expected NAME=VALUE, e.g. --param pretrain_epochs=3")
+        key, value = item.split("=", 1)
+        if key not in allowed:
+            _fail(f"--param {key}: not a parameter of this pipeline; parameters: {sorted(allowed)}")
+        out[key] = value if allowed[key]["parameterType"] == "STRING" else yaml.safe_load(value)
+    return out
+
+
+def compiled(params: Path, pipeline: str, directory: Path) -> tuple[Path, dict[str, Any]]:
+    """Compile ``pipeline`` from ``params`` into ``directory``; returns the file and its pipeline spec."""
+    import yaml
+
+    from climbflow.config import ConfigError, load
+    from climbflow.pipeline_runner import PIPELINES, compile_training
+
+    if pipeline not in PIPELINES:
+        _fail(f"--pipeline {pipeline!r}: pipelines: {', '.join(PIPELINES)}")
+    try:
+        cfg = load(params)
+    except ConfigError as exc:
+        _fail(str(exc))
+    path = compile_training(cfg, directory / f"{pipeline}.yaml", pipeline)
+    return path, next(yaml.safe_load_all(path.read_text()))
+
+
+def cron6(expr: str) -> str:
+    """KFP wants 6-field cron (seconds first); a classic 5-field expression gets ``0`` seconds."""
+    fields = expr.split()
+    if len(fields) == 5:
+        return "0 " + expr.strip()
+    if len(fields) == 6:
+        return expr.strip()
+    _fail(f"--cron {expr!r}: expected 5 fields (m h dom mon dow) or 6 (s m h dom mon dow)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``submit``, ``schedule`` and ``runs`` to the ``climb`` app."""
+
+    @app.command()
+    def submit(
+        host: HostOpt,
+        params: ParamsOpt = Path("params.yaml"),
+        pipeline: PipelineOpt = "training",
+        experiment: ExperimentOpt = "climbflow",
+        param: ArgOpt = None,
+        run_name: Annotated[str | None, typer.Option("--run-name")] = None,
+    ) -> None:
+        """Submit one run of a pipeline to Kubeflow Pipelines."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path, spec = compiled(params, pipeline, Path(tmp))
+            args = parse_args(param, spec)
+            kfp = client(host)
+            try:
+                result = kfp.create_run_from_pipeline_package(
+                    str(path), arguments=args, run_name=run_name, experiment_name=experiment
+                )
+            except Exception as exc:
+                _fail(f"submit failed: {type(exc).__name__}: {exc}", code=1)
+        typer.echo(redact(f"submitted {pipeline} run {result.run_id} (experiment {experiment}) to {host}"))
+
+    @app.command()
+    def schedule(
+        host: HostOpt,
+        cron: Annotated[str, typer.Option("--cron", help='e.g. "0 3 * * 1" (KFP adds seconds: 6 fields)')],
+        name: Annotated[str, typer.Option("--name", help="recurring run name (replaced if it exists)")] = (
+            "climb-retraining-weekly"
+        ),
+        params: ParamsOpt = Path("params.yaml"),
+        pipeline: PipelineOpt = "retraining",
+        experiment: ExperimentOpt = "climbflow",
+        param: ArgOpt = None,
+    ) -> None:
+        """Create (or replace: KFP cannot update one, so delete + create) a recurring run, idempotent by name."""
+        cron_expr = cron6(cron)
+        with tempfile.TemporaryDirectory() as tmp:
+            path, spec = compiled(params, pipeline, Path(tmp))
+            args = parse_args(param, spec)
+            kfp = client(host)
+            try:
+                exp = kfp.create_experiment(experiment)
+                replaced = []
+                token = ""
+                while True:
+                    page = kfp.list_recurring_runs(
+                        page_token=token, page_size=100, experiment_id=exp.experiment_id
+                    )
+                    for rr in page.recurring_runs or []:
+                        if rr.display_name == name:
+                            replaced.append(rr.recurring_run_id)
+                    token = page.next_page_token or ""
+                    if not token:
+                        break
+                for rr_id in replaced:
+                    kfp.delete_recurring_run(rr_id)
+                created = kfp.create_recurring_run(
+                    experiment_id=exp.experiment_id,
+                    job_name=name,
+                    cron_expression=cron_expr,
+                    params=args,
+                    pipeline_package_path=str(path),
+                    max_concurrency=1,
+                    no_catchup=True,
+                )
+            except Exception as exc:
+                _fail(f"schedule failed: {type(exc).__name__}: {exc}", code=1)
+        what = f"replaced {len(replaced)} and created" if replaced else "created"
+        typer.echo(
+            redact(f"{what} recurring run {name} ({created.recurring_run_id}) cron '{cron_expr}' on {host}")
+        )
+
+    @app.command()
+    def runs(
+        host: HostOpt,
+        experiment: Annotated[str | None, typer.Option("--experiment", help="only this experiment")] = None,
+        limit: Annotated[int, typer.Option(help="most recent N runs")] = 20,
+    ) -> None:
+        """List the most recent pipeline runs with their status."""
+        from rich.console import Console
+        from rich.table import Table
+
+        kfp = client(host)
+        try:
+            exp_id = kfp.get_experiment(experiment_name=experiment).experiment_id if experiment else None
+            page = kfp.list_runs(page_size=limit, sort_by="created_at desc", experiment_id=exp_id)
+        except Exception as exc:
+            _fail(f"runs failed: {type(exc).__name__}: {exc}", code=1)
+        table = Table(title=redact(f"Kubeflow runs at {host}"))
+        for col in ("run id", "name", "state", "created", "finished"):
+            table.add_column(col)
+        for run in page.runs or []:
+            table.add_row(
+                run.run_id or "",
+                run.display_name or "",
+                run.state or "",
+                str(run.created_at or ""),
+                str(run.finished_at or ""),
+            )
+        Console(width=160).print(table)
