@@ -36,7 +36,9 @@ def build(params: Params):
         decided = comp["plan"](params_json=cfg.output, force=force).set_display_name("plan")
         cpu_task(decided, params.cluster)
         with dsl.If(decided.outputs["changed"] == True, name="data-changed"):  # noqa: E712 - KFP condition
-            evaluations = training_steps(params, cfg.output, tracking_json, datasets, gpu_count, gpu_type)
+            evaluations = training_steps(
+                params, params_json, cfg.output, tracking_json, datasets, gpu_count, gpu_type
+            )
             for target, ev in evaluations.items():
                 gate = comp["promote"](
                     params_json=cfg.output,

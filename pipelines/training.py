@@ -44,8 +44,14 @@ def configure_task(params: Params, params_json, pretrain_epochs, finetune_epochs
     return cpu_task(task, params.cluster)
 
 
-def training_steps(params: Params, cfg_json, tracking_json, datasets, gpu_count, gpu_type) -> dict[str, Any]:
-    """Add the training DAG to the current pipeline; returns the evaluate task of each target."""
+def training_steps(
+    params: Params, params_json, cfg_json, tracking_json, datasets, gpu_count, gpu_type
+) -> dict[str, Any]:
+    """Add the training DAG to the current pipeline; returns the evaluate task of each target.
+
+    The data stages read the pipeline's ``params_json`` itself (kfp.local 2.17 hands a task output that
+    enters a ParallelFor body over as an empty string); the training stages read the configured ``cfg_json``.
+    """
     comp = images(params)
     cluster = params.cluster
     enabled = params.enabled_datasets()
@@ -54,14 +60,14 @@ def training_steps(params: Params, cfg_json, tracking_json, datasets, gpu_count,
     targets = [t for t in params.finetune.targets if t in enabled]
 
     with dsl.ParallelFor(datasets) as dataset:
-        snap = comp["ingest"](params_json=cfg_json, tracking_json=tracking_json, dataset=dataset)
+        snap = comp["ingest"](params_json=params_json, tracking_json=tracking_json, dataset=dataset)
         cpu_task(snap.set_display_name("ingest"), cluster)
         val = comp["validate"](
-            params_json=cfg_json, tracking_json=tracking_json, dataset=dataset, snapshot=snap.output
+            params_json=params_json, tracking_json=tracking_json, dataset=dataset, snapshot=snap.output
         )
         cpu_task(val.set_display_name("validate"), cluster)
         std = comp["standardize"](
-            params_json=cfg_json,
+            params_json=params_json,
             tracking_json=tracking_json,
             dataset=dataset,
             snapshot=snap.output,
@@ -133,6 +139,6 @@ def build(params: Params):
         overrides: dict = {},  # noqa: B006 - dotted params keys -> values, e.g. {"finetune.lr": 0.0005}
     ):
         cfg = configure_task(params, params_json, pretrain_epochs, finetune_epochs, batch_size, overrides)
-        training_steps(params, cfg.output, tracking_json, datasets, gpu_count, gpu_type)
+        training_steps(params, params_json, cfg.output, tracking_json, datasets, gpu_count, gpu_type)
 
     return training

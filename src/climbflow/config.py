@@ -126,7 +126,7 @@ class EhrStandardizeConfig(Section):
 
 
 class GraphStandardizeConfig(Section):
-    """Connectivity matrix -> Fisher-z node features; the encoder picks edges (models.graph.edge_fraction)."""
+    """Connectivity matrix -> Fisher-z node features; the encoder picks edges (models.graph.EDGE_FRACTION)."""
 
     nodes: int = Field(200, ge=2, description="ROIs of the connectivity matrix (atlas size)")
     max_abs_r: float = Field(0.999, gt=0, lt=1, description="|r| clipped before the Fisher z-transform")

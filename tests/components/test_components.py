@@ -6,6 +6,7 @@ import ast
 import inspect
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,8 @@ def _component(name):
 
 @pytest.mark.parametrize("name", STAGES)
 def test_wrapper_only_delegates_to_the_stage(name):
+    """The stage runs through execute_json first; anything after it only presents the stage's output in the
+    Kubeflow UI (reads its report / files), never imports the stage's own module."""
     comp = _component(name)
     func = ast.parse(textwrap.dedent(inspect.getsource(comp.python_func))).body[0]
     body = [
@@ -28,15 +31,54 @@ def test_wrapper_only_delegates_to_the_stage(name):
         for node in func.body
         if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
     ]
-    assert len(body) == 2, "no logic in a component wrapper"
-    imp, ret = body
+    imp, call = body[0], body[1]
     assert isinstance(imp, ast.ImportFrom) and imp.module == "climbflow.stages"
     assert [a.name for a in imp.names] == ["execute_json"]
-    assert isinstance(ret, ast.Return) and ret.value.func.id == "execute_json"
-    assert ret.value.args[0].value == name
+    value = call.value
+    assert isinstance(value, ast.Call) and value.func.id == "execute_json"
+    assert value.args[0].value == name
+    imported = {n.module for n in ast.walk(func) if isinstance(n, ast.ImportFrom)}
+    assert not any(m.startswith(f"climbflow.stages.{s}") for m in imported for s in STAGES)
+    assert isinstance(body[-1], ast.Return)
     container = comp.component_spec.implementation.container
     assert container.image.startswith("ghcr.io/climbflow/climbflow")
     assert "pip install" not in " ".join(container.command or [])
+
+
+def test_ui_artifacts_are_declared():
+    outputs = {n: o.type for n, o in _component("evaluate").component_spec.outputs.items()}
+    assert outputs["metrics"].startswith("system.Metrics")
+    assert outputs["classification"].startswith("system.ClassificationMetrics")
+    assert outputs["report"].startswith("system.Markdown") and outputs["report_html"].startswith(
+        "system.HTML"
+    )
+    assert _component("validate").component_spec.outputs["summary"].type.startswith("system.Markdown")
+
+
+def test_configure_applies_the_ui_parameters_and_rejects_bad_keys(params_factory, tmp_path):
+    from climbflow.config import ConfigError
+
+    params = params_factory({"ptbxl": str(tmp_path / "ptbxl")})
+    configure = _component("configure").python_func
+    out = json.loads(
+        configure(
+            params_json=json.dumps(params.to_dict()),
+            pretrain_epochs=3,
+            finetune_epochs=2,
+            batch_size=7,
+            overrides={"finetune.lr": 0.0005},
+        )
+    )
+    assert (out["pretrain"]["epochs"], out["finetune"]["epochs"], out["finetune"]["batch_size"]) == (3, 2, 7)
+    assert out["finetune"]["lr"] == 0.0005
+    with pytest.raises(ConfigError, match="finetune.lrr"):
+        configure(
+            params_json=json.dumps(params.to_dict()),
+            pretrain_epochs=3,
+            finetune_epochs=2,
+            batch_size=7,
+            overrides={"finetune.lrr": 1},
+        )
 
 
 def test_python_func_runs_the_stage(sample_root, params_factory):
@@ -61,4 +103,6 @@ def test_component_runs_under_kfp_local(sample_root, params_factory, tmp_path):
     val = _component("validate")(
         params_json=json.dumps(params.to_dict()), tracking_json="", dataset="chexpert", snapshot=task.output
     )
-    assert read_report(val.output)["passed"] is True
+    assert read_report(val.outputs["Output"])["passed"] is True
+    summary = Path(val.outputs["summary"].path).read_text()
+    assert "chexpert" in summary.lower()

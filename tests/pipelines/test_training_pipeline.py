@@ -1,25 +1,42 @@
-"""The compiled training pipeline (the YAML users upload to the Kubeflow UI): its structure and parameters."""
+"""The compiled pipelines (the YAML users upload to the Kubeflow UI): structure, parameters, placement, golden."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 
 from climbflow.config import load
-from climbflow.pipeline_runner import compile_training
+from climbflow.pipeline_runner import PIPELINES, compile_training
 
 REPO = Path(__file__).resolve().parents[2]
+_CACHE: dict[str, tuple[str, list]] = {}
 
 
-def _compiled(tmp_path) -> dict:
-    path = compile_training(load(REPO / "params.yaml"), tmp_path / "training.yaml")
-    return yaml.safe_load(path.read_text())
+def _compiled(tmp_path, name: str = "training") -> tuple[dict, dict]:
+    """(pipeline spec, kubernetes platform executors) of a fresh compile."""
+    if name not in _CACHE:
+        text = compile_training(load(REPO / "params.yaml"), tmp_path / f"{name}.yaml", name).read_text()
+        _CACHE[name] = (text, list(yaml.safe_load_all(text)))
+    docs = _CACHE[name][1]
+    return docs[0], docs[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+
+
+def _executor_of(spec: dict) -> dict[str, str]:
+    """Task display name -> executor label, over the root DAG and every sub-DAG."""
+    out = {}
+    for comp in [spec["root"], *spec["components"].values()]:
+        for task in comp.get("dag", {}).get("tasks", {}).values():
+            ref = spec["components"][task["componentRef"]["name"]]
+            if "executorLabel" in ref:
+                out[task["taskInfo"]["name"]] = ref["executorLabel"]
+    return out
 
 
 def test_compiles_with_the_stage_chain(tmp_path):
-    spec = _compiled(tmp_path)
+    spec, _ = _compiled(tmp_path)
     assert spec["pipelineInfo"]["name"] == "climb-training"
     root = spec["root"]["dag"]["tasks"]
     loop = next(t for name, t in root.items() if name.startswith("for-loop"))
@@ -28,42 +45,119 @@ def test_compiles_with_the_stage_chain(tmp_path):
     assert inner["validate"]["dependentTasks"] == ["ingest"]
     assert sorted(inner["standardize"]["dependentTasks"]) == ["ingest", "validate"]
     names = {t["taskInfo"]["name"] for t in root.values()}
-    assert {
-        "pretrain ecg",
-        "pretrain image2d",
-        "finetune ptbxl",
-        "evaluate ptbxl",
-        "finetune chexpert",
-        "evaluate chexpert",
-    } <= names
+    assert {"configure", "pretrain ecg", "pretrain image2d", "finetune ptbxl", "evaluate ptbxl"} <= names
+    assert {"finetune chexpert", "evaluate chexpert"} <= names
 
 
 def test_parameters_editable_in_the_ui_default_to_params_yaml(tmp_path):
-    spec = _compiled(tmp_path)
+    spec, _ = _compiled(tmp_path)
+    params = load(REPO / "params.yaml")
     inputs = spec["root"]["inputDefinitions"]["parameters"]
-    assert set(inputs) == {"params_json", "tracking_json", "datasets"}
+    assert set(inputs) == {
+        "params_json", "tracking_json", "datasets", "pretrain_epochs", "finetune_epochs",
+        "batch_size", "gpu_count", "gpu_type", "overrides",
+    }  # fmt: skip
     assert inputs["datasets"]["defaultValue"] == ["ptbxl", "chexpert"]
-    defaults = json.loads(inputs["params_json"]["defaultValue"])
-    assert defaults["pretrain"]["epochs"] == load(REPO / "params.yaml").pretrain.epochs
+    assert inputs["pretrain_epochs"]["defaultValue"] == params.pretrain.epochs
+    assert inputs["gpu_count"]["defaultValue"] == params.cluster.gpu_count
+    assert inputs["gpu_type"]["defaultValue"] == params.cluster.accelerator_type
+    assert json.loads(inputs["params_json"]["defaultValue"])["finetune"]["epochs"] == params.finetune.epochs
 
 
-def test_components_use_our_image_and_never_pip_install(tmp_path):
-    spec = _compiled(tmp_path)
+def test_components_use_our_images_and_never_pip_install(tmp_path):
+    spec, _ = _compiled(tmp_path)
+    cluster = load(REPO / "params.yaml").cluster
     executors = spec["deploymentSpec"]["executors"]
-    assert len(executors) >= 6
-    for ex in executors.values():
+    for label, ex in executors.items():
         container = ex["container"]
-        assert container["image"].startswith("ghcr.io/climbflow/climbflow")
+        gpu = "accelerator" in (container.get("resources") or {})
+        assert container["image"] == (cluster.gpu_image if gpu else cluster.image), label
         assert "pip install" not in " ".join(container["command"])
-        assert "climbflow.stages" in " ".join(container["command"])
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_gpu_tasks_land_on_the_gpu_pool_and_cpu_tasks_do_not(tmp_path, name):
+    spec, platform = _compiled(tmp_path, name)
+    cluster = load(REPO / "params.yaml").cluster
+    by_task = _executor_of(spec)
+    resources = {
+        label: ex["container"].get("resources", {})
+        for label, ex in spec["deploymentSpec"]["executors"].items()
+    }
+    gpu_prefixes = ("pretrain", "finetune", "evaluate")
+    assert by_task
+    for task, label in by_task.items():
+        k8s = platform[label]
+        assert {s["secretName"] for s in k8s["secretAsEnv"]} == {cluster.s3_secret, cluster.mlflow_secret}
+        if task.startswith(gpu_prefixes):
+            assert k8s["nodeSelector"]["labels"] == cluster.gpu_node_selector, task
+            assert k8s["tolerations"] == [
+                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+            ]
+            assert (
+                resources[label]["accelerator"]["resourceCount"]
+                == "{{$.inputs.parameters['pipelinechannel--gpu_count']}}"
+            )
+            assert k8s["emptyDirMounts"] == [
+                {
+                    "medium": "Memory",
+                    "mountPath": "/dev/shm",
+                    "sizeLimit": cluster.shm_size,
+                    "volumeName": "dshm",
+                }
+            ]
+            assert resources[label]["resourceMemoryRequest"] == cluster.gpu_resources.memory_request
+        else:
+            assert "tolerations" not in k8s and "emptyDirMounts" not in k8s, task
+            assert "nodeSelector" not in k8s  # cpu_node_selector is {} in params.yaml
+            assert "accelerator" not in resources[label], task
+            assert resources[label]["resourceCpuRequest"] == cluster.cpu_resources.cpu_request
+
+
+def test_retraining_trains_only_inside_the_data_changed_condition(tmp_path):
+    spec, _ = _compiled(tmp_path, "retraining")
+    root = spec["root"]["dag"]["tasks"]
+    assert {"configure", "plan"} <= set(root)
+    cond = next(t for t in root.values() if "triggerPolicy" in t)
+    assert "changed" in cond["triggerPolicy"]["condition"]
+    inner = spec["components"][cond["componentRef"]["name"]]["dag"]["tasks"]
+    names = {t["taskInfo"]["name"] for t in inner.values()}
+    assert {"finetune ptbxl", "evaluate ptbxl", "promote ptbxl", "promote chexpert"} <= names
+    promote = next(t for t in inner.values() if t["taskInfo"]["name"] == "promote ptbxl")
+    assert any(d.startswith("evaluate") for d in promote["dependentTasks"])
+
+
+def test_promotion_gates_every_target(tmp_path):
+    spec, _ = _compiled(tmp_path, "promotion")
+    names = {t["taskInfo"]["name"] for t in spec["root"]["dag"]["tasks"].values()}
+    assert names == {"configure", "promote ptbxl", "promote chexpert"}
+    assert {"force", "reason", "actor", "overrides"} <= set(spec["root"]["inputDefinitions"]["parameters"])
+
+
+def test_pytorchjob_mode_swaps_pretrain_for_a_cpu_launcher(tmp_path):
+    from climbflow.config import parse
+
+    data = load(REPO / "params.yaml").to_dict()
+    data["cluster"]["pytorchjob"]["enabled"] = True
+    path = compile_training(parse(data), tmp_path / "t.yaml")
+    spec, plat = list(yaml.safe_load_all(path.read_text()))
+    by_task = _executor_of(spec)
+    launcher = by_task["pretrain ecg (PyTorchJob)"]
+    assert "accelerator" not in spec["deploymentSpec"]["executors"][launcher]["container"].get(
+        "resources", {}
+    )
+    assert "tolerations" not in plat["platforms"]["kubernetes"]["deploymentSpec"]["executors"][launcher]
 
 
 def _strip_versions(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if "sdkVersion" not in line and "kfp==" not in line)
 
 
-def test_checked_in_pipeline_matches_the_code(tmp_path):
-    """pipelines/compiled/training.yaml (what users upload) is regenerated by `climb compile` after any change."""
-    fresh = compile_training(load(REPO / "params.yaml"), tmp_path / "training.yaml").read_text()
-    golden = (REPO / "pipelines" / "compiled" / "training.yaml").read_text()
-    assert _strip_versions(fresh) == _strip_versions(golden), "run `climb compile` and commit the YAML"
+@pytest.mark.parametrize("name", PIPELINES)
+def test_checked_in_pipeline_matches_the_code(tmp_path, name):
+    """pipelines/compiled/<name>.yaml (what users upload) is regenerated by `climb compile` after any change."""
+    _compiled(tmp_path, name)
+    golden = (REPO / "pipelines" / "compiled" / f"{name}.yaml").read_text()
+    assert _strip_versions(_CACHE[name][0]) == _strip_versions(golden), (
+        "run `climb compile` and commit the YAML"
+    )

@@ -36,8 +36,18 @@ class FakeKfp:
             {"recurring_run_id": "rr-other", "display_name": "other", "experiment_id": "exp-1"},
         ]
         self.runs = [
-            {"run_id": "run-a", "display_name": "first", "state": "SUCCEEDED", "created_at": "2026-01-01T00:00:00Z"},
-            {"run_id": "run-b", "display_name": "second", "state": "FAILED", "created_at": "2026-01-02T00:00:00Z"},
+            {
+                "run_id": "run-a",
+                "display_name": "first",
+                "state": "SUCCEEDED",
+                "created_at": "2026-01-01T00:00:00Z",
+            },
+            {
+                "run_id": "run-b",
+                "display_name": "second",
+                "state": "FAILED",
+                "created_at": "2026-01-02T00:00:00Z",
+            },
         ]
 
     def handle(self, method: str, path: str, query: dict, body: dict | None) -> tuple[int, dict]:
@@ -45,7 +55,9 @@ class FakeKfp:
             return 200, {"multi_user": False, "pipeline_store": "database"}
         if (method, path) == ("GET", f"{API}/experiments"):
             flt = json.loads(query.get("filter", ["{}"])[0] or "{}")
-            wanted = [p.get("stringValue") for p in flt.get("predicates", []) if p.get("key") == "display_name"]
+            wanted = [
+                p.get("stringValue") for p in flt.get("predicates", []) if p.get("key") == "display_name"
+            ]
             found = [e for e in self.experiments if not wanted or e["display_name"] in wanted]
             return 200, {"experiments": found, "total_size": len(found)} if found else {}
         if (method, path) == ("POST", f"{API}/experiments"):
@@ -132,7 +144,12 @@ def test_submit_creates_a_run_with_the_compiled_spec_and_ui_parameters(kfp_serve
 
     assert set(body) <= set(V2beta1Run.attribute_map.values())
     assert body["experiment_id"] == "exp-1"
-    assert body["pipeline_spec"]["pipelineInfo"]["name"] == "climb-training"
+    # with a platform spec, kfp sends {"pipeline_spec": ..., "platform_spec": ...} (node pools, GPUs, Secrets)
+    assert body["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "climb-training"
+    executors = body["pipeline_spec"]["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"][
+        "executors"
+    ]
+    assert executors["exec-finetune"]["nodeSelector"]["labels"] == {"nvidia.com/gpu.present": "true"}
     assert body["runtime_config"]["parameters"] == {"pretrain_epochs": 3, "datasets": ["ptbxl"]}
     assert all(r["auth"] == f"Bearer {TOKEN}" for r in state.requests)
     assert TOKEN not in result.output
@@ -153,14 +170,18 @@ def test_schedule_replaces_the_recurring_run_of_that_name_only(kfp_server):
     calls = _calls(state)
     assert ("DELETE", f"{API}/recurringruns/rr-old") in calls
     assert ("DELETE", f"{API}/recurringruns/rr-other") not in calls
-    assert calls.index(("DELETE", f"{API}/recurringruns/rr-old")) < calls.index(("POST", f"{API}/recurringruns"))
-    body = next(r["body"] for r in state.requests if (r["method"], r["path"]) == ("POST", f"{API}/recurringruns"))
+    assert calls.index(("DELETE", f"{API}/recurringruns/rr-old")) < calls.index(
+        ("POST", f"{API}/recurringruns")
+    )
+    body = next(
+        r["body"] for r in state.requests if (r["method"], r["path"]) == ("POST", f"{API}/recurringruns")
+    )
     from kfp_server_api.models import V2beta1RecurringRun
 
     assert set(body) <= set(V2beta1RecurringRun.attribute_map.values())
     assert body["display_name"] == "nightly"
     assert body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * 1"
-    assert body["pipeline_spec"]["pipelineInfo"]["name"] == "climb-retraining"
+    assert body["pipeline_spec"]["pipeline_spec"]["pipelineInfo"]["name"] == "climb-retraining"
     assert body["max_concurrency"] == "1" or body["max_concurrency"] == 1
     # idempotent: a second schedule replaces the one just created, leaving exactly one of that name
     assert _climb("schedule", "--host", host, "--cron", "0 3 * * 1", "--name", "nightly").exit_code == 0
@@ -207,4 +228,6 @@ def test_redact_and_cron():
 
 def test_compiled_parameters_are_what_the_ui_shows():
     spec = next(yaml.safe_load_all((REPO / "pipelines" / "compiled" / "retraining.yaml").read_text()))
-    assert {"force", "gpu_count", "gpu_type", "overrides"} <= set(spec["root"]["inputDefinitions"]["parameters"])
+    assert {"force", "gpu_count", "gpu_type", "overrides"} <= set(
+        spec["root"]["inputDefinitions"]["parameters"]
+    )

@@ -77,6 +77,13 @@ class DatasetSpec:
     def __init__(self, options: BaseModel | None = None):
         self.options = options if options is not None else self.Options()
 
+    def bind_workspace(self, workspace: Path) -> None:
+        """Called by the stages with the workspace root (e.g. where a de-identification salt lives)."""
+
+    def cache_token(self) -> str | None:
+        """Anything besides options and files that changes this dataset's outputs (e.g. a salt's fingerprint)."""
+        return None
+
     def detect(self, root: Path) -> bool:
         """True if ``root`` looks like a copy of this dataset (cheap, metadata only)."""
         raise NotImplementedError

@@ -1,20 +1,21 @@
 """CBIS-DDSM (TCIA), read from its real layout, with DICOM de-identification.
 
 Layout: the four description csvs ``{mass,calc}_case_description_{train,test}_set.csv`` (at the root or in
-``csv/``; one row per abnormality: patient_id, breast density, left or right breast, image view, abnormality id,
-abnormality type, assessment (BI-RADS 0-5), pathology (MALIGNANT / BENIGN / BENIGN_WITHOUT_CALLBACK), image
-file path, ...) and the NBIA download ``CBIS-DDSM/<Subject ID>/<study folder>/<series folder>/1-1.dcm``, with
-its ``metadata.csv`` (Subject ID, Study UID, Series UID, File Location) when present. The csv ``image file
-path`` is ``<Subject ID>/<Study UID>/<Series UID>/000000.dcm``; it is resolved through ``metadata.csv``, else by
-the one DICOM file under ``CBIS-DDSM/<Subject ID>/`` (the full-mammogram series when there are several).
+``csv/``; one row per abnormality: patient_id, breast density, left or right breast, image view, abnormality
+id, abnormality type, assessment (BI-RADS 0-5), pathology (MALIGNANT / BENIGN / BENIGN_WITHOUT_CALLBACK),
+image file path, ...) and the NBIA download ``CBIS-DDSM/<Subject ID>/<study folder>/<series folder>/1-1.dcm``
+with its ``metadata.csv`` (Subject ID, Study UID, Series UID, File Location) when present. The csv ``image
+file path`` is ``<Subject ID>/<Study UID>/<Series UID>/000000.dcm``; it is resolved through ``metadata.csv``,
+else by the one DICOM file under ``CBIS-DDSM/<Subject ID>/`` (the full-mammogram series when there are
+several).
 
 Task as CLIMB (``src/datasets/mammo/cbis.py``): BI-RADS 1-5, multiclass, classes ``BIRAD 1``..``BIRAD 5`` (the
 answer strings CLIMB shares with VinDr-Mammo). One record per mammogram, i.e. per (patient, breast, view) of
 a split, over mass and calc rows: abnormalities assessed 0 (incomplete) are ignored, the highest remaining
-assessment is the label (an image with only 0s is rejected: ``inconclusive_assessment``), and the DICOM of that
-row is decoded. The pathology is aggregated into ``meta`` (malignant if any abnormality is). Official split:
-``*_test_set.csv`` -> ``test``; ``*_train_set.csv`` images get no split, so standardize hash-splits them by
-patient into train/val (no test share, as for CheXpert). ``patient_id`` is the csv's case id
+assessment is the label (an image with only 0s is rejected: ``inconclusive_assessment``), and the DICOM of
+that row is decoded. The pathology is aggregated into ``meta`` (malignant if any abnormality is). Official
+split: ``*_test_set.csv`` -> ``test``; ``*_train_set.csv`` images get no split, so standardize hash-splits
+them by patient into train/val (no test share, as for CheXpert). ``patient_id`` is the csv's case id
 (``P_00001``, already TCIA's pseudonym; the DICOM Patient ID is never used: see the header summary).
 """
 
@@ -97,8 +98,8 @@ class CBISDDSM(DicomImageMixin, DatasetSpec):
     license: ClassVar[str] = "TCIA, CC BY 3.0 (cite Lee et al. 2017, Sci Data 4:170177)"
     layout: ClassVar[str] = (
         "<root>/[csv/]{mass,calc}_case_description_{train,test}_set.csv (patient_id, left or right breast, "
-        "image view, abnormality id/type, assessment, pathology, image file path) + <root>/metadata.csv (NBIA) + "
-        "<root>/CBIS-DDSM/<Subject ID>/<study>/<series>/1-1.dcm"
+        "image view, abnormality id/type, assessment, pathology, image file path) + <root>/metadata.csv "
+        "(NBIA) + <root>/CBIS-DDSM/<Subject ID>/<study>/<series>/1-1.dcm"
     )
     official_split: ClassVar[bool] = True
     Options: ClassVar[type[BaseModel]] = CBISDDSMOptions
@@ -123,7 +124,9 @@ class CBISDDSM(DicomImageMixin, DatasetSpec):
             if not (found / name).is_file():
                 raise CatalogError(f"{found / name}: metadata file missing")
         locations = _read_metadata(root)
-        images: dict[tuple[str | None, str, str, str], list[_Row]] = {}  # (split, patient, side, view) -> rows
+        images: dict[
+            tuple[str | None, str, str, str], list[_Row]
+        ] = {}  # (split, patient, side, view) -> rows
         bad: list[Rejected] = []
         for name, split in DESCRIPTION_CSVS:
             source = (found / name).relative_to(root).as_posix()
@@ -158,8 +161,8 @@ class CBISDDSM(DicomImageMixin, DatasetSpec):
                 _subject(first.path),
                 first.source,
                 "inconclusive_assessment",
-                f"{first.source} line {first.line}: every abnormality of {first.patient} {first.side} {first.view} "
-                "is BI-RADS 0 (incomplete); CLIMB uses BI-RADS 1-5",
+                f"{first.source} line {first.line}: every abnormality of {first.patient} {first.side} "
+                f"{first.view} is BI-RADS 0 (incomplete); CLIMB uses BI-RADS 1-5",
             )
         kept = max(usable, key=lambda r: r.assessment)  # first row wins ties (csv order)
         record_id = _subject(kept.path)
@@ -182,7 +185,7 @@ class CBISDDSM(DicomImageMixin, DatasetSpec):
             ),
             split=first.split,
             meta={
-                "laterality": first.side,
+                "breast": first.side,
                 "view": first.view,
                 "breast_density": first.density or None,
                 "pathology": "MALIGNANT" if "MALIGNANT" in pathologies else "BENIGN",
@@ -195,9 +198,15 @@ class CBISDDSM(DicomImageMixin, DatasetSpec):
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """De-identified uint8 (H, W) mammogram; RecordError for missing/empty/corrupt/huge files."""
         pixels, meta = self.read_deidentified(
-            Path(root) / record.files[0], record.record_id, reject_burned_in=self.options.burned_in == "reject"
+            Path(root) / record.files[0],
+            record.record_id,
+            reject_burned_in=self.options.burned_in == "reject",
         )
-        return pixels, {"sampling_rate": None, "orig_size": (int(pixels.shape[0]), int(pixels.shape[1])), "meta": meta}
+        return pixels, {
+            "sampling_rate": None,
+            "orig_size": (int(pixels.shape[0]), int(pixels.shape[1])),
+            "meta": meta,
+        }
 
 
 def _subject(path: str) -> str:
@@ -275,7 +284,9 @@ def _read_metadata(root: Path) -> dict[tuple[str, str, str], str] | None:
         reader = csv.DictReader(fh)
         for column in METADATA_COLUMNS:
             if column not in (reader.fieldnames or []):
-                raise CatalogError(f"{path}: required column {column!r} missing (columns: {reader.fieldnames})")
+                raise CatalogError(
+                    f"{path}: required column {column!r} missing (columns: {reader.fieldnames})"
+                )
         for row in reader:
             location = (row["File Location"] or "").strip().replace("\\", "/").removeprefix("./")
             key = (row["Subject ID"].strip(), row["Study UID"].strip(), row["Series UID"].strip())

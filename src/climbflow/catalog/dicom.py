@@ -1,13 +1,14 @@
 """Shared DICOM support for the DICOM-based 2D datasets: pixel decoding and PS3.15 de-identification.
 
-Reading (:func:`read_dicom` + :func:`to_uint8`), with pydicom 3:
-stored values -> float -> Modality LUT (Rescale Slope/Intercept or Modality LUT Sequence, ``apply_modality_lut``)
--> VOI LUT Sequence or Window Center/Width (``apply_voi_lut``), scaled from the VOI output range to 0..255
+Reading (:func:`read_dicom` + :func:`to_uint8`), with pydicom 3: stored values -> float -> Modality LUT
+(Rescale Slope/Intercept or Modality LUT Sequence, ``apply_modality_lut``) -> VOI LUT Sequence or Window
+Center/Width (``apply_voi_lut``), scaled from the VOI output range to 0..255
 (no VOI in the file: min-max of the modality values) -> MONOCHROME1 inverted -> uint8 ``(H, W)``; colour
 images (RGB / YBR / PALETTE COLOR) -> uint8 ``(H, W, 3)``. ``Rows * Columns`` is checked before the pixel data
-is touched (decompression-bomb guard). Bad files raise :class:`RecordError`: ``missing_file``, ``empty_file``,
-``corrupt_dicom`` (not DICOM, truncated, undecodable), ``no_pixel_data``, ``image_too_large``, ``multi_frame``,
-``unsupported_compression`` (no pixel-data plugin for the transfer syntax), ``unsupported_photometric``.
+is touched (decompression-bomb guard). Bad files raise :class:`RecordError`: ``missing_file``,
+``empty_file``, ``corrupt_dicom`` (not DICOM, truncated, undecodable), ``no_pixel_data``, ``image_too_large``,
+``multi_frame``, ``unsupported_compression`` (no pixel-data plugin for the transfer syntax),
+``unsupported_photometric``, ``nonfinite``.
 
 De-identification (:class:`Deidentifier`) follows DICOM PS3.15 Annex E, the Basic Application Level
 Confidentiality Profile (Table E.1-1), with the *Retain Longitudinal Temporal Information with Modified Dates*
@@ -17,13 +18,14 @@ hash (so intervals within a patient are kept), UIDs not rooted at the DICOM stan
 replaced by keyed ``2.25.`` UIDs, the profile's X/Z attributes (institution, device, physicians, operators,
 addresses, free-text comments, ...) are removed or emptied, any other person name (PN) is removed, private
 tags and overlay/curve groups are removed, and a ``Burned In Annotation`` of YES is flagged (the pixels may
-carry identifying text that no header rule can clean). Only the PHI-free :func:`header` dict leaves the module.
+carry identifying text that no header rule can clean). Only the PHI-free :func:`header` dict leaves the
+module.
 
 Where the salt comes from (first match wins):
 1. ``CLIMBFLOW_DEID_SALT``: the secret itself (e.g. from a Kubernetes Secret);
 2. ``CLIMBFLOW_DEID_SALT_FILE``: a file holding it;
-3. the per-workspace default ``<workspace root>/.deid_salt`` (``bind_workspace``), else ``./workspace/.deid_salt``
-   (params.yaml's default workspace root).
+3. the per-workspace default ``<workspace root>/.deid_salt`` (set by ``bind_workspace``), else
+   ``./workspace/.deid_salt`` (params.yaml's default workspace root).
 A salt file that does not exist is created once with 32 random bytes (hex, mode 0600), so pseudonyms are
 stable within a workspace and unlinkable across workspaces; keep it secret and back it up with the workspace.
 """
@@ -62,6 +64,7 @@ DEFAULT_MAX_PIXELS = 64_000_000
 DATE_SHIFT_DAYS = (3653, 7305)  # dates move back 10 to 20 years, per patient
 STANDARD_UID_ROOT = "1.2.840.10008."
 PROFILE = "PS3.15 E.1 Basic Profile; Retain Long. Modified Dates Option"  # fits the LO VR (64 chars)
+_PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # (Float / Double Float) Pixel Data
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420", "PALETTE COLOR")
 
 # PS3.15 Table E.1-1, Basic Profile column, for the attributes a radiograph/mammogram header can carry.
@@ -303,7 +306,7 @@ class Deidentifier:
 
     @staticmethod
     def patient_key(ds: Dataset, fallback: str) -> str:
-        """What identifies the patient in the raw header: Patient ID, else Patient's Name, else ``fallback``."""
+        """What identifies the patient in the raw header: Patient ID, else Patient's Name, else the record."""
         for keyword in ("PatientID", "PatientName"):
             value = str(ds.get(keyword, "") or "").strip()
             if value:
@@ -314,8 +317,11 @@ class Deidentifier:
         return self.pseudonym(self.patient_key(ds, fallback))
 
     def deidentify(self, ds: Dataset, fallback_key: str) -> Deidentified:
-        """A de-identified deep copy of ``ds`` (file meta included); ``ds`` itself is not modified."""
+        """A de-identified copy of the header of ``ds`` (file meta included, pixel data left out so a deferred
+        Pixel Data element is never read twice); ``ds`` itself is not modified."""
         out = copy.deepcopy(ds)
+        for tag in _PIXEL_TAGS & set(out.keys()):
+            del out[tag]
         key = self.patient_key(ds, fallback_key)
         result = Deidentified(out, self.pseudonym(key), self.date_offset_days(key))
         before = len(list(_walk_tags(out)))
@@ -364,7 +370,7 @@ class Deidentifier:
                     result.replaced.add(keyword)
             elif present:  # D
                 if elem.VR in ("DA", "DT"):
-                    shifted = [_shift(str(v), result.date_offset_days, elem.VR) for v in _values(elem)]
+                    shifted = [_shift(str(v), result.date_offset_days) for v in _values(elem)]
                     if any(v is None for v in shifted):
                         del ds[tag]  # an unparseable date cannot be shifted: remove it
                         result.removed.add(keyword)
@@ -395,7 +401,7 @@ def _walk_tags(ds: Dataset) -> Iterator[int]:
                 yield from _walk_tags(item)
 
 
-def _shift(value: str, days: int, vr: str) -> str | None:
+def _shift(value: str, days: int) -> str | None:
     """Shift a DA (YYYYMMDD) or the date part of a DT by ``days``; None if it is not a valid date."""
     text = value.strip()
     if len(text) < 8 or not text[:8].isdigit():
@@ -437,7 +443,8 @@ def read_dicom(path: Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Dataset:
     if rows * cols * frames * samples > max_pixels:
         raise RecordError(
             "image_too_large",
-            f"{path} is {cols}x{rows} px x {frames} frame(s) x {samples} sample(s) (limit {max_pixels} values)",
+            f"{path} is {cols}x{rows} px x {frames} frame(s) x {samples} sample(s) "
+            f"(limit {max_pixels} values)",
         )
     if frames > 1:
         raise RecordError("multi_frame", f"{path} has {frames} frames; a single 2D image is expected")
@@ -586,6 +593,10 @@ class DicomImageMixin:
         """Use ``<workspace>/.deid_salt`` as the default salt (the stage that opens the spec calls this)."""
         self._workspace = Path(workspace)
         self._deid = None
+
+    def cache_token(self) -> str | None:
+        """Pseudonyms and date shifts depend on the salt: a new salt must give new outputs."""
+        return "deid-salt:" + salt_fingerprint(self.deidentifier.salt)
 
     @property
     def deidentifier(self) -> Deidentifier:

@@ -154,7 +154,9 @@ class Events:
         )
 
     def take(self, mask: np.ndarray) -> Events:
-        return Events(self.itemid[mask], self.time[mask], self.available[mask], self.hadm_id[mask], self.value[mask])
+        return Events(
+            self.itemid[mask], self.time[mask], self.available[mask], self.hadm_id[mask], self.value[mask]
+        )
 
     def __len__(self) -> int:
         return int(self.itemid.size)
@@ -331,7 +333,9 @@ def build_features(
 class _Mimic4Base(DatasetSpec):
     """Shared cohort, options and targets of the three MIMIC-IV entries."""
 
-    license: ClassVar[str] = "PhysioNet Credentialed Health Data License 1.5.0 (credentialing + CITI training)"
+    license: ClassVar[str] = (
+        "PhysioNet Credentialed Health Data License 1.5.0 (credentialing + CITI training)"
+    )
     official_split: ClassVar[bool] = False
     Options: ClassVar[type[BaseModel]] = Mimic4Options
     task: ClassVar[TaskType] = "binary"
@@ -372,7 +376,9 @@ class _Mimic4Base(DatasetSpec):
 
 class MIMIC4(_Mimic4Base):
     name: ClassVar[str] = "mimic4"
-    title: ClassVar[str] = "MIMIC-IV v2.2 admissions: EHR features at admission + 48 h (IHM or length of stay)"
+    title: ClassVar[str] = (
+        "MIMIC-IV v2.2 admissions: EHR features at admission + 48 h (IHM or length of stay)"
+    )
     modality: ClassVar[str] = "ehr"
     layout: ClassVar[str] = (
         f"<root>/{MIMICIV}/hosp/{{patients,admissions,labevents,d_labitems,diagnoses_icd}}.csv.gz + "
@@ -385,9 +391,11 @@ class MIMIC4(_Mimic4Base):
 
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
         counts: dict[str, int] = {}
-        files = (ADMISSIONS, PATIENTS, LABEVENTS, CHARTEVENTS, ICUSTAYS)
+        tables = (PATIENTS, LABEVENTS, CHARTEVENTS, ICUSTAYS)
         for item in cohort(Path(root), self.options):
             if isinstance(item, Admission):
+                # no file of its own: files[0] names the admission's row (so that no two records share it)
+                files = (f"{ADMISSIONS}#hadm_id={item.hadm_id}", *tables)
                 item = self._record(item, files, {"admission_type": item.admission_type})
             key = item.rule if isinstance(item, Rejected) else "ok"
             counts[key] = counts.get(key, 0) + 1
@@ -398,7 +406,9 @@ class MIMIC4(_Mimic4Base):
         """Cohort admissions, lab/chart rows of the feature items and ICU intimes (read once per root)."""
         key = Path(root).resolve()
         if key not in self._tables:
-            labs = _read_events(key, LABEVENTS, {i for m in MEASUREMENTS if m.source == "lab" for i in m.itemids})
+            labs = _read_events(
+                key, LABEVENTS, {i for m in MEASUREMENTS if m.source == "lab" for i in m.itemids}
+            )
             charts = _read_events(
                 key, CHARTEVENTS, {i for m in MEASUREMENTS if m.source == "vital" for i in m.itemids}
             )
@@ -411,7 +421,8 @@ class MIMIC4(_Mimic4Base):
                 "admissions": {a.hadm_id: a for a in cohort(key, self.options) if isinstance(a, Admission)},
                 "labs": {int(s): Events.from_frame(g) for s, g in labs.groupby("subject_id")},
                 "charts": {
-                    int(h): Events.from_frame(g) for h, g in charts.dropna(subset=["hadm_id"]).groupby("hadm_id")
+                    int(h): Events.from_frame(g)
+                    for h, g in charts.dropna(subset=["hadm_id"]).groupby("hadm_id")
                 },
                 "intimes": intimes,
                 "empty": Events.from_frame(labs.iloc[:0]),
@@ -423,7 +434,9 @@ class MIMIC4(_Mimic4Base):
         t = self.tables(root)
         adm = t["admissions"].get(_int(record.record_id))
         if adm is None:
-            raise RecordError("unknown_admission", f"hadm_id {record.record_id} is not in the cohort of {ADMISSIONS}")
+            raise RecordError(
+                "unknown_admission", f"hadm_id {record.record_id} is not in the cohort of {ADMISSIONS}"
+            )
         labs = t["labs"].get(adm.subject_id, t["empty"])
         charts = t["charts"].get(adm.hadm_id, t["empty"])
         vector, meta = build_features(adm, labs, charts, t["intimes"].get(adm.hadm_id, []))
@@ -451,7 +464,13 @@ class MIMIC4CXR(_Mimic4Base):
         for item in cohort(root, self.options):
             if isinstance(item, Admission):
                 item = self._pick(root, item, by_subject.get(item.subject_id))
-            key = "no_cxr_before_prediction" if item is None else item.rule if isinstance(item, Rejected) else "ok"
+            key = (
+                "no_cxr_before_prediction"
+                if item is None
+                else item.rule
+                if isinstance(item, Rejected)
+                else "ok"
+            )
             counts[key] = counts.get(key, 0) + 1
             if item is not None:
                 yield item
@@ -512,7 +531,13 @@ class MIMIC4ECG(_Mimic4Base):
         for item in cohort(root, self.options):
             if isinstance(item, Admission):
                 item = self._pick(root, item, by_subject.get(item.subject_id))
-            key = "no_ecg_before_prediction" if item is None else item.rule if isinstance(item, Rejected) else "ok"
+            key = (
+                "no_ecg_before_prediction"
+                if item is None
+                else item.rule
+                if isinstance(item, Rejected)
+                else "ok"
+            )
             counts[key] = counts.get(key, 0) + 1
             if item is not None:
                 yield item
@@ -533,7 +558,11 @@ class MIMIC4ECG(_Mimic4Base):
                 message = f"{ECG_RECORDS}: record file {rel} of hadm_id {adm.hadm_id} not found"
                 return Rejected(str(adm.hadm_id), rel, "missing_file", message)
         hours = (adm.prediction_time - chosen["time"]) / pd.Timedelta(hours=1)
-        meta = {"study_id": _int(study), "hours_before_prediction": round(float(hours), 2), "sampling_rate": 500.0}
+        meta = {
+            "study_id": _int(study),
+            "hours_before_prediction": round(float(hours), 2),
+            "sampling_rate": 500.0,
+        }
         return self._record(adm, files, meta)
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:

@@ -162,7 +162,9 @@ class VinDrCXR(DicomImageMixin, DatasetSpec):
         for rel, split in LABEL_CSVS:
             yield from self._index_csv(root, rel, split, seen)
 
-    def _index_csv(self, root: Path, rel: str, split: Split | None, seen: set[str]) -> Iterator[RawRecord | Rejected]:
+    def _index_csv(
+        self, root: Path, rel: str, split: Split | None, seen: set[str]
+    ) -> Iterator[RawRecord | Rejected]:
         images: dict[str, list[tuple[int, str, dict[str, str]]]] = {}  # image_id -> (line, reader, labels)
         with (root / rel).open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -187,10 +189,15 @@ class VinDrCXR(DicomImageMixin, DatasetSpec):
     ) -> RawRecord | Rejected:
         first = rows[0][0]
         if not image_id:
-            return Rejected(f"{source}:{first}", source, "bad_image_id", f"{source} line {first}: empty image_id")
+            return Rejected(
+                f"{source}:{first}", source, "bad_image_id", f"{source} line {first}: empty image_id"
+            )
         if image_id in seen:
             return Rejected(
-                image_id, source, "duplicate_record", f"{source} line {first}: image_id {image_id} also listed earlier"
+                image_id,
+                source,
+                "duplicate_record",
+                f"{source} line {first}: image_id {image_id} also listed earlier",
             )
         seen.add(image_id)
         readers: list[set[str]] = []
@@ -243,9 +250,15 @@ class VinDrCXR(DicomImageMixin, DatasetSpec):
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """De-identified, windowed uint8 (H, W) image; RecordError for missing/empty/corrupt/huge files."""
         pixels, meta = self.read_deidentified(
-            Path(root) / record.files[0], record.record_id, reject_burned_in=self.options.burned_in == "reject"
+            Path(root) / record.files[0],
+            record.record_id,
+            reject_burned_in=self.options.burned_in == "reject",
         )
-        return pixels, {"sampling_rate": None, "orig_size": (int(pixels.shape[0]), int(pixels.shape[1])), "meta": meta}
+        return pixels, {
+            "sampling_rate": None,
+            "orig_size": (int(pixels.shape[0]), int(pixels.shape[1])),
+            "meta": meta,
+        }
 
 
 def _label_columns(path: Path, header: list[str]) -> dict[str, str]:

@@ -79,9 +79,7 @@ ADMISSION_GROUPS: dict[str, tuple[str, ...]] = {
     "observation": ("OBSERVATION ADMIT", "EU OBSERVATION", "DIRECT OBSERVATION", "AMBULATORY OBSERVATION"),
 }
 STATIC: tuple[str, ...] = ("age", "female", *(f"admission_{g}" for g in ADMISSION_GROUPS), "icu")
-FEATURES: tuple[str, ...] = STATIC + tuple(
-    f"{m.name}_{s}" for m in MEASUREMENTS for s in (*STATS, "missing")
-)
+FEATURES: tuple[str, ...] = STATIC + tuple(f"{m.name}_{s}" for m in MEASUREMENTS for s in (*STATS, "missing"))
 # token groups of the EHR encoder: the static features, then one group per measurement
 FEATURE_GROUPS: tuple[tuple[int, ...], ...] = (tuple(range(len(STATIC))),) + tuple(
     tuple(range(len(STATIC) + 5 * k, len(STATIC) + 5 * k + 5)) for k in range(len(MEASUREMENTS))

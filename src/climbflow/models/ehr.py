@@ -47,7 +47,7 @@ class EhrEncoder(nn.Module):
         self.out_dim = width
 
     def forward_tokens(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float().reshape(x.shape[0], -1)
+        x = torch.nan_to_num(x.float().reshape(x.shape[0], -1), nan=0.0)  # missing values: 0 (+ indicators)
         if x.shape[1] != self.n_features:
             raise ValueError(f"expected {self.n_features} features, got {x.shape[1]}")
         grouped = x[:, self.index] * self.mask  # (B, G, L)

@@ -36,7 +36,10 @@ class TextEncoder(nn.Module):
         self.trainable = trainable
         for p in self.model.parameters():
             p.requires_grad_(trainable)
-        dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        dim = (
+            getattr(self.model, "get_embedding_dimension", None)
+            or self.model.get_sentence_embedding_dimension
+        )
         self.out_dim = int(dim())
 
     def _features(self, texts: list[str]) -> dict[str, torch.Tensor]:

@@ -113,9 +113,12 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
         "climb.output_uri": redact(result.uri),
         "climb.cache_hit": str(result.cache_hit).lower(),
     }
-    for key in ("snapshot_id", "source_uri", "data_version", "modality", "passed"):
-        if key in report:
+    for key in ("snapshot_id", "source_uri", "data_version", "modality", "passed", "data_docs", "task"):
+        if report.get(key) is not None:
             tags[f"climb.{key}"] = str(report[key])
+    for key in ("model", "pretrained", "standardized"):  # exact links to the upstream stage outputs (lineage)
+        if isinstance(report.get(key), str) and result.stage in ("finetune", "evaluate"):
+            tags[f"climb.input.{key}"] = redact(report[key])
     if "data_version" in result.extra:
         tags["climb.data_version"] = result.extra["data_version"]["md5"]
         tags["climb.dvc_remote"] = result.extra["data_version"]["remote"]
@@ -188,18 +191,55 @@ def _register_challenger(params: Params, result: StageResult, run_id: str, tags:
         )
     version = str(info.registered_model_version)
     client.set_registered_model_alias(name, CHALLENGER, version)
-    version_tags = {
-        "climb.data_version": report["data_version"],
-        "climb.pipeline_run_id": tags["climb.pipeline_run_id"],
-        "climb.git_commit": tags["climb.git_commit"],
-        "climb.evaluation_uri": redact(result.uri),
-        **{f"climb.metric.{k}": f"{v:.6g}" for k, v in report["metrics"].items() if _is_number(v)},
-    }
-    for key, value in version_tags.items():
+    from climbflow.registry.evidence import test_split_hash, validation_verdicts
+
+    datasets = [*report.get("pretrain_data_versions", {}), report["target"]]
+    verdicts = validation_verdicts(params, tags["climb.pipeline_run_id"], datasets)
+    split = test_split_hash(report["standardized"])
+    for key, value in challenger_tags(report, result.uri, tags, test_split=split, verdicts=verdicts).items():
         client.set_model_version_tag(name, version, key, value)
     client.set_tag(run_id, "climb.registered_model", f"{name}/{version}")
     result.extra["registered_model"] = {"name": name, "version": version, "alias": CHALLENGER}
     log.info("registered %s version %s as @%s", name, version, CHALLENGER)
+
+
+def challenger_tags(
+    report: dict[str, Any],
+    evaluation_uri: str,
+    run_tags: dict[str, str],
+    *,
+    test_split: str,
+    verdicts: dict[str, str],
+) -> dict[str, str]:
+    """The version tags of a registered challenger (an evaluate report): what the promotion gate compares and
+    lineage starts from. Metrics (``climb.metric.*``), sub-task metrics (``climb.subtask_auc.<class>``), the task,
+    the frozen test split hash, the data version of every dataset behind the model and its validation verdicts.
+    """
+    from climbflow.registry.evidence import overall_verdict
+
+    target = report["target"]
+    data_versions = {**report.get("pretrain_data_versions", {}), target: report["data_version"]}
+    out = {
+        "climb.target": target,
+        "climb.task": str(report.get("task", "multilabel")),
+        "climb.data_version": report["data_version"],
+        "climb.pipeline_run_id": run_tags["climb.pipeline_run_id"],
+        "climb.git_commit": run_tags["climb.git_commit"],
+        "climb.image": run_tags.get("climb.image", ""),
+        "climb.evaluation_uri": redact(evaluation_uri),
+        "climb.n_test": str(report.get("n_test", "")),
+        "climb.test_split_hash": test_split,
+        "climb.validation": overall_verdict(verdicts),
+        **{f"climb.validation.{ds}": v for ds, v in verdicts.items()},
+        **{f"climb.data_version.{ds}": v for ds, v in data_versions.items()},
+        **{f"climb.metric.{k}": f"{v:.6g}" for k, v in report["metrics"].items() if _is_number(v)},
+        **{
+            f"climb.subtask_auc.{k}": f"{v:.6g}"
+            for k, v in (report.get("per_class_auc") or {}).items()
+            if _is_number(v) and v == v
+        },
+    }
+    return out
 
 
 def model_name(target: str) -> str:

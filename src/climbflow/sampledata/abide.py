@@ -127,15 +127,25 @@ def write_abide(
         if kind < NO_FILENAME_FRACTION and i > 0:
             file_id = NO_FILENAME
         else:
-            reduction = float(np.clip(rng.normal(0.25, 0.12), 0.0, 0.5) if autism else np.clip(rng.normal(0.02, 0.08), 0, 0.3))
+            reduction = float(
+                np.clip(rng.normal(0.25, 0.12), 0.0, 0.5)
+                if autism
+                else np.clip(rng.normal(0.02, 0.08), 0, 0.3)
+            )
             noise, glob = site_params[site]
             srng = np.random.default_rng([seed, 2, sub_id])
-            series = _time_series(srng, network, long_range, reduction, noise, glob, int(srng.integers(120, 200)))
+            series = _time_series(
+                srng, network, long_range, reduction, noise, glob, int(srng.integers(120, 200))
+            )
             if kind < NO_FILENAME_FRACTION + ROIS_FRACTION:
                 header = "\t".join(f"#{k + 1}" for k in range(nodes))
                 np.savetxt(
-                    root / "rois_cc200" / f"{file_id}{ROIS_SUFFIX}", series, fmt="%.3f", delimiter="\t",
-                    header=header, comments="",
+                    root / "rois_cc200" / f"{file_id}{ROIS_SUFFIX}",
+                    series,
+                    fmt="%.3f",
+                    delimiter="\t",
+                    header=header,
+                    comments="",
                 )
             else:
                 np.save(root / f"{file_id}{NPY_SUFFIX}", np.corrcoef(series, rowvar=False).astype(np.float32))

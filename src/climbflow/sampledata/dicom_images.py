@@ -70,11 +70,42 @@ DX_STORAGE = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For 
 SC_STORAGE = "1.2.840.10008.5.1.4.1.1.7"  # Secondary Capture (CBIS-DDSM: digitized film)
 TCIA_ROOT = "1.3.6.1.4.1.9590.100.1.2."
 
-_GIVEN = ("AN", "BINH", "CHI", "DUNG", "GIANG", "HANH", "KHANH", "LINH", "MINH", "NGOC", "PHUONG", "QUANG", "THAO")
+_GIVEN = (
+    "AN",
+    "BINH",
+    "CHI",
+    "DUNG",
+    "GIANG",
+    "HANH",
+    "KHANH",
+    "LINH",
+    "MINH",
+    "NGOC",
+    "PHUONG",
+    "QUANG",
+    "THAO",
+)
 _FAMILY_VN = ("NGUYEN", "TRAN", "PHAM", "HOANG", "VU", "DANG", "BUI", "DO", "NGO", "DUONG", "LY")
-_FIRST_US = ("MARGARET", "DOROTHY", "EVELYN", "GLORIA", "JUDITH", "BARBARA", "SHIRLEY", "PATRICIA", "LORRAINE")
+_FIRST_US = (
+    "MARGARET",
+    "DOROTHY",
+    "EVELYN",
+    "GLORIA",
+    "JUDITH",
+    "BARBARA",
+    "SHIRLEY",
+    "PATRICIA",
+    "LORRAINE",
+)
 _LAST_US = ("HOLLOWAY", "PEMBERTON", "WHITAKER", "CALLOWAY", "FAIRCHILD", "ASHWORTH", "BRADSHAW", "THORNTON")
-_STREETS = ("Elm Street", "Lakeview Drive", "Tran Hung Dao", "Le Loi Boulevard", "Maple Avenue", "Hai Ba Trung")
+_STREETS = (
+    "Elm Street",
+    "Lakeview Drive",
+    "Tran Hung Dao",
+    "Le Loi Boulevard",
+    "Maple Avenue",
+    "Hai Ba Trung",
+)
 
 
 # ------------------------------------------------------------------------------------------- PHI + DICOM
@@ -111,7 +142,9 @@ def _fake_patient(rng: np.random.Generator, k: int, vietnamese: bool) -> _Patien
         birth=birth.strftime("%Y%m%d"),
         sex="F" if not vietnamese or rng.random() < 0.45 else "M",
         address=f"{int(rng.integers(10, 999))} {_STREETS[int(rng.integers(len(_STREETS)))]}, Unit {k + 1}",
-        phone=f"+84-24-{int(rng.integers(10**6, 10**7))}" if vietnamese else f"555-{int(rng.integers(1000, 9999))}",
+        phone=f"+84-24-{int(rng.integers(10**6, 10**7))}"
+        if vietnamese
+        else f"555-{int(rng.integers(1000, 9999))}",
         other_id=f"INS-{int(rng.integers(10**8, 10**9))}",
     )
 
@@ -120,11 +153,20 @@ def _sites(vietnamese: bool) -> list[_Site]:
     if vietnamese:
         return [
             _Site("Red River General Hospital", "18 Giai Phong Road, Hanoi", "RRGH-DR-02", "SN-DRX-4471902"),
-            _Site("Lotus Lake Medical University Hospital", "1 Ton That Tung, Hanoi", "LLMU-CR-07", "SN-CR-8830215"),
+            _Site(
+                "Lotus Lake Medical University Hospital",
+                "1 Ton That Tung, Hanoi",
+                "LLMU-CR-07",
+                "SN-CR-8830215",
+            ),
         ]
     return [
-        _Site("Riverside Breast Imaging Center", "400 Harbor Parkway, Boston", "RBIC-MAMMO-1", "SN-LUM-2209931"),
-        _Site("Saint Aldric Womens Hospital", "77 Cedar Lane, Winston-Salem", "SAWH-FILM-3", "SN-DIG-5570114"),
+        _Site(
+            "Riverside Breast Imaging Center", "400 Harbor Parkway, Boston", "RBIC-MAMMO-1", "SN-LUM-2209931"
+        ),
+        _Site(
+            "Saint Aldric Womens Hospital", "77 Cedar Lane, Winston-Salem", "SAWH-FILM-3", "SN-DIG-5570114"
+        ),
     ]
 
 
@@ -132,7 +174,9 @@ def _study_date(rng: np.random.Generator) -> dt.date:
     return dt.date(2015, 1, 1) + dt.timedelta(days=int(rng.integers(0, 8 * 365)))  # 2015-2022
 
 
-def _phi_header(ds: Dataset, rng: np.random.Generator, pat: _Patient, site: _Site, study: dt.date, k: int) -> None:
+def _phi_header(
+    ds: Dataset, rng: np.random.Generator, pat: _Patient, site: _Site, study: dt.date, k: int
+) -> None:
     """The identifying attributes a non-de-identified export carries (see :data:`PHI_KEYWORDS`)."""
     day = study.strftime("%Y%m%d")
     ds.PatientName = pat.name
@@ -191,7 +235,10 @@ def _encode(ds: Dataset, rng: np.random.Generator, pix: np.ndarray, enc: _Encodi
     if enc.mono1:
         stored = top - stored  # MONOCHROME1: the minimum value is displayed white
     ds.set_pixel_data(
-        stored.astype(np.uint16), "MONOCHROME1" if enc.mono1 else "MONOCHROME2", enc.bits, generate_instance_uid=False
+        stored.astype(np.uint16),
+        "MONOCHROME1" if enc.mono1 else "MONOCHROME2",
+        enc.bits,
+        generate_instance_uid=False,
     )
     offset = 0
     if enc.rescale is not None:
@@ -313,7 +360,10 @@ def write_vindr_cxr(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
     test_patients: set[int] = set()
     n_test = 0
     for p in rng.permutation(len(patients)):
-        if n_test >= max(1, round(VINDR_TEST_FRACTION * n_records)) or len(test_patients) == len(patients) - 1:
+        if (
+            n_test >= max(1, round(VINDR_TEST_FRACTION * n_records))
+            or len(test_patients) == len(patients) - 1
+        ):
             break
         test_patients.add(int(p))
         n_test += sum(1 for im in images if im["patient"] == p)
@@ -421,8 +471,22 @@ NBIA_COLUMNS = (
 BIRADS_P = {1: 0.06, 2: 0.2, 3: 0.22, 4: 0.34, 5: 0.18}
 MALIGNANT_P = {0: 0.3, 1: 0.02, 2: 0.05, 3: 0.15, 4: 0.5, 5: 0.95}
 MASS_SHAPE = {0: "OVAL", 1: "ROUND", 2: "ROUND", 3: "OVAL", 4: "LOBULATED", 5: "IRREGULAR"}
-MASS_MARGINS = {0: "OBSCURED", 1: "CIRCUMSCRIBED", 2: "CIRCUMSCRIBED", 3: "OBSCURED", 4: "ILL_DEFINED", 5: "SPICULATED"}
-CALC_TYPE = {0: "PUNCTATE", 1: "ROUND_AND_REGULAR", 2: "LARGE_RODLIKE", 3: "PUNCTATE", 4: "AMORPHOUS", 5: "PLEOMORPHIC"}
+MASS_MARGINS = {
+    0: "OBSCURED",
+    1: "CIRCUMSCRIBED",
+    2: "CIRCUMSCRIBED",
+    3: "OBSCURED",
+    4: "ILL_DEFINED",
+    5: "SPICULATED",
+}
+CALC_TYPE = {
+    0: "PUNCTATE",
+    1: "ROUND_AND_REGULAR",
+    2: "LARGE_RODLIKE",
+    3: "PUNCTATE",
+    4: "AMORPHOUS",
+    5: "PLEOMORPHIC",
+}
 CALC_DIST = {0: "CLUSTERED", 1: "SCATTERED", 2: "SCATTERED", 3: "CLUSTERED", 4: "CLUSTERED", 5: "SEGMENTAL"}
 CBIS_TEST_FRACTION = 0.2
 
@@ -466,13 +530,18 @@ def _breast_lesions(rng: np.random.Generator) -> list[_Abnormality]:
     return out
 
 
-def _draw_mass(d: ImageDraw.ImageDraw, rng: np.random.Generator, x: float, y: float, r: float, birads: int) -> None:
+def _draw_mass(
+    d: ImageDraw.ImageDraw, rng: np.random.Generator, x: float, y: float, r: float, birads: int
+) -> None:
     n = 24
     ang = np.linspace(0, 2 * np.pi, n, endpoint=False) + rng.uniform(0, 2 * np.pi)
     aspect = {0: 1.3, 1: 1.0, 2: 1.0, 3: 1.45}.get(birads, 1.15)
     jitter = {4: 0.22, 5: 0.18}.get(birads, 0.04)
     lobes = 1 + jitter * np.sin(3 * ang + rng.uniform(0, 6)) + rng.normal(0, jitter / 2, n)
-    pts = [(x + r * aspect * lb * math.cos(a), y + r * lb * math.sin(a)) for a, lb in zip(ang, lobes, strict=True)]
+    pts = [
+        (x + r * aspect * lb * math.cos(a), y + r * lb * math.sin(a))
+        for a, lb in zip(ang, lobes, strict=True)
+    ]
     d.polygon(pts, fill=255)
     if birads == 5:  # spicules radiating from the margin
         for a in rng.uniform(0, 2 * np.pi, size=int(rng.integers(9, 15))):
@@ -480,7 +549,9 @@ def _draw_mass(d: ImageDraw.ImageDraw, rng: np.random.Generator, x: float, y: fl
             d.line([(x, y), (x + length * math.cos(a), y + length * math.sin(a))], fill=200, width=2)
 
 
-def _draw_calcs(d: ImageDraw.ImageDraw, rng: np.random.Generator, x: float, y: float, w: int, birads: int) -> None:
+def _draw_calcs(
+    d: ImageDraw.ImageDraw, rng: np.random.Generator, x: float, y: float, w: int, birads: int
+) -> None:
     count = {0: 5, 1: 2, 2: 3, 3: 6, 4: 11, 5: 18}[birads] + int(rng.integers(0, 3))
     spread = w * {1: 0.2, 2: 0.18, 3: 0.05, 4: 0.06, 5: 0.1}.get(birads, 0.06)
     size = {1: 2.0, 2: 2.2, 3: 1.5, 4: 1.4, 5: 1.2}.get(birads, 1.4)
@@ -516,7 +587,11 @@ def _render_mammogram(rng: np.random.Generator, h: int, w: int, m: _Mammo, burne
         x, y = rx * lrng.uniform(0.2, 0.6), cy + ry * lrng.uniform(-0.5, 0.5)
         img, d = c.draw()
         if ab.kind == "mass":
-            r = w * {0: 0.05, 1: 0.025, 2: 0.04, 3: 0.05, 4: 0.065, 5: 0.08}[ab.birads] * lrng.uniform(0.85, 1.15)
+            r = (
+                w
+                * {0: 0.05, 1: 0.025, 2: 0.04, 3: 0.05, 4: 0.065, 5: 0.08}[ab.birads]
+                * lrng.uniform(0.85, 1.15)
+            )
             _draw_mass(d, lrng, x, y, r, ab.birads)
             blur = {4: 2.2, 5: 1.4}.get(ab.birads, 1.0)
             amp = {0: 0.14, 1: 0.07, 2: 0.11, 3: 0.14, 4: 0.18, 5: 0.22}[ab.birads] * lrng.uniform(0.85, 1.15)
@@ -557,7 +632,11 @@ def write_cbis_ddsm(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
         patients.append(_fake_patient(rng, len(patients), vietnamese=False))
         side, density = str(rng.choice(["LEFT", "RIGHT"])), int(rng.integers(1, 5))
         lesions = _breast_lesions(rng)
-        views = ["CC", "MLO"] if rng.random() < 0.8 and len(mammos) + 1 < n_records else [str(rng.choice(["CC", "MLO"]))]
+        views = (
+            ["CC", "MLO"]
+            if rng.random() < 0.8 and len(mammos) + 1 < n_records
+            else [str(rng.choice(["CC", "MLO"]))]
+        )
         for view in views:
             copy = [_Abnormality(a.kind, a.number, a.birads, a.pathology) for a in lesions]
             mammos.append(_Mammo(len(patients) - 1, side, view, density, copy))
@@ -581,10 +660,13 @@ def write_cbis_ddsm(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
         burned = irng.random() < 0.1
         pix = _render_mammogram(irng, h, w, m, burned)
         enc = _pick_encoding(irng, (12, 14, 16))
-        folder_date = dt.date(2016, 7, 20) + dt.timedelta(days=int(irng.integers(0, 60)))  # TCIA's shifted dates
+        folder_date = dt.date(2016, 7, 20) + dt.timedelta(
+            days=int(irng.integers(0, 60))
+        )  # TCIA's shifted dates
         for kind in sorted({a.kind for a in m.abnormalities}):
             prefix = "Mass" if kind == "mass" else "Calc"
-            subject = f"{prefix}-{'Training' if m.split == 'train' else 'Test'}_P_{m.patient + 1:05d}_{m.side}_{m.view}"
+            split = "Training" if m.split == "train" else "Test"
+            subject = f"{prefix}-{split}_P_{m.patient + 1:05d}_{m.side}_{m.view}"
             srng = np.random.default_rng([seed, 4, k, len(kind)])
             study_uid, series_uid = _tcia_uid(srng), _tcia_uid(srng)
             m.series[kind] = (subject, study_uid, series_uid)
@@ -597,7 +679,14 @@ def write_cbis_ddsm(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
             ds.PixelSpacing = [round(150.0 / h, 4), round(150.0 / h, 4)]
             ds.ConversionType = "DF"  # digitized film
             ds.BurnedInAnnotation = "YES" if burned else "NO"
-            _phi_header(ds, np.random.default_rng([seed, 5, m.patient]), patients[m.patient], sites[m.patient % 2], m.study, k)
+            _phi_header(
+                ds,
+                np.random.default_rng([seed, 5, m.patient]),
+                patients[m.patient],
+                sites[m.patient % 2],
+                m.study,
+                k,
+            )
             _encode(ds, np.random.default_rng([seed, 6, k]), pix, enc)
             _save(ds, root / rel / "1-1.dcm")
             size = (root / rel / "1-1.dcm").stat().st_size
@@ -628,7 +717,9 @@ def write_cbis_ddsm(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
         perm = np.random.default_rng([seed, 2]).permutation(len(labels))
         labels = [labels[i] for i in perm]
     it = iter(labels)
-    rows: dict[tuple[str, str], list[list[str]]] = {(k, s): [] for k in ("mass", "calc") for s in ("train", "test")}
+    rows: dict[tuple[str, str], list[list[str]]] = {
+        (k, s): [] for k in ("mass", "calc") for s in ("train", "test")
+    }
     crng = np.random.default_rng([seed, 3])
     for m in mammos:
         for a in m.abnormalities:
@@ -645,8 +736,19 @@ def write_cbis_ddsm(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
                 desc = [CALC_TYPE[a.birads], CALC_DIST[a.birads]]
             cells = [f"P_{m.patient + 1:05d}", str(m.density), m.side, m.view, str(a.number), a.kind.upper()]
             key = ("mass" if a.kind == "mass" else "calc", m.split)
-            rows[key].append([*cells[:5], "mass" if a.kind == "mass" else "calcification", *desc, str(birads),
-                              pathology, subtlety, full, crop, roi])
+            rows[key].append(
+                [
+                    *cells[:5],
+                    "mass" if a.kind == "mass" else "calcification",
+                    *desc,
+                    str(birads),
+                    pathology,
+                    subtlety,
+                    full,
+                    crop,
+                    roi,
+                ]
+            )
     for name, _ in DESCRIPTION_CSVS:
         kind, split = name.split("_")[0], "train" if "_train_" in name else "test"
         with (root / name).open("w", newline="", encoding="utf-8") as fh:

@@ -25,7 +25,6 @@ of stay) across the admissions that stay more than 48 h (negative control).
 from __future__ import annotations
 
 import gzip
-import io
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -85,7 +84,20 @@ CHART_ITEMS: dict[int, tuple[str, str, str]] = {  # d_items: itemid -> label, ab
     223761: ("Temperature Fahrenheit", "Temperature F", "°F"),
     223762: ("Temperature Celsius", "Temperature C", "°C"),
 }
-ICD_CODES = {"severe": ["A419", "R6521", "J9601", "N179"], "any": ["I10", "E119", "J189", "I509", "K219", "E785"]}
+ICD_CODES = {
+    "severe": ["A419", "R6521", "J9601", "N179"],
+    "any": ["I10", "E119", "J189", "I509", "K219", "E785"],
+}
+ICUSTAY_COLUMNS = (
+    "subject_id",
+    "hadm_id",
+    "stay_id",
+    "first_careunit",
+    "last_careunit",
+    "intime",
+    "outtime",
+    "los",
+)
 MIMIC_LEADS = ("I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6")
 _PTBXL_TO_MIMIC = [0, 1, 2, 3, 5, 4, 6, 7, 8, 9, 10, 11]  # ptbxl order I II III AVR AVL AVF V1..V6
 
@@ -187,7 +199,9 @@ def _admissions(rng: np.random.Generator, n: int) -> tuple[list[dict], list[_Adm
             "gender": "F" if rng.random() < 0.47 else "M",
             "anchor_age": anchor_age,
             "anchor_year": anchor_year,
-            "anchor_year_group": str(rng.choice(["2008 - 2010", "2011 - 2013", "2014 - 2016", "2017 - 2019"])),
+            "anchor_year_group": str(
+                rng.choice(["2008 - 2010", "2011 - 2013", "2014 - 2016", "2017 - 2019"])
+            ),
             "dod": "",
         }
         patients.append(patient)
@@ -205,7 +219,9 @@ def _admissions(rng: np.random.Generator, n: int) -> tuple[list[dict], list[_Adm
                 los_h = OBSERVATION_H + float(rng.gamma(2.0, 48.0)) + 1.0
             else:
                 los_h = 24.0 * (2.05 + float(np.exp(0.6 + 0.45 * sev + 0.25 * det + rng.normal(0, 0.35))))
-            a = _Admission(subject, int(hadms[len(admissions)]), t, float(age), kind, sev, det, bool(died), los_h)
+            a = _Admission(
+                subject, int(hadms[len(admissions)]), t, float(age), kind, sev, det, bool(died), los_h
+            )
             if kind in EMERGENCY:
                 a.ed = t - timedelta(minutes=int(rng.integers(90, 480)))
             if rng.random() < _sigmoid(1.3 * sev - 0.4):
@@ -244,11 +260,19 @@ def _labs(rng: np.random.Generator, a: _Admission, rows: list[dict]) -> None:
                 stored = prediction + timedelta(minutes=int(rng.integers(20, 120)))
             rows.append(_lab_row(a, when, stored, itemid, value, specimen, m.unit, hadm=when >= a.admit))
         if rng.random() < 0.3:  # a lab that is not a feature
-            rows.append(_lab_row(a, when, when + timedelta(hours=1), 50861, rng.uniform(10, 80), specimen, "IU/L"))
+            rows.append(
+                _lab_row(a, when, when + timedelta(hours=1), 50861, rng.uniform(10, 80), specimen, "IU/L")
+            )
 
 
 def _lab_row(
-    a: _Admission, when: datetime, stored: datetime, itemid: int, value: float, specimen: int, unit: str,
+    a: _Admission,
+    when: datetime,
+    stored: datetime,
+    itemid: int,
+    value: float,
+    specimen: int,
+    unit: str,
     hadm: bool = True,
 ) -> dict:
     v = round(float(value), 1 if value >= 10 else 2)
@@ -325,7 +349,12 @@ def _cxr_studies(rng: np.random.Generator, a: _Admission) -> list[tuple[datetime
         hours = (t - a.admit).total_seconds() / 3600
         worse = a.sev + a.det * min(hours, OBSERVATION_H) / OBSERVATION_H
         found = set()
-        for name, shift in (("Edema", 1.2), ("Pleural Effusion", 1.0), ("Lung Opacity", 0.5), ("Consolidation", 1.5)):
+        for name, shift in (
+            ("Edema", 1.2),
+            ("Pleural Effusion", 1.0),
+            ("Lung Opacity", 0.5),
+            ("Consolidation", 1.5),
+        ):
             if rng.random() < _sigmoid(1.4 * worse - shift - 1.0):
                 found.add(name)
         if a.icu_in is not None and t > a.icu_in and rng.random() < 0.75:
@@ -446,7 +475,9 @@ def write_mimic4(
         if a.icu_in is not None and a.icu_in < a.end:
             stay_id = 30_000_000 + a.hadm % 10_000_000
             out = _vitals(arng, a, stay_id, charts)
-            unit = str(arng.choice(["Medical Intensive Care Unit (MICU)", "Surgical Intensive Care Unit (SICU)"]))
+            unit = str(
+                arng.choice(["Medical Intensive Care Unit (MICU)", "Surgical Intensive Care Unit (SICU)"])
+            )
             los = (out - a.icu_in).total_seconds() / 86400
             stays.append([a.subject, a.hadm, stay_id, unit, unit, _fmt(a.icu_in), _fmt(out), round(los, 6)])
         for when, found in _cxr_studies(arng, a):
@@ -466,11 +497,17 @@ def write_mimic4(
                 "admission_type": a.kind,
                 "admit_provider_id": f"P{int(arng.integers(10000, 99999))}",
                 "admission_location": "EMERGENCY ROOM" if a.ed else "PHYSICIAN REFERRAL",
-                "discharge_location": "DIED" if died else str(arng.choice(["HOME", "HOME HEALTH CARE", "SKILLED NURSING FACILITY"])),
+                "discharge_location": "DIED"
+                if died
+                else str(arng.choice(["HOME", "HOME HEALTH CARE", "SKILLED NURSING FACILITY"])),
                 "insurance": str(arng.choice(["Medicare", "Medicaid", "Other"])),
                 "language": "ENGLISH",
                 "marital_status": str(arng.choice(["MARRIED", "SINGLE", "WIDOWED", "DIVORCED"])),
-                "race": str(arng.choice(["WHITE", "BLACK/AFRICAN AMERICAN", "HISPANIC/LATINO - PUERTO RICAN", "ASIAN"])),
+                "race": str(
+                    arng.choice(
+                        ["WHITE", "BLACK/AFRICAN AMERICAN", "HISPANIC/LATINO - PUERTO RICAN", "ASIAN"]
+                    )
+                ),
                 "edregtime": _fmt(a.ed) if a.ed else "",
                 "edouttime": _fmt(a.admit) if a.ed else "",
                 "hospital_expire_flag": int(died),
@@ -478,15 +515,22 @@ def write_mimic4(
         )
         note_seq = int(arng.integers(10, 40))
         notes.append(
-            [f"{a.subject}-DS-{note_seq}", a.subject, a.hadm, "DS", note_seq, _fmt(end),
-             _fmt(end + timedelta(hours=float(arng.uniform(1, 30)))), _note(a, sex_of[a.subject])]
+            [
+                f"{a.subject}-DS-{note_seq}",
+                a.subject,
+                a.hadm,
+                "DS",
+                note_seq,
+                _fmt(end),
+                _fmt(end + timedelta(hours=float(arng.uniform(1, 30)))),
+                _note(a, sex_of[a.subject]),
+            ]
         )
         codes = list(arng.choice(ICD_CODES["any"], size=int(arng.integers(1, 4)), replace=False))
         if a.sev > 1.0 or a.died:
             codes.insert(0, str(arng.choice(ICD_CODES["severe"])))
         dx += [[a.subject, a.hadm, k + 1, c, 10] for k, c in enumerate(codes)]
 
-    hosp_cols = {"stays": ["subject_id", "hadm_id", "stay_id", "first_careunit", "last_careunit", "intime", "outtime", "los"]}
     _write_gz(root / PATIENTS, pd.DataFrame(patients))
     _write_gz(root / ADMISSIONS, pd.DataFrame(adm_rows))
     lab_frame = pd.DataFrame(labs)
@@ -495,29 +539,64 @@ def write_mimic4(
     _write_gz(root / LABEVENTS, lab_frame)
     _write_gz(
         root / D_LABITEMS,
-        pd.DataFrame([[k, *v] for k, v in LAB_ITEMS.items()], columns=["itemid", "label", "fluid", "category"]),
+        pd.DataFrame(
+            [[k, *v] for k, v in LAB_ITEMS.items()], columns=["itemid", "label", "fluid", "category"]
+        ),
     )
     _write_gz(
         root / "mimiciv/2.2/hosp/diagnoses_icd.csv.gz",
         pd.DataFrame(dx, columns=["subject_id", "hadm_id", "seq_num", "icd_code", "icd_version"]),
     )
-    _write_gz(root / ICUSTAYS, pd.DataFrame(stays, columns=hosp_cols["stays"]))
-    chart_cols = ["subject_id", "hadm_id", "stay_id", "caregiver_id", "charttime", "storetime", "itemid", "value",
-                  "valuenum", "valueuom", "warning"]
+    _write_gz(root / ICUSTAYS, pd.DataFrame(stays, columns=list(ICUSTAY_COLUMNS)))
+    chart_cols = [
+        "subject_id",
+        "hadm_id",
+        "stay_id",
+        "caregiver_id",
+        "charttime",
+        "storetime",
+        "itemid",
+        "value",
+        "valuenum",
+        "valueuom",
+        "warning",
+    ]
     _write_gz(root / CHARTEVENTS, pd.DataFrame(charts, columns=chart_cols))
     _write_gz(
         root / "mimiciv/2.2/icu/d_items.csv.gz",
         pd.DataFrame(
-            [[k, label, abbr, "chartevents", "Routine Vital Signs", unit, "Numeric", None, None]
-             for k, (label, abbr, unit) in CHART_ITEMS.items()],
-            columns=["itemid", "label", "abbreviation", "linksto", "category", "unitname", "param_type",
-                     "lownormalvalue", "highnormalvalue"],
+            [
+                [k, label, abbr, "chartevents", "Routine Vital Signs", unit, "Numeric", None, None]
+                for k, (label, abbr, unit) in CHART_ITEMS.items()
+            ],
+            columns=[
+                "itemid",
+                "label",
+                "abbreviation",
+                "linksto",
+                "category",
+                "unitname",
+                "param_type",
+                "lownormalvalue",
+                "highnormalvalue",
+            ],
         ),
     )
     _write_gz(
         root / "mimiciv/2.2/note/discharge.csv.gz",
-        pd.DataFrame(notes, columns=["note_id", "subject_id", "hadm_id", "note_type", "note_seq", "charttime",
-                                     "storetime", "text"]),
+        pd.DataFrame(
+            notes,
+            columns=[
+                "note_id",
+                "subject_id",
+                "hadm_id",
+                "note_type",
+                "note_seq",
+                "charttime",
+                "storetime",
+                "text",
+            ],
+        ),
     )
     if not linked:
         logger.info("wrote %d MIMIC-IV admissions (tables only) to %s", n_records, root)
@@ -529,6 +608,10 @@ def write_mimic4(
         root / ECG_RECORDS, index=False, lineterminator="\n"
     )
     logger.info(
-        "wrote %d MIMIC-IV admissions (%d CXR studies, %d ECGs) to %s", n_records, len(cxr_studies), len(ecg_rows), root
+        "wrote %d MIMIC-IV admissions (%d CXR studies, %d ECGs) to %s",
+        n_records,
+        len(cxr_studies),
+        len(ecg_rows),
+        root,
     )
     return root

@@ -79,6 +79,14 @@ def write_report(directory: Path, report: dict[str, Any]) -> None:
     (directory / uris.COMPLETION_MARKER).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
 
 
+def checkpoint_dir(params: Params, stage: str, out: str) -> Path:
+    """Where a training stage keeps resumable checkpoints: next to its output, outside the staging dir (which is
+    removed on failure), so re-running the same command after a crash resumes from ``last.ckpt``."""
+    if uris.is_s3(out):
+        return Workspace.from_params(params).cache / "checkpoints" / stage / fingerprint(out)
+    return Path(out + ".ckpt")
+
+
 def run_cached(stage: str, name: str, out: str, build: Callable[[Path], dict[str, Any]]) -> StageResult:
     """Reuse the output at ``out`` if complete, else ``build`` it in a staging dir and publish atomically.
 

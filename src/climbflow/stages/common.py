@@ -13,7 +13,9 @@ from climbflow.store.versioning import DataVersion, version_and_push
 
 
 def open_spec(params: Params, dataset: str) -> DatasetSpec:
-    return catalog.get(dataset)(params.dataset_options(dataset))
+    spec = catalog.get(dataset)(params.dataset_options(dataset))
+    spec.bind_workspace(Workspace.from_params(params).root)
+    return spec
 
 
 def snapshot_files(params: Params, snapshot: str) -> Path:

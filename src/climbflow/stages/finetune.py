@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from climbflow.config import Params
-from climbflow.stages.base import StageResult, Workspace, fingerprint, read_report, run_cached
+from climbflow.stages.base import StageResult, Workspace, checkpoint_dir, fingerprint, read_report, run_cached
 from climbflow.stages.common import pick_store, store_version
 from climbflow.stages.pretrain import _numbers
 
@@ -31,7 +32,9 @@ def run(
     def build(tmp: Path) -> dict[str, Any]:
         from climbflow.train.fit import finetune
 
-        summary = finetune(Path(standardized), Path(pretrained) / pre["encoder"], cfg, tmp, params.seed)
+        summary = finetune(
+            Path(standardized), Path(pretrained) / pre["encoder"], cfg, tmp, params.seed, checkpoint_dir=ckpt
+        )
         return {
             "stage": "finetune",
             "target": target,
@@ -44,4 +47,7 @@ def run(
             "metrics": _numbers(summary.get("metrics", summary)),
         }
 
-    return run_cached("finetune", target, out, build)
+    ckpt = checkpoint_dir(params, "finetune", out)
+    result = run_cached("finetune", target, out, build)
+    shutil.rmtree(ckpt, ignore_errors=True)  # finished: the checkpoints are no longer needed
+    return result

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 from climbflow.config import Params
-from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, run_cached
+from climbflow.stages.base import StageFailed, StageResult, Workspace, checkpoint_dir, fingerprint, run_cached
 from climbflow.stages.common import store_version
 from climbflow.stages.standardize import labels_of
 
@@ -31,7 +32,7 @@ def run(params: Params, modality: str, standardized: list[str], out: str | None 
     def build(tmp: Path) -> dict[str, Any]:
         from climbflow.train.fit import pretrain
 
-        summary = pretrain([Path(s) for s in stores], modality, cfg, tmp, params.seed)
+        summary = pretrain([Path(s) for s in stores], modality, cfg, tmp, params.seed, checkpoint_dir=ckpt)
         return {
             "stage": "pretrain",
             "modality": modality,
@@ -41,7 +42,10 @@ def run(params: Params, modality: str, standardized: list[str], out: str | None 
             "metrics": _numbers(summary.get("metrics", summary)),
         }
 
-    return run_cached("pretrain", modality, out, build)
+    ckpt = checkpoint_dir(params, "pretrain", out)
+    result = run_cached("pretrain", modality, out, build)
+    shutil.rmtree(ckpt, ignore_errors=True)  # finished: the checkpoints are no longer needed
+    return result
 
 
 def _numbers(metrics: dict[str, Any]) -> dict[str, float]:

@@ -113,7 +113,12 @@ def write_range(plan: Plan, k: int, out: Path) -> dict[str, int]:
                 arr = modalities.standardize(modality, raw, props, cfg)
             except RecordError as exc:
                 quarantine.append(
-                    {"record_id": rec.record_id, "source": rec.files[0], "rule": exc.rule, "message": exc.message}
+                    {
+                        "record_id": rec.record_id,
+                        "source": rec.files[0],
+                        "rule": exc.rule,
+                        "message": exc.message,
+                    }
                 )
                 continue
             extra = {k2: v for k2, v in rec.meta.items() if k2 not in ("age", "sex")}
@@ -173,7 +178,8 @@ def merge_ranges(plan: Plan, part_dirs: list[Path], out: Path) -> dict[str, Any]
     shutil.rmtree(out / PARTS, ignore_errors=True)
     manifest = pa.concat_tables(manifests).cast(MANIFEST_SCHEMA).to_pylist()
     quarantine = [
-        {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message} for q in plan.rejected
+        {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message}
+        for q in plan.rejected
     ] + pa.concat_tables(quarantines).cast(QUARANTINE_SCHEMA).to_pylist()
     if not manifest:
         raise StageFailed(f"{plan.dataset}: every record was quarantined; see the validation report")
@@ -207,7 +213,8 @@ def merge_ranges(plan: Plan, part_dirs: list[Path], out: Path) -> dict[str, Any]
 
 def output_key(params: Params, dataset: str, snapshot: str) -> str:
     cfg = params.standardize
-    modality = open_spec(params, dataset).modality
+    spec = open_spec(params, dataset)
+    modality = spec.modality
     return fingerprint(
         "standardize",
         snapshot_id(snapshot),
@@ -215,6 +222,7 @@ def output_key(params: Params, dataset: str, snapshot: str) -> str:
         cfg.shard_size,
         getattr(cfg, modality).model_dump(),
         params.dataset_options(dataset).model_dump(),
+        spec.cache_token(),
         params.seed,
     )
 

@@ -23,7 +23,6 @@ from climbflow.store.format import QUARANTINE_SCHEMA, write_table
 from climbflow.store.splits import unit_hash
 
 
-
 def expected_raw(modality: str) -> dict[str, Any]:
     """What a decoded raw record of ``modality`` must look like (the modality module's ``EXPECTED_RAW``)."""
     return dict(getattr(modalities.module(modality), "EXPECTED_RAW", {}))
@@ -86,7 +85,12 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
     cfg = params.validate_
     sid = snapshot_id(snapshot)
     key = fingerprint(
-        "validate", sid, cfg.model_dump(), params.dataset_options(dataset).model_dump(), params.seed
+        "validate",
+        sid,
+        cfg.model_dump(),
+        params.dataset_options(dataset).model_dump(),
+        spec.cache_token(),
+        params.seed,
     )
     out = out or str(Workspace.from_params(params).stage_dir("validation", dataset, key))
 

@@ -37,8 +37,14 @@ def write_fixture(root: Path) -> Path:
     table.to_csv(root / PHENOTYPE, index=False)
     np.save(root / "Pitt_0050002_cc200_correlation.npy", np.corrcoef(_series(1), rowvar=False))
     header = "\t".join(f"#{k + 1}" for k in range(N))
-    np.savetxt(root / "rois_cc200" / "Pitt_0050003_rois_cc200.1D", _series(2), fmt="%.4f", delimiter="\t",
-               header=header, comments="")
+    np.savetxt(
+        root / "rois_cc200" / "Pitt_0050003_rois_cc200.1D",
+        _series(2),
+        fmt="%.4f",
+        delimiter="\t",
+        header=header,
+        comments="",
+    )
     np.savetxt(root / "rois_cc200" / "NYU_0050005_rois_cc200.1D", _series(3), fmt="%.4f")
     # 50006 has both: the .npy wins
     np.save(root / "NYU_0050006_cc200_correlation.npy", np.eye(N))
@@ -53,8 +59,10 @@ def root(tmp_path) -> Path:
 
 def _index(root):
     items = list(ABIDE().index(root))
-    return ({r.record_id: r for r in items if isinstance(r, RawRecord)},
-            {r.record_id: r for r in items if isinstance(r, Rejected)})
+    return (
+        {r.record_id: r for r in items if isinstance(r, RawRecord)},
+        {r.record_id: r for r in items if isinstance(r, Rejected)},
+    )
 
 
 def test_index_labels_and_rejections(root):

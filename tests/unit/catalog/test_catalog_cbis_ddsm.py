@@ -1,4 +1,4 @@
-"""CBIS-DDSM catalog entry: description csvs + NBIA DICOM tree, per-image BI-RADS as CLIMB, named rejections."""
+"""CBIS-DDSM catalog entry: description csvs + NBIA DICOM tree, per-image BI-RADS as CLIMB, rejections."""
 
 from __future__ import annotations
 
@@ -43,8 +43,10 @@ def _path(subject: str, n: int) -> str:
 
 
 def _row(patient, side, view, abn_id, kind, assessment, pathology, subject, n, density="3") -> list[str]:
+    crop = f"{subject}_{abn_id}/a/b/000000.dcm"
+    roi = f"{subject}_{abn_id}/a/b/000001.dcm"
     return [patient, density, side, view, str(abn_id), kind, "X", "Y", str(assessment), pathology, "3",
-            _path(subject, n), f"{subject}_{abn_id}/a/b/000000.dcm", f"{subject}_{abn_id}/a/b/000001.dcm"]  # fmt: skip
+            _path(subject, n), crop, roi]  # fmt: skip
 
 
 MASS_TRAIN = [
@@ -53,14 +55,26 @@ MASS_TRAIN = [
     _row("P_00001", "LEFT", "MLO", 2, "mass", 2, "BENIGN", "Mass-Training_P_00001_LEFT_MLO", 2),
 ]
 CALC_TRAIN = [
-    _row("P_00001", "LEFT", "CC", 1, "calcification", 5, "MALIGNANT", "Calc-Training_P_00001_LEFT_CC", 3, "2"),
+    _row(
+        "P_00001", "LEFT", "CC", 1, "calcification", 5, "MALIGNANT", "Calc-Training_P_00001_LEFT_CC", 3, "2"
+    ),
 ]
 MASS_TEST = [
     _row("P_00002", "RIGHT", "CC", 1, "mass", 0, "BENIGN", "Mass-Test_P_00002_RIGHT_CC", 4),
 ]
 CALC_TEST = [
     _row("P_00003", "RIGHT", "MLO", 1, "calcification", 0, "MALIGNANT", "Calc-Test_P_00003_RIGHT_MLO", 5),
-    _row("P_00003", "RIGHT", "MLO", 2, "calcification", 2, "BENIGN_WITHOUT_CALLBACK", "Calc-Test_P_00003_RIGHT_MLO", 5),
+    _row(
+        "P_00003",
+        "RIGHT",
+        "MLO",
+        2,
+        "calcification",
+        2,
+        "BENIGN_WITHOUT_CALLBACK",
+        "Calc-Test_P_00003_RIGHT_MLO",
+        5,
+    ),
 ]
 SERIES = {  # subject -> (n, study folder, series folder)
     "Mass-Training_P_00001_LEFT_CC": (1, "07-20-2016-DDSM-74994", "1.000000-full mammogram images-24515"),
@@ -93,29 +107,47 @@ def _dicom(path: Path, value: int) -> None:
     ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
     ds.Modality, ds.ImageLaterality, ds.ViewPosition = "MG", "L", "CC"
     ds.PatientID, ds.PatientName, ds.StudyDate = "MRN5550001", "HOLLOWAY^MARGARET", "20180303"
-    ds.set_pixel_data((np.arange(56 * 36).reshape(56, 36) + value * 100).astype(np.uint16), "MONOCHROME2", 16, generate_instance_uid=False)
+    ds.set_pixel_data(
+        (np.arange(56 * 36).reshape(56, 36) + value * 100).astype(np.uint16),
+        "MONOCHROME2",
+        16,
+        generate_instance_uid=False,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
 
 
 def make_copy(root: Path, csv_dir: str = "", metadata: bool = True, **tables) -> Path:
-    rows = {"mass_train": MASS_TRAIN, "calc_train": CALC_TRAIN, "mass_test": MASS_TEST, "calc_test": CALC_TEST}
+    rows = {
+        "mass_train": MASS_TRAIN,
+        "calc_train": CALC_TRAIN,
+        "mass_test": MASS_TEST,
+        "calc_test": CALC_TEST,
+    }
     rows.update(tables)
     for key, value in rows.items():
         kind, split = key.split("_")
-        _write_csv(root / csv_dir / f"{kind}_case_description_{split}_set.csv", MASS if kind == "mass" else CALC, value)
+        _write_csv(
+            root / csv_dir / f"{kind}_case_description_{split}_set.csv",
+            MASS if kind == "mass" else CALC,
+            value,
+        )
     meta_rows = []
     for subject, (n, study, series) in SERIES.items():
         _dicom(root / "CBIS-DDSM" / subject / study / series / "1-1.dcm", n)
         meta_rows.append([f"{UID}{n}2", subject, f"{UID}{n}1", f"./CBIS-DDSM/{subject}/{study}/{series}"])
     if metadata:
-        _write_csv(root / "metadata.csv", ["Series UID", "Subject ID", "Study UID", "File Location"], meta_rows)
+        _write_csv(
+            root / "metadata.csv", ["Series UID", "Subject ID", "Study UID", "File Location"], meta_rows
+        )
     return root
 
 
 def _index(root: Path) -> tuple[dict[str, RawRecord], list[Rejected]]:
     items = list(CBISDDSM().index(root))
-    return {i.record_id: i for i in items if isinstance(i, RawRecord)}, [i for i in items if isinstance(i, Rejected)]
+    return {i.record_id: i for i in items if isinstance(i, RawRecord)}, [
+        i for i in items if isinstance(i, Rejected)
+    ]
 
 
 def _birads(record: RawRecord) -> str:
@@ -146,10 +178,12 @@ def test_one_record_per_image_with_highest_birads(tmp_path, metadata):
                         "1.000000-full mammogram images-23456/1-1.dcm",)  # fmt: skip
     assert cc.meta["pathology"] == "MALIGNANT" and cc.meta["abnormality_types"] == ["calcification", "mass"]
     assert cc.meta["series"] == ["Calc-Training_P_00001_LEFT_CC", "Mass-Training_P_00001_LEFT_CC"]
-    assert (cc.meta["laterality"], cc.meta["view"], cc.meta["breast_density"]) == ("LEFT", "CC", "3")
+    assert (cc.meta["breast"], cc.meta["view"], cc.meta["breast_density"]) == ("LEFT", "CC", "3")
     assert [a["assessment"] for a in json.loads(cc.source_labels)] == [3, 5]
     mlo = records["Mass-Training_P_00001_LEFT_MLO"]
-    assert _birads(mlo) == "BIRAD 4" and mlo.meta["pathology"] == "BENIGN" and mlo.meta["n_abnormalities"] == 2
+    assert (
+        _birads(mlo) == "BIRAD 4" and mlo.meta["pathology"] == "BENIGN" and mlo.meta["n_abnormalities"] == 2
+    )
     test = records["Calc-Test_P_00003_RIGHT_MLO"]
     assert _birads(test) == "BIRAD 2" and test.split == "test"  # the BI-RADS 0 row is ignored
     assert test.meta["pathology"] == "MALIGNANT"  # pathology aggregates every abnormality
@@ -177,7 +211,13 @@ def test_row_rejections_are_named(tmp_path):
     ]
     records, rejected = _index(make_copy(tmp_path, mass_train=mass_train))
     by_rule = {r.rule: r for r in rejected}
-    assert sorted(by_rule) == ["bad_label_value", "bad_row", "inconclusive_assessment", "missing_file", "unknown_label"]
+    assert sorted(by_rule) == [
+        "bad_label_value",
+        "bad_row",
+        "inconclusive_assessment",
+        "missing_file",
+        "unknown_label",
+    ]
     assert by_rule["unknown_label"].record_id == "Mass-Training_P_00009_LEFT_CC"
     assert "'UNKNOWN'" in by_rule["unknown_label"].message and "line 5" in by_rule["unknown_label"].message
     assert "'7'" in by_rule["bad_label_value"].message
@@ -186,7 +226,10 @@ def test_row_rejections_are_named(tmp_path):
 
 
 def test_an_abnormality_row_rejected_rejects_its_image(tmp_path):
-    mass_train = [*MASS_TRAIN[:2], _row("P_00001", "LEFT", "MLO", 2, "mass", 9, "BENIGN", "Mass-Training_P_00001_LEFT_MLO", 2)]
+    mass_train = [
+        *MASS_TRAIN[:2],
+        _row("P_00001", "LEFT", "MLO", 2, "mass", 9, "BENIGN", "Mass-Training_P_00001_LEFT_MLO", 2),
+    ]
     records, rejected = _index(make_copy(tmp_path, mass_train=mass_train))
     assert "Mass-Training_P_00001_LEFT_MLO" not in records
     rules = sorted(r.rule for r in rejected if r.record_id == "Mass-Training_P_00001_LEFT_MLO")
@@ -195,7 +238,9 @@ def test_an_abnormality_row_rejected_rejects_its_image(tmp_path):
 
 def test_ambiguous_series_without_metadata(tmp_path):
     make_copy(tmp_path, metadata=False)
-    extra = tmp_path / "CBIS-DDSM/Mass-Training_P_00001_LEFT_MLO/07-20-2016-DDSM-90988/1.000000-other-1/1-1.dcm"
+    extra = (
+        tmp_path / "CBIS-DDSM/Mass-Training_P_00001_LEFT_MLO/07-20-2016-DDSM-90988/1.000000-other-1/1-1.dcm"
+    )
     _dicom(extra, 2)
     records, _ = _index(tmp_path)
     assert len(records) == 3  # the full-mammogram series is preferred

@@ -54,15 +54,37 @@ def _adm(subject, hadm, admit, disch, kind="EW EMER.", died=False, ed=""):
 
 
 def _lab(subject, hadm, itemid, chart, store, value):
-    return {"labevent_id": 0, "subject_id": subject, "hadm_id": hadm, "specimen_id": 1, "itemid": itemid,
-            "charttime": chart, "storetime": store, "value": str(value), "valuenum": value, "valueuom": "",
-            "flag": "", "priority": "STAT", "comments": ""}
+    return {
+        "labevent_id": 0,
+        "subject_id": subject,
+        "hadm_id": hadm,
+        "specimen_id": 1,
+        "itemid": itemid,
+        "charttime": chart,
+        "storetime": store,
+        "value": str(value),
+        "valuenum": value,
+        "valueuom": "",
+        "flag": "",
+        "priority": "STAT",
+        "comments": "",
+    }
 
 
 def _chart(hadm, itemid, chart, value):
-    return {"subject_id": S1, "hadm_id": hadm, "stay_id": 30000001, "caregiver_id": 1, "charttime": chart,
-            "storetime": chart, "itemid": itemid, "value": str(value), "valuenum": value, "valueuom": "",
-            "warning": 0}
+    return {
+        "subject_id": S1,
+        "hadm_id": hadm,
+        "stay_id": 30000001,
+        "caregiver_id": 1,
+        "charttime": chart,
+        "storetime": chart,
+        "itemid": itemid,
+        "value": str(value),
+        "valuenum": value,
+        "valueuom": "",
+        "warning": 0,
+    }
 
 
 def write_fixture(root: Path) -> Path:
@@ -72,8 +94,11 @@ def write_fixture(root: Path) -> Path:
     (root / "mimiciv/2.2/hosp").mkdir(parents=True)
     (root / "mimiciv/2.2/icu").mkdir(parents=True)
     pd.DataFrame(
-        [[S1, "M", 70, 2180, "2014 - 2016", ""], [S2, "F", 16, 2180, "2014 - 2016", ""],
-         [S3, "F", 50, 2178, "2011 - 2013", ""]],
+        [
+            [S1, "M", 70, 2180, "2014 - 2016", ""],
+            [S2, "F", 16, 2180, "2014 - 2016", ""],
+            [S3, "F", 50, 2178, "2011 - 2013", ""],
+        ],
         columns=["subject_id", "gender", "anchor_age", "anchor_year", "anchor_year_group", "dod"],
     ).to_csv(root / PATIENTS, **gz)
     rows = [
@@ -97,9 +122,9 @@ def write_fixture(root: Path) -> Path:
         _lab(S3, G, 50983, "2180-06-01 14:00:00", "2180-06-01 15:00:00", 140.0),
     ]
     pd.DataFrame(labs).to_csv(root / LABEVENTS, **gz)
-    pd.DataFrame([[50813, "Lactate", "Blood", "Blood Gas"]], columns=["itemid", "label", "fluid", "category"]).to_csv(
-        root / "mimiciv/2.2/hosp/d_labitems.csv.gz", **gz
-    )
+    pd.DataFrame(
+        [[50813, "Lactate", "Blood", "Blood Gas"]], columns=["itemid", "label", "fluid", "category"]
+    ).to_csv(root / "mimiciv/2.2/hosp/d_labitems.csv.gz", **gz)
     charts = [
         _chart(A, 220045, "2180-01-01 10:00:00", 100.0),
         _chart(A, 220045, "2180-01-01 12:00:00", 0.0),  # implausible: dropped
@@ -109,7 +134,16 @@ def write_fixture(root: Path) -> Path:
     pd.DataFrame(charts).to_csv(root / CHARTEVENTS, **gz)
     pd.DataFrame(
         [[S1, A, 30000001, "MICU", "MICU", "2180-01-01 09:00:00", "2180-01-03 09:00:00", 2.0]],
-        columns=["subject_id", "hadm_id", "stay_id", "first_careunit", "last_careunit", "intime", "outtime", "los"],
+        columns=[
+            "subject_id",
+            "hadm_id",
+            "stay_id",
+            "first_careunit",
+            "last_careunit",
+            "intime",
+            "outtime",
+            "los",
+        ],
     ).to_csv(root / ICUSTAYS, **gz)
     cxr = [  # dicom, subject, study, view, date, time
         ("d1-pa", S1, 50000001, "PA", "21800101", "90000.000"),
@@ -118,16 +152,22 @@ def write_fixture(root: Path) -> Path:
         ("d3-ap", S1, 50000003, "AP", "21800104", "80000.000"),  # after prediction
         ("d4-ap", S3, 50000004, "AP", "21800605", "80000.000"),  # G: after prediction
     ]
-    meta = pd.DataFrame(cxr, columns=["dicom_id", "subject_id", "study_id", "ViewPosition", "StudyDate", "StudyTime"])
+    meta = pd.DataFrame(
+        cxr, columns=["dicom_id", "subject_id", "study_id", "ViewPosition", "StudyDate", "StudyTime"]
+    )
     meta.insert(3, "PerformedProcedureStepDescription", "CHEST (PORTABLE AP)")
-    meta.to_csv(root / CXR_METADATA, **gz) if (root / CXR).mkdir(parents=True) is None else None
+    (root / CXR).mkdir(parents=True)
+    meta.to_csv(root / CXR_METADATA, **gz)
     for dicom, subject, study, *_ in cxr:
         path = root / CXR / f"files/p{str(subject)[:2]}/p{subject}/s{study}/{dicom}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(np.full((48, 40), 100 + len(dicom), np.uint8)).save(path)
     ecg_rows = []
-    for study, when in ((40000001, "2180-01-01 07:00:00"), (40000002, "2180-01-02 20:00:00"),
-                        (40000003, "2180-01-03 12:00:00")):
+    for study, when in (
+        (40000001, "2180-01-01 07:00:00"),
+        (40000002, "2180-01-02 20:00:00"),
+        (40000003, "2180-01-03 12:00:00"),
+    ):
         rel = f"files/p{str(S1)[:4]}/p{S1}/s{study}"
         (root / ECG / rel).mkdir(parents=True)
         signal = np.sin(np.arange(5000)[:, None] / 50.0 + np.arange(12)) * (study % 10)
@@ -181,13 +221,18 @@ def test_cohort_rules_and_targets(root):
     assert "died 40.0 h" in rejected[str(C)].message and "48 h" in rejected[str(C)].message
     assert records[str(A)].target == (1.0,) and records[str(G)].target == (0.0,)
     assert records[str(A)].patient_id == str(S1) and records[str(A)].split is None
+    assert records[str(A)].files[0] == f"{ADMISSIONS}#hadm_id={A}" and LABEVENTS in records[str(A)].files
     assert records[str(A)].meta["age"] == 70.0 and records[str(G)].meta["age"] == 52.0
     los, _ = _split(MIMIC4(Mimic4Options(target="los")).index(root))
     assert los[str(A)].target == (5.0,) and los[str(G)].target == (3.0,)
     # a shorter observation window admits B (30 h) but not C (died at 40 h) with 42 h
-    short = {a.hadm_id for a in cohort(root, Mimic4Options(observation_hours=24)) if not isinstance(a, Rejected)}
+    short = {
+        a.hadm_id for a in cohort(root, Mimic4Options(observation_hours=24)) if not isinstance(a, Rejected)
+    }
     assert {A, B, C, G} <= short
-    assert C not in {a.hadm_id for a in cohort(root, Mimic4Options(observation_hours=42)) if not isinstance(a, Rejected)}
+    assert C not in {
+        a.hadm_id for a in cohort(root, Mimic4Options(observation_hours=42)) if not isinstance(a, Rejected)
+    }
 
 
 def test_features_use_only_data_available_before_prediction(root):
@@ -207,7 +252,9 @@ def test_features_use_only_data_available_before_prediction(root):
 
     # rewriting every row charted or resulted after the prediction time does not change the features ...
     labs = pd.read_csv(root / LABEVENTS)
-    late = (pd.to_datetime(labs["storetime"]) >= pd.Timestamp("2180-01-03 08:00:00")) & (labs["subject_id"] == S1)
+    late = (pd.to_datetime(labs["storetime"]) >= pd.Timestamp("2180-01-03 08:00:00")) & (
+        labs["subject_id"] == S1
+    )
     assert late.sum() == 3
     labs.loc[late, "valuenum"] = 25.0
     labs.to_csv(root / LABEVENTS, index=False, compression="gzip")
@@ -217,8 +264,11 @@ def test_features_use_only_data_available_before_prediction(root):
     again, _ = MIMIC4().decode(root, records[str(A)])
     np.testing.assert_array_equal(again, vec)
     # ... while a row before it does
-    labs.loc[len(labs)] = labs.iloc[1].to_dict() | {"charttime": "2180-01-02 10:00:00",
-                                                   "storetime": "2180-01-02 11:00:00", "valuenum": 7.0}
+    labs.loc[len(labs)] = labs.iloc[1].to_dict() | {
+        "charttime": "2180-01-02 10:00:00",
+        "storetime": "2180-01-02 11:00:00",
+        "valuenum": 7.0,
+    }
     labs.to_csv(root / LABEVENTS, index=False, compression="gzip")
     changed, _ = MIMIC4().decode(root, records[str(A)])
     assert dict(zip(FEATURES, changed, strict=True))["lactate_last"] == 7.0
@@ -230,7 +280,9 @@ def test_text_summary_is_phi_free(root):
     text = spec.decode(root, records[str(A)])[1]["meta"]["text"]
     parts = text.split(" | ")
     assert [p.split(":")[0] for p in parts] == ["demographics", "admission", "latest labs", "latest vitals"]
-    assert "70-year-old male" in parts[0] and "lactate 3 mmol/L" in parts[2] and "heart rate 100 bpm" in parts[3]
+    assert (
+        "70-year-old male" in parts[0] and "lactate 3 mmol/L" in parts[2] and "heart rate 100 bpm" in parts[3]
+    )
     assert not re.search(r"\d{4}-\d{2}-\d{2}|2180|Expired|DIED|" + str(S1), text)
     g_text = spec.decode(root, records[str(G)])[1]["meta"]["text"]
     assert "ICU: no" in g_text and "sodium 140 mEq/L" in g_text and "latest vitals: none" in g_text
@@ -264,7 +316,10 @@ def test_ecg_entry_picks_last_before_prediction_and_reports_bad_files(root):
     records, _ = _split(spec.index(root))
     assert set(records) == {str(A)}
     rec = records[str(A)]
-    assert rec.files == (f"{ECG}/files/p1000/p{S1}/s40000002/40000002.hea", f"{ECG}/files/p1000/p{S1}/s40000002/40000002.dat")
+    assert rec.files == (
+        f"{ECG}/files/p1000/p{S1}/s40000002/40000002.hea",
+        f"{ECG}/files/p1000/p{S1}/s40000002/40000002.dat",
+    )
     sig, props = spec.decode(root, rec)
     assert sig.shape == (5000, 12) and props["sampling_rate"] == 500.0
     assert props["lead_names"][3:6] == ["aVR", "aVF", "aVL"]
@@ -282,7 +337,11 @@ def test_three_entries_join_on_hadm_id(root):
         other, _ = _split(spec.index(root))
         assert other and set(other) <= set(ehr)
         for rid, rec in other.items():
-            assert (rec.patient_id, rec.target, rec.split) == (ehr[rid].patient_id, ehr[rid].target, ehr[rid].split)
+            assert (rec.patient_id, rec.target, rec.split) == (
+                ehr[rid].patient_id,
+                ehr[rid].target,
+                ehr[rid].split,
+            )
 
 
 def test_decode_rejects_admission_outside_cohort(root):

@@ -1,4 +1,4 @@
-"""VinDr-CXR catalog entry: real csv + DICOM layout, CLIMB's CheXpert mapping, reader aggregation, pseudonyms."""
+"""VinDr-CXR catalog entry: csv + DICOM layout, CLIMB's CheXpert mapping, reader aggregation, pseudonyms."""
 
 from __future__ import annotations
 
@@ -72,7 +72,12 @@ def _dicom(path: Path, patient_id: str, study_date: str = "20200102") -> None:
     if patient_id:
         ds.PatientID, ds.PatientName = patient_id, "NGUYEN^VAN AN"
     ds.InstitutionName, ds.StudyDate = "Red River General Hospital", study_date
-    ds.set_pixel_data((np.add.outer(np.arange(48), np.arange(40)) * 40).astype(np.uint16), "MONOCHROME1", 12, generate_instance_uid=False)
+    ds.set_pixel_data(
+        (np.add.outer(np.arange(48), np.arange(40)) * 40).astype(np.uint16),
+        "MONOCHROME1",
+        12,
+        generate_instance_uid=False,
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
 
@@ -89,7 +94,9 @@ def make_copy(root: Path, train_rows=TRAIN_ROWS, test_rows=TEST_ROWS, test_rad: 
 
 def _index(root: Path, **options) -> tuple[dict[str, RawRecord], list[Rejected]]:
     items = list(VinDrCXR(VinDrCXROptions(**options)).index(root))
-    return {i.record_id: i for i in items if isinstance(i, RawRecord)}, [i for i in items if isinstance(i, Rejected)]
+    return {i.record_id: i for i in items if isinstance(i, RawRecord)}, [
+        i for i in items if isinstance(i, Rejected)
+    ]
 
 
 def _positives(record: RawRecord) -> set[str]:
@@ -139,7 +146,9 @@ def test_index_aggregates_readers_and_keeps_official_test(tmp_path):
     assert _positives(records[C]) == {"Lung Lesion"}  # 3/3 readers once mapped; Infiltration 1/3
     assert _positives(records[T1]) == {"Pneumothorax", "Fracture"}
     assert _positives(records[T2]) == {"No Finding"}
-    assert {records[i].split for i in (A, B, C)} == {None} and {records[i].split for i in (T1, T2)} == {"test"}
+    assert {records[i].split for i in (A, B, C)} == {None} and {records[i].split for i in (T1, T2)} == {
+        "test"
+    }
     assert records[A].files == (f"train/{A}.dicom",) and records[T1].files == (f"test/{T1}.dicom",)
     assert records[A].meta == {"n_readers": 3, "aggregate": "majority"}
     assert json.loads(records[A].source_labels)["R2"] == ["Cardiomegaly"]
@@ -181,7 +190,13 @@ def test_rejections_are_named(tmp_path):
     test = [*TEST_ROWS, _row(A, None, "Edema")]  # also listed in train
     records, rejected = _index(make_copy(tmp_path, train_rows=train, test_rows=test))
     by_rule = {r.rule: r for r in rejected}
-    assert sorted(by_rule) == ["bad_label_value", "duplicate_record", "missing_file", "no_majority", "no_mappable_label"]
+    assert sorted(by_rule) == [
+        "bad_label_value",
+        "duplicate_record",
+        "missing_file",
+        "no_majority",
+        "no_mappable_label",
+    ]
     assert by_rule["bad_label_value"].record_id == C and "'Edema'" in by_rule["bad_label_value"].message
     assert "line 8" in by_rule["bad_label_value"].message
     assert by_rule["duplicate_record"].source == "annotations/image_labels_test.csv"
@@ -197,7 +212,9 @@ def test_missing_files_and_columns(tmp_path):
         _write_csv(tmp_path / "annotations/image_labels_train.csv", header, TRAIN_ROWS)
         list(VinDrCXR().index(tmp_path))
     with pytest.raises(CatalogError, match="'No finding' missing"):
-        _write_csv(tmp_path / "annotations/image_labels_train.csv", ["image_id", "rad_ID", *VINDR_LABELS[:-1]], [])
+        _write_csv(
+            tmp_path / "annotations/image_labels_train.csv", ["image_id", "rad_ID", *VINDR_LABELS[:-1]], []
+        )
         list(VinDrCXR().index(tmp_path))
     (tmp_path / "annotations/image_labels_test.csv").unlink()
     with pytest.raises(CatalogError, match="image_labels_test.csv"):
@@ -213,7 +230,9 @@ def test_decode_deidentifies_and_inverts_monochrome1(tmp_path):
     assert meta["photometric"] == "MONOCHROME1" and meta["view_position"] == "PA"
     assert meta["patient_pseudonym"] == records[A].patient_id and meta["study_date_shifted"] != "20200102"
     text = json.dumps(meta)
-    assert "MRN1001" not in text and "NGUYEN" not in text and "Red River" not in text and "20200102" not in text
+    assert (
+        "MRN1001" not in text and "NGUYEN" not in text and "Red River" not in text and "20200102" not in text
+    )
 
 
 def test_decode_bad_files(tmp_path):

@@ -23,7 +23,11 @@ def test_feature_list_and_groups():
     assert len(set(FEATURES)) == len(FEATURES) == len(STATIC) + 5 * len(MEASUREMENTS)
     flat = sorted(i for g in FEATURE_GROUPS for i in g)
     assert flat == list(range(len(FEATURES))), "groups partition the features"
-    assert all(FEATURES[i].startswith(m.name) for m, g in zip(MEASUREMENTS, FEATURE_GROUPS[1:], strict=True) for i in g)
+    assert all(
+        FEATURES[i].startswith(m.name)
+        for m, g in zip(MEASUREMENTS, FEATURE_GROUPS[1:], strict=True)
+        for i in g
+    )
     itemids = [i for m in MEASUREMENTS for i in m.itemids]
     assert len(itemids) == len(set(itemids))
     assert modalities.sample_shape("ehr", StandardizeConfig()) == (len(FEATURES),)
@@ -44,13 +48,17 @@ def test_fixed_transform_log_linear_and_clip():
     assert out[i_lac] == pytest.approx((np.log1p(4.0) - np.log1p(1.2)) / 0.5, rel=1e-5)
     assert out[i_na] == pytest.approx(2.0) and out[i_age] == pytest.approx(2.0)
     x[i_lac] = 1e6  # beyond plausible: clipped to 30 mmol/L, then to +-clip
-    assert ehr.standardize_ehr(x, clip=5.0)[i_lac] == pytest.approx(min(5.0, (np.log1p(30) - np.log1p(1.2)) / 0.5))
+    assert ehr.standardize_ehr(x, clip=5.0)[i_lac] == pytest.approx(
+        min(5.0, (np.log1p(30) - np.log1p(1.2)) / 0.5)
+    )
     assert ehr.standardize_ehr(x, clip=2.0)[i_lac] == pytest.approx(2.0)
     # per-sample: the result of one vector does not depend on any other vector (nothing fitted)
     np.testing.assert_array_equal(ehr.standardize_ehr(x, 5.0), ehr.standardize_ehr(x.copy(), 5.0))
 
 
-@pytest.mark.parametrize(("raw", "rule"), [(np.full(len(FEATURES), np.nan), "nonfinite"), (np.zeros(3), "wrong_feature_count")])
+@pytest.mark.parametrize(
+    ("raw", "rule"), [(np.full(len(FEATURES), np.nan), "nonfinite"), (np.zeros(3), "wrong_feature_count")]
+)
 def test_bad_vectors_raise(raw, rule):
     with pytest.raises(RecordError) as err:
         ehr.standardize(raw, {}, EhrStandardizeConfig())

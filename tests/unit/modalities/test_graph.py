@@ -24,14 +24,18 @@ def test_fisher_z_shape_dtype_and_diagonal():
     r = _corr(8)
     out = modalities.standardize("graph", r, {}, _cfg(8))
     assert out.shape == (8, 8) == modalities.sample_shape("graph", _cfg(8)) and out.dtype == np.float16
-    np.testing.assert_allclose(out.astype(float), np.where(np.eye(8, dtype=bool), 0.0, np.arctanh(r)), atol=2e-3)
+    np.testing.assert_allclose(
+        out.astype(float), np.where(np.eye(8, dtype=bool), 0.0, np.arctanh(r)), atol=2e-3
+    )
     np.testing.assert_array_equal(out, out.T)
     assert modalities.target_sampling_rate("graph", _cfg(8)) is None
 
 
 def test_perfect_correlation_is_clipped_not_infinite():
     r = np.ones((4, 4))
-    out = modalities.standardize("graph", r, {}, StandardizeConfig(graph=GraphStandardizeConfig(nodes=4, max_abs_r=0.99)))
+    out = modalities.standardize(
+        "graph", r, {}, StandardizeConfig(graph=GraphStandardizeConfig(nodes=4, max_abs_r=0.99))
+    )
     off = out[~np.eye(4, dtype=bool)].astype(float)
     assert np.isfinite(out).all() and np.allclose(off, np.arctanh(0.99), atol=1e-2)
 

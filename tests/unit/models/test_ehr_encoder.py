@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from climbflow.config import EncoderConfig
 from climbflow.modalities.ehr import FEATURE_GROUPS, FEATURES
 from climbflow.models import build_encoder
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small models on shared CPUs run far faster on one intra-op thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def test_shapes_and_tokens():

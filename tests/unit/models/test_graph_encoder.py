@@ -11,6 +11,15 @@ from climbflow.models import build_encoder
 from climbflow.models.graph import GraphEncoder, dense_to_edges
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small models on shared CPUs run far faster on one intra-op thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _batch(b: int, n: int, seed: int = 0) -> torch.Tensor:
     rng = np.random.default_rng(seed)
     mats = []

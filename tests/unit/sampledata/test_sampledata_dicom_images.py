@@ -53,13 +53,17 @@ def _rows(path: Path) -> list[dict[str, str]]:
 @pytest.fixture(scope="module")
 def vindr(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("vindr")
-    return write_vindr_cxr(base / "true", N, seed=0), write_vindr_cxr(base / "shuffled", N, seed=0, shuffle_labels=True)
+    return write_vindr_cxr(base / "true", N, seed=0), write_vindr_cxr(
+        base / "shuffled", N, seed=0, shuffle_labels=True
+    )
 
 
 @pytest.fixture(scope="module")
 def cbis(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("cbis")
-    return write_cbis_ddsm(base / "true", N, seed=0), write_cbis_ddsm(base / "shuffled", N, seed=0, shuffle_labels=True)
+    return write_cbis_ddsm(base / "true", N, seed=0), write_cbis_ddsm(
+        base / "shuffled", N, seed=0, shuffle_labels=True
+    )
 
 
 @pytest.mark.parametrize("writer", [write_vindr_cxr, write_cbis_ddsm])
@@ -96,7 +100,10 @@ def test_vindr_layout_and_headers(vindr):
     root, _ = vindr
     train = _rows(root / "annotations/image_labels_train.csv")
     test = _rows(root / "annotations/image_labels_test.csv")
-    assert list(train[0]) == ["image_id", "rad_ID", *VINDR_LABELS] and list(test[0]) == ["image_id", *VINDR_LABELS]
+    assert list(train[0]) == ["image_id", "rad_ID", *VINDR_LABELS] and list(test[0]) == [
+        "image_id",
+        *VINDR_LABELS,
+    ]
     per_image = Counter(r["image_id"] for r in train)
     assert set(per_image.values()) == {3} and len(per_image) + len(test) == N
     for image_id in per_image:
@@ -113,7 +120,9 @@ def test_vindr_layout_and_headers(vindr):
     assert {ds.Modality for ds in datasets} <= {"DX", "CR"}
     split_of: dict[str, set[str]] = {}
     for path in root.rglob("*.dicom"):
-        split_of.setdefault(str(pydicom.dcmread(path, stop_before_pixels=True).PatientID), set()).add(path.parent.name)
+        split_of.setdefault(str(pydicom.dcmread(path, stop_before_pixels=True).PatientID), set()).add(
+            path.parent.name
+        )
     assert max(len(s) for s in split_of.values()) == 1 and len(split_of) < N  # patients with two studies
 
 
@@ -136,7 +145,9 @@ def test_cbis_layout_and_headers(cbis):
         kind = "Mass" if name.startswith("mass") else "Calc"
         split = "Training" if "_train_" in name else "Test"
         for r in table:
-            assert re.fullmatch(rf"{kind}-{split}_P_\d{{5}}_(LEFT|RIGHT)_(CC|MLO)", r["image file path"].split("/")[0])
+            assert re.fullmatch(
+                rf"{kind}-{split}_P_\d{{5}}_(LEFT|RIGHT)_(CC|MLO)", r["image file path"].split("/")[0]
+            )
             assert r["image file path"].endswith("/000000.dcm") and r["pathology"] in {
                 "MALIGNANT",
                 "BENIGN",
@@ -145,13 +156,18 @@ def test_cbis_layout_and_headers(cbis):
             assert r["abnormality type"] == ("mass" if kind == "Mass" else "calcification")
     meta = _rows(root / "metadata.csv")
     assert all((root / m["File Location"].removeprefix("./") / "1-1.dcm").is_file() for m in meta)
-    assert all(re.fullmatch(r"\d\d-\d\d-\d{4}-DDSM-\d{5}", Path(m["File Location"]).parent.name) for m in meta)
+    assert all(
+        re.fullmatch(r"\d\d-\d\d-\d{4}-DDSM-\d{5}", Path(m["File Location"]).parent.name) for m in meta
+    )
     train_patients = {r["patient_id"] for n, t in rows.items() if "_train_" in n for r in t}
     test_patients = {r["patient_id"] for n, t in rows.items() if "_test_" in n for r in t}
     assert train_patients and test_patients and not train_patients & test_patients
     datasets = _headers(root / "CBIS-DDSM", "1-1.dcm")
     _assert_phi_and_encodings(datasets)
-    assert {ds.Modality for ds in datasets} == {"MG"} and {ds.ViewPosition for ds in datasets} == {"CC", "MLO"}
+    assert {ds.Modality for ds in datasets} == {"MG"} and {ds.ViewPosition for ds in datasets} == {
+        "CC",
+        "MLO",
+    }
 
 
 def test_cbis_catalog_reads_the_copy(cbis):

@@ -30,8 +30,11 @@ from climbflow.sampledata.mimic4 import MIMIC_LEADS, write_mimic4, write_wfdb_mi
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +43,21 @@ def linked(tmp_path_factory) -> Path:
 
 
 def test_layout_and_linked_modalities(linked):
-    for rel in ("mimiciv/2.2/hosp/patients.csv.gz", "mimiciv/2.2/hosp/admissions.csv.gz",
-                "mimiciv/2.2/hosp/labevents.csv.gz", "mimiciv/2.2/hosp/d_labitems.csv.gz",
-                "mimiciv/2.2/hosp/diagnoses_icd.csv.gz", "mimiciv/2.2/icu/icustays.csv.gz",
-                "mimiciv/2.2/icu/chartevents.csv.gz", "mimiciv/2.2/icu/d_items.csv.gz",
-                "mimiciv/2.2/note/discharge.csv.gz", CXR_METADATA, ECG_RECORDS,
-                "mimic-cxr-jpg/2.0.0/mimic-cxr-2.0.0-chexpert.csv.gz", "mimic-cxr-jpg/2.0.0/mimic-cxr-2.0.0-split.csv.gz"):
+    for rel in (
+        "mimiciv/2.2/hosp/patients.csv.gz",
+        "mimiciv/2.2/hosp/admissions.csv.gz",
+        "mimiciv/2.2/hosp/labevents.csv.gz",
+        "mimiciv/2.2/hosp/d_labitems.csv.gz",
+        "mimiciv/2.2/hosp/diagnoses_icd.csv.gz",
+        "mimiciv/2.2/icu/icustays.csv.gz",
+        "mimiciv/2.2/icu/chartevents.csv.gz",
+        "mimiciv/2.2/icu/d_items.csv.gz",
+        "mimiciv/2.2/note/discharge.csv.gz",
+        CXR_METADATA,
+        ECG_RECORDS,
+        "mimic-cxr-jpg/2.0.0/mimic-cxr-2.0.0-chexpert.csv.gz",
+        "mimic-cxr-jpg/2.0.0/mimic-cxr-2.0.0-split.csv.gz",
+    ):
         assert (linked / rel).is_file(), rel
     adm = pd.read_csv(linked / ADMISSIONS)
     assert len(adm) == 16 and adm["hadm_id"].is_unique
@@ -81,11 +93,23 @@ def test_ecg_files_are_what_wfdb_writes(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     write_wfdb_mimic(tmp_path / "a", 40689238, x, when)
-    wfdb.wrsamp("40689238", fs=500, units=["mV"] * 12, sig_name=list(MIMIC_LEADS), p_signal=x, fmt=["16"] * 12,
-                adc_gain=[200.0] * 12, baseline=[0] * 12, base_time=when.time(), base_date=when.date(),
-                write_dir=str(tmp_path / "b"))
+    wfdb.wrsamp(
+        "40689238",
+        fs=500,
+        units=["mV"] * 12,
+        sig_name=list(MIMIC_LEADS),
+        p_signal=x,
+        fmt=["16"] * 12,
+        adc_gain=[200.0] * 12,
+        baseline=[0] * 12,
+        base_time=when.time(),
+        base_date=when.date(),
+        write_dir=str(tmp_path / "b"),
+    )
     for ext in ("hea", "dat"):
-        assert (tmp_path / "a" / f"40689238.{ext}").read_bytes() == (tmp_path / "b" / f"40689238.{ext}").read_bytes()
+        assert (tmp_path / "a" / f"40689238.{ext}").read_bytes() == (
+            tmp_path / "b" / f"40689238.{ext}"
+        ).read_bytes()
 
 
 def _features(root: Path, options: Mimic4Options | None = None, leaky: bool = False):
@@ -98,7 +122,10 @@ def _features(root: Path, options: Mimic4Options | None = None, leaky: bool = Fa
         vec, _ = spec.decode(root, r)
         if leaky:  # a builder that looks until discharge
             a = tables["admissions"][int(r.record_id)]
-            labs, charts = tables["labs"].get(a.subject_id, tables["empty"]), tables["charts"].get(a.hadm_id, tables["empty"])
+            labs, charts = (
+                tables["labs"].get(a.subject_id, tables["empty"]),
+                tables["charts"].get(a.hadm_id, tables["empty"]),
+            )
             vec, _ = build_features(dataclasses.replace(a, prediction_time=a.dischtime), labs, charts, [])
         rows.append(standardize_ehr(vec, 5.0))
     y = np.array([r.target[0] for r in records])
@@ -108,14 +135,22 @@ def _features(root: Path, options: Mimic4Options | None = None, leaky: bool = Fa
 
 def _severity(x: np.ndarray) -> np.ndarray:
     f = FEATURES.index
-    return x[:, f("lactate_max")] + x[:, f("creatinine_max")] + x[:, f("bun_last")] - x[:, f("bicarbonate_min")] + x[:, f("age")]
+    return (
+        x[:, f("lactate_max")]
+        + x[:, f("creatinine_max")]
+        + x[:, f("bun_last")]
+        - x[:, f("bicarbonate_min")]
+        + x[:, f("age")]
+    )
 
 
 @pytest.fixture(scope="module")
 def ehr_only(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("m4ehr")
-    return (write_mimic4(base / "true", 120, seed=0, linked=False),
-            write_mimic4(base / "shuffled", 120, seed=0, shuffle_labels=True, linked=False))
+    return (
+        write_mimic4(base / "true", 120, seed=0, linked=False),
+        write_mimic4(base / "shuffled", 120, seed=0, shuffle_labels=True, linked=False),
+    )
 
 
 def test_mortality_follows_physiology_and_shuffle_destroys_it(ehr_only):
@@ -140,7 +175,9 @@ def test_leakage_traps_exist_and_are_not_used(ehr_only):
     f = FEATURES.index
     honest = roc_auc_score(y, x[:, f("lactate_last")] + x[:, f("creatinine_last")])
     leaky = roc_auc_score(y, leak[:, f("lactate_last")] + leak[:, f("creatinine_last")])
-    assert leaky > 0.95 and honest < leaky - 0.1, "post-prediction labs reveal the outcome; the reader skips them"
+    assert leaky > 0.95 and honest < leaky - 0.1, (
+        "post-prediction labs reveal the outcome; the reader skips them"
+    )
     labs = pd.read_csv(root / LABEVENTS, parse_dates=["charttime", "storetime"])
     adm = pd.read_csv(root / ADMISSIONS, parse_dates=["admittime"]).set_index("hadm_id")
     pred = labs["hadm_id"].map(adm["admittime"]) + pd.Timedelta(hours=48)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import random
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+import yaml
 
 from climbflow import config
 from climbflow.config import EncoderConfig, FinetuneConfig, PretrainConfig
@@ -233,13 +233,17 @@ def test_precision_is_fp32_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_params_yaml_training_sections() -> None:
-    params = config.load(Path(__file__).parents[3] / "params.yaml")
-    pre, fine = params.pretrain, params.finetune
+    data = yaml.safe_load((Path(__file__).parents[3] / "params.yaml").read_text())
+    pre, fine = (
+        PretrainConfig.model_validate(data["pretrain"]),
+        FinetuneConfig.model_validate(data["finetune"]),
+    )
     assert pre.sampling == "shuffle" and pre.steps_per_epoch is None and pre.precision == "auto"
     assert pre.contrastive is False and pre.devices == 1 and pre.num_nodes == 1 and pre.strategy == "auto"
+    assert pre.contrastive_weight == 0.5 and pre.contrastive_temperature == 0.07
     assert fine.few_shot is None and fine.mode == "full"
-    with pytest.raises(config.ConfigError, match="sampling"):
-        config.load(Path(__file__).parents[3] / "params.yaml", {"pretrain.sampling": "balanced"})
-    with pytest.raises(config.ConfigError, match="few_shot"):
-        config.load(Path(__file__).parents[3] / "params.yaml", {"finetune.few_shot": 0})
-    assert not math.isnan(PretrainConfig().contrastive_temperature)
+    with pytest.raises(config.ConfigError, match="pretrain.sampling"):
+        config.parse({"datasets": {}, "pretrain": {"sampling": "balanced"}})
+    with pytest.raises(config.ConfigError, match="finetune.few_shot"):
+        config.parse({"datasets": {}, "finetune": {"targets": [], "few_shot": 0}})
+    assert config.parse({"datasets": {}, "finetune": {"targets": [], "few_shot": 8}}).finetune.few_shot == 8
