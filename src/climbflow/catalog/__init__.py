@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordError, Rejected
+from climbflow.catalog.base import CatalogError, DatasetSpec, Excluded, RawRecord, RecordError, Rejected
 
 # name -> "module:Class"; modules are imported on first use so `climb --help` stays fast.
 _REGISTRY: dict[str, str] = {
@@ -53,4 +53,4 @@ def get(name: str) -> type[DatasetSpec]:
     return spec_class(name)
 
 
-__all__ = ["CatalogError", "DatasetSpec", "RawRecord", "RecordError", "Rejected", "get", "names"]
+__all__ = ["CatalogError", "DatasetSpec", "Excluded", "RawRecord", "RecordError", "Rejected", "get", "names"]

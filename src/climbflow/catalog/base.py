@@ -57,6 +57,12 @@ class Rejected:
     message: str
 
 
+@dataclass(frozen=True)
+class Excluded(Rejected):
+    """A valid record left out by the dataset's cohort definition (e.g. an admission that ended before the
+    prediction time). Listed in the quarantine table with its rule, but not counted as bad input."""
+
+
 class NoOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -37,7 +37,15 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordError, Rejected, TaskType
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    Excluded,
+    RawRecord,
+    RecordError,
+    Rejected,
+    TaskType,
+)
 from climbflow.modalities.ehr import FEATURES, MEASUREMENTS, STATIC, STATS, Measurement, admission_group
 
 logger = logging.getLogger(__name__)
@@ -225,7 +233,7 @@ def cohort(root: Path, options: Mimic4Options) -> Iterator[Admission | Rejected]
         age = float(anchor_age + admit.year - anchor_year)
         if age < ADULT_AGE:
             message = f"{where}: age {age:g} at admission; the cohort is adults (>= {ADULT_AGE:g})"
-            yield Rejected(str(hadm), ADMISSIONS, "under_18", message)
+            yield Excluded(str(hadm), ADMISSIONS, "under_18", message)
             continue
         prediction = admit + hours
         end = min(disch, death) if not pd.isna(death) else disch
@@ -236,7 +244,7 @@ def cohort(root: Path, options: Mimic4Options) -> Iterator[Admission | Rejected]
                 f"prediction time (admission + {options.observation_hours:g} h): the outcome is known before "
                 "prediction, so the admission is outside the cohort"
             )
-            yield Rejected(str(hadm), ADMISSIONS, "ended_before_prediction", message)
+            yield Excluded(str(hadm), ADMISSIONS, "ended_before_prediction", message)
             continue
         flag = _int(row["hospital_expire_flag"])
         if flag not in (0, 1):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from climbflow import modalities
-from climbflow.catalog.base import CatalogError, RawRecord, RecordError
+from climbflow.catalog.base import CatalogError, Excluded, RawRecord, RecordError
 from climbflow.config import Params
 from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, run_cached
 from climbflow.stages.common import open_spec, read_index, snapshot_files, snapshot_id
@@ -120,7 +120,7 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
             expected_sample=expected_raw(spec.modality),
             out_dir=tmp,
             max_quarantine_fraction=cfg.max_quarantine_fraction,
-            n_rejected=len(rejected),
+            n_rejected=sum(not isinstance(q, Excluded) for q in rejected),
             min_records=cfg.min_records,
             task=spec.task,
             labels=label_table(frame, spec.classes, targets),
@@ -137,7 +137,8 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
             "failures": result.failures,
             "summary": result.summary_md,
             "n_records": len(records),
-            "n_rejected": len(rejected),
+            "n_rejected": sum(not isinstance(q, Excluded) for q in rejected),
+            "n_excluded": sum(isinstance(q, Excluded) for q in rejected),
             "rejected_by_rule": dict(sorted(Counter(q.rule for q in rejected).items())),
             "n_sampled": len(samples),
             "data_docs": str(result.docs_index.relative_to(tmp)) if result.docs_index else None,

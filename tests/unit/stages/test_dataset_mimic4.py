@@ -38,7 +38,8 @@ def test_three_entries_standardize_and_share_splits(tmp_path, params_factory):
     )
     x = ehr.sample(0)
     assert x.shape == (len(FEATURES),) and x.dtype == np.float32 and np.abs(x).max() <= 5.0
-    assert cxr.sample(0).shape == (3, 64, 64) and ecg.sample(0).shape == (12, 5000)
+    assert cxr.sample(0).shape == tuple(cxr.labels["sample_shape"]) and cxr.sample(0).ndim == 3
+    assert ecg.sample(0).shape == (12, 5000)
     meta = json.loads(ehr.manifest["meta"].iloc[0])
     assert meta["text"].startswith("demographics: ") and meta["observation_hours"] == 48.0
 
@@ -68,3 +69,28 @@ def test_length_of_stay_target(standardized_sample):
     assert store.labels["task"] == "regression" and store.labels["classes"] == ["length_of_stay_days"]
     los = np.array([t[0] for t in store.manifest["target"]])
     assert (los > 2.0).all() and los.max() > 4.0
+
+
+def test_cohort_exclusions_are_listed_but_not_counted_as_bad_input(tmp_path, params_factory):
+    """A 4-day prediction time excludes most admissions (they end earlier): validation still passes, because
+    cohort exclusions are not bad records; they are counted and listed with their rule."""
+    from climbflow import sampledata
+    from climbflow.stages import ingest, standardize, validate
+    from climbflow.store.format import StoreReader
+
+    src = str(sampledata.write("mimic4", tmp_path / "raw" / "mimic", 30, seed=0))
+    params = params_factory({"mimic4": src})
+    params = params.model_copy(
+        update={
+            "datasets": {
+                "mimic4": params.datasets["mimic4"].model_copy(update={"options": {"observation_hours": 96}})
+            }
+        }
+    )
+    snap = ingest.run(params, "mimic4")
+    val = validate.run(params, "mimic4", snap.uri).report
+    assert val["passed"] and val["n_excluded"] > 0.2 * (val["n_records"] + val["n_excluded"])
+    store = StoreReader(
+        standardize.run(params, "mimic4", snap.uri, validate.run(params, "mimic4", snap.uri).uri).uri
+    )
+    assert (store.quarantine["rule"] == "ended_before_prediction").sum() > 0
