@@ -404,6 +404,18 @@ def data_pull(
     typer.echo(str(path))
 
 
+def _register_subcommands() -> None:
+    """Registry (models, promote, rollback, retrain, lineage) and cluster (submit, schedule, runs) commands."""
+    from climbflow.cli_cluster import register as register_cluster
+    from climbflow.cli_registry import register as register_registry
+
+    register_registry(app)
+    register_cluster(app)
+
+
+_register_subcommands()
+
+
 def main() -> None:
     app(prog_name="climb")
 

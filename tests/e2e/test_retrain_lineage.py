@@ -28,7 +28,7 @@ REGISTRY_CLI = (
 
 def climb(*args: str, registry: bool = True) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-c", REGISTRY_CLI, *args] if registry else [CLIMB, *args]
-    env = os.environ | {"CLIMB_ACTOR": "e2e-tester", "COLUMNS": "200"}
+    env = os.environ | {"CLIMB_ACTOR": "e2e-tester", "COLUMNS": "200", "CLIMB_GIT_COMMIT": "e2e-same-commit"}
     return subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env)
 
 
@@ -127,4 +127,6 @@ def test_lineage_html_renders_in_headless_chromium(two_runs, tmp_path):
     )
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert "Lineage of climb-ptbxl/1" in dom.stdout and 'id="lineage"' in dom.stdout
-    assert "raw_snapshot" in dom.stdout and "pipeline_run_id" in dom.stdout and "MISSING" not in dom.stdout
+    assert (
+        "raw_snapshot" in dom.stdout and "pipeline_run_id" in dom.stdout and "data-missing=" not in dom.stdout
+    )

@@ -114,23 +114,23 @@ def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.n
         shell = g.ellipsoid(c, r)
         kidney = shell < 1
         hu[kidney] = rng.uniform(160, 200)  # enhancing cortex (corticomedullary phase)
-        hu[shell < 0.6] = rng.uniform(60, 90)  # medulla
+        hu[shell < 0.6] = rng.uniform(130, 160)  # medulla (nephrographic: close to the cortex)
         seg[kidney] = 1
         kidneys.append((c, r))
     side = int(rng.integers(2))
     (kc, kr) = kidneys[side]
     lateral = 1 if side == 1 else -1
-    radius = rng.uniform(9, 30) if subtype != "angiomyolipoma" else rng.uniform(8, 26)
+    radius = rng.uniform(14, 32) if subtype != "angiomyolipoma" else rng.uniform(12, 28)
     direction = np.array([rng.normal(0, 0.5), rng.normal(0, 0.6), lateral * 1.0])
     direction /= np.linalg.norm(direction)
     centre = tuple(float(kc[i] + direction[i] * kr[i] * rng.uniform(0.5, 0.9)) for i in range(3))
-    noise = gaussian_filter(rng.standard_normal(SHAPE).astype(np.float32), 1.0) * 2.5
+    noise = gaussian_filter(rng.standard_normal(SHAPE).astype(np.float32), 1.5) * 3.5  # ~unit std, coarse
     if subtype == "clear_cell_rcc":
-        r_map = _lobulated(g, centre, radius, rng, amp=rng.uniform(0.15, 0.35))
+        r_map = _lobulated(g, centre, radius, rng, amp=rng.uniform(0.25, 0.5))
         mass = r_map < 1
-        hu[mass] = rng.uniform(120, 170) + 45 * noise[mass]
-        if radius > 12 and rng.random() < 0.7:
-            hu[mass & (r_map < rng.uniform(0.35, 0.6))] = rng.uniform(10, 30)  # necrosis
+        hu[mass] = rng.uniform(130, 180) + 60 * noise[mass]
+        if rng.random() < 0.8:
+            hu[mass & (r_map < rng.uniform(0.4, 0.65))] = rng.uniform(0, 25)  # necrosis
     elif subtype == "papillary_rcc":
         r_map = _lobulated(g, centre, radius, rng, amp=rng.uniform(0.0, 0.15))
         mass = r_map < 1
@@ -148,8 +148,8 @@ def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.n
     else:  # angiomyolipoma: fat inside
         r_map = _lobulated(g, centre, radius, rng, amp=rng.uniform(0.0, 0.15))
         mass = r_map < 1
-        fat = gaussian_filter(rng.standard_normal(SHAPE).astype(np.float32), 1.2) > rng.uniform(-0.1, 0.2)
-        hu[mass] = np.where(fat[mass], rng.uniform(-90, -40), rng.uniform(50, 90)) + 10 * noise[mass]
+        fat = gaussian_filter(rng.standard_normal(SHAPE).astype(np.float32), 1.5) > rng.uniform(-0.15, 0.1)
+        hu[mass] = np.where(fat[mass], rng.uniform(-100, -60), rng.uniform(40, 70)) + 10 * noise[mass]
     seg[mass] = 2
     if rng.random() < 0.3:  # a simple cyst in the other kidney
         oc, okr = kidneys[1 - side]

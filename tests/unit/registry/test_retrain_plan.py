@@ -19,5 +19,9 @@ def test_compare_names_each_dataset_status():
 
 
 def test_recorded_versions_from_version_tags():
-    tags = {"climb.data_version": "t.dir", "climb.data_version.ptbxl": "p.dir", "climb.data_version.x": "x.dir"}
+    tags = {
+        "climb.data_version": "t.dir",
+        "climb.data_version.ptbxl": "p.dir",
+        "climb.data_version.x": "x.dir",
+    }
     assert recorded_versions(tags) == {"ptbxl": "p.dir", "x": "x.dir"}
