@@ -210,15 +210,16 @@ def stage(
 @app.command("compile")
 def compile_(
     params: ParamsOpt = Path("params.yaml"),
-    out: Annotated[Path, typer.Option(help="pipeline YAML to upload in the Kubeflow UI")] = Path(
-        "pipelines/compiled/training.yaml"
-    ),
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="folder for <pipeline>.yaml (upload them in the Kubeflow UI)")
+    ] = Path("pipelines/compiled"),
 ) -> None:
-    """Compile the training pipeline to YAML (upload it in the Kubeflow Pipelines UI)."""
-    from climbflow.pipeline_runner import compile_training
+    """Compile the training, retraining and promotion pipelines to YAML (upload them in the Kubeflow UI)."""
+    from climbflow.pipeline_runner import compile_all
 
     cfg = _load(params, resolve=False)  # paths stay as written: they are resolved where the pipeline runs
-    typer.echo(str(compile_training(cfg, out)))
+    for path in compile_all(cfg, out_dir):
+        typer.echo(str(path))
 
 
 @app.command()

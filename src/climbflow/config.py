@@ -432,7 +432,7 @@ class Params(Section):
         spec = catalog.get(name)
         options = dict(self.datasets[name].options)
         section = getattr(self.standardize, spec.modality, None)
-        for key in getattr(section, "model_fields", {}):
+        for key in type(section).model_fields if section is not None else ():
             if key in spec.Options.model_fields:
                 options.setdefault(key, getattr(section, key))
         return spec.Options.model_validate(options)
