@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -451,6 +451,33 @@ class MIMIC4(_Mimic4Base):
         return vector, {"sampling_rate": None, "meta": meta}
 
 
+def _linked(
+    root: Path,
+    options: Mimic4Options,
+    studies: pd.DataFrame,
+    pick: Callable[[Path, Admission, pd.DataFrame | None], RawRecord | Rejected | None],
+    what: str,
+) -> Iterator[RawRecord | Rejected]:
+    """The cohort's admissions joined to their last ``what`` study before the prediction time (``pick``);
+    an admission without one is a missing modality, counted in the log, not a record."""
+    by_subject = {int(s): g for s, g in studies.groupby("subject")}
+    counts: dict[str, int] = {}
+    for item in cohort(root, options):
+        if isinstance(item, Admission):
+            item = pick(root, item, by_subject.get(item.subject_id))
+        key = (
+            f"no_{what}_before_prediction"
+            if item is None
+            else item.rule
+            if isinstance(item, Rejected)
+            else "ok"
+        )
+        counts[key] = counts.get(key, 0) + 1
+        if item is not None:
+            yield item
+    logger.info("mimic4_%s %s: %s (no %s = missing modality, not a record)", what, root, counts, what.upper())
+
+
 class MIMIC4CXR(_Mimic4Base):
     name: ClassVar[str] = "mimic4_cxr"
     title: ClassVar[str] = "MIMIC-IV admissions: last chest X-ray (MIMIC-CXR-JPG) before admission + 48 h"
@@ -467,22 +494,7 @@ class MIMIC4CXR(_Mimic4Base):
         meta["time"] = _study_times(meta["StudyDate"], meta["StudyTime"])
         meta["frontal"] = meta["ViewPosition"].str.strip().str.upper().isin(FRONTAL)
         meta = meta.dropna(subset=["subject", "time"])
-        by_subject = {int(s): g for s, g in meta.groupby("subject")}
-        counts: dict[str, int] = {}
-        for item in cohort(root, self.options):
-            if isinstance(item, Admission):
-                item = self._pick(root, item, by_subject.get(item.subject_id))
-            key = (
-                "no_cxr_before_prediction"
-                if item is None
-                else item.rule
-                if isinstance(item, Rejected)
-                else "ok"
-            )
-            counts[key] = counts.get(key, 0) + 1
-            if item is not None:
-                yield item
-        logger.info("mimic4_cxr %s: %s (no CXR = missing modality, not a record)", root, counts)
+        yield from _linked(root, self.options, meta, self._pick, "cxr")
 
     def _pick(self, root: Path, adm: Admission, images: pd.DataFrame | None) -> RawRecord | Rejected | None:
         if images is None:
@@ -534,22 +546,7 @@ class MIMIC4ECG(_Mimic4Base):
         table["subject"] = table["subject_id"].map(_int)
         table["time"] = _times(table["ecg_time"])
         table = table.dropna(subset=["subject", "time"])
-        by_subject = {int(s): g for s, g in table.groupby("subject")}
-        counts: dict[str, int] = {}
-        for item in cohort(root, self.options):
-            if isinstance(item, Admission):
-                item = self._pick(root, item, by_subject.get(item.subject_id))
-            key = (
-                "no_ecg_before_prediction"
-                if item is None
-                else item.rule
-                if isinstance(item, Rejected)
-                else "ok"
-            )
-            counts[key] = counts.get(key, 0) + 1
-            if item is not None:
-                yield item
-        logger.info("mimic4_ecg %s: %s (no ECG = missing modality, not a record)", root, counts)
+        yield from _linked(root, self.options, table, self._pick, "ecg")
 
     def _pick(self, root: Path, adm: Admission, ecgs: pd.DataFrame | None) -> RawRecord | Rejected | None:
         if ecgs is None:

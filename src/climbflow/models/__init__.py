@@ -26,7 +26,9 @@ ENCODERS: dict[str, str] = {
 }
 
 
-def build_encoder(modality: str, cfg: EncoderConfig | dict, sample_shape: tuple[int, ...] | list[int] | int) -> nn.Module:
+def build_encoder(
+    modality: str, cfg: EncoderConfig | dict, sample_shape: tuple[int, ...] | list[int] | int
+) -> nn.Module:
     """The encoder of ``modality`` for samples of ``sample_shape`` (an int = channels, for old checkpoints)."""
     if modality not in ENCODERS:
         raise ValueError(f"unknown modality {modality!r}; allowed: {sorted(ENCODERS)}")

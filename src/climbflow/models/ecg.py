@@ -9,7 +9,9 @@ from torch import nn
 class BasicBlock1d(nn.Module):
     """Two conv-BN layers with a residual connection (projected when the shape changes)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, kernel: int = 7) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, stride: int, kernel: int = 7, activation: type[nn.Module] = nn.ReLU
+    ) -> None:
         super().__init__()
         pad = kernel // 2
         self.conv1 = nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=pad, bias=False)
@@ -22,12 +24,12 @@ class BasicBlock1d(nn.Module):
             self.shortcut = nn.Sequential(
                 nn.Conv1d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm1d(c_out)
             )
-        self.relu = nn.ReLU(inplace=True)
+        self.act = activation()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.act(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + self.shortcut(x))
+        return self.act(out + self.shortcut(x))
 
 
 class ResNet1d(nn.Module):

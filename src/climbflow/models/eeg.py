@@ -15,31 +15,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from climbflow.models.ecg import BasicBlock1d
+
 INPUT_SCALE_UV = 50.0
-
-
-class TemporalBlock(nn.Module):
-    """Two conv-BN layers over time with a residual connection (projected when the shape changes)."""
-
-    def __init__(self, c_in: int, c_out: int, stride: int, kernel: int = 7) -> None:
-        super().__init__()
-        pad = kernel // 2
-        self.conv1 = nn.Conv1d(c_in, c_out, kernel, stride=stride, padding=pad, bias=False)
-        self.bn1 = nn.BatchNorm1d(c_out)
-        self.conv2 = nn.Conv1d(c_out, c_out, kernel, padding=pad, bias=False)
-        self.bn2 = nn.BatchNorm1d(c_out)
-        nn.init.zeros_(self.bn2.weight)  # each block starts as identity
-        self.shortcut: nn.Module = nn.Identity()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(
-                nn.Conv1d(c_in, c_out, 1, stride=stride, bias=False), nn.BatchNorm1d(c_out)
-            )
-        self.act = nn.GELU()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.act(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.act(out + self.shortcut(x))
 
 
 class EEGEncoder(nn.Module):
@@ -67,7 +45,7 @@ class EEGEncoder(nn.Module):
         stages, c_in = [], width
         for i in range(depth):
             c_out = min(width * 2**i, 8 * width)
-            stages.append(TemporalBlock(c_in, c_out, stride=2))
+            stages.append(BasicBlock1d(c_in, c_out, stride=2, activation=nn.GELU))
             c_in = c_out
         self.stages = nn.Sequential(*stages)
         self.dropout = nn.Dropout(dropout)
