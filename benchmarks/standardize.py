@@ -98,7 +98,9 @@ def measure(dataset: str, n: int, tmp: Path) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=150, help="N records (the memory run uses 10N)")
     parser.add_argument("--datasets", nargs="+", default=["ptbxl", "chexpert"])
     args = parser.parse_args()
@@ -110,7 +112,9 @@ def main() -> None:
     print("|" + "|".join("---" for _ in cols) + "|")
     for r in results:
         print("| " + " | ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in r.values()) + " |")
-    print(f"\nmachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; RSS = peak of the standardize process")
+    print(
+        f"\nmachine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; RSS = peak of the standardize process"
+    )
 
 
 if __name__ == "__main__":

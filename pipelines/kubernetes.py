@@ -87,6 +87,9 @@ def images(params: Any) -> dict[str, Any]:
     from components.pretrain_job import pretrain_job
     from components.promote import promote
     from components.standardize import standardize
+    from components.standardize_merge import standardize_merge
+    from components.standardize_plan import standardize_plan
+    from components.standardize_range import standardize_range
     from components.validate import validate
 
     cluster = params.cluster
@@ -97,6 +100,9 @@ def images(params: Any) -> dict[str, Any]:
         ingest,
         validate,
         standardize,
+        standardize_plan,
+        standardize_range,
+        standardize_merge,
         pretrain,
         pretrain_job,
         finetune,

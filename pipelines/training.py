@@ -66,14 +66,35 @@ def training_steps(
             params_json=params_json, tracking_json=tracking_json, dataset=dataset, snapshot=snap.output
         )
         cpu_task(val.set_display_name("validate"), cluster)
-        std = comp["standardize"](
-            params_json=params_json,
-            tracking_json=tracking_json,
-            dataset=dataset,
-            snapshot=snap.output,
-            validation=val.outputs["Output"],
-        )
-        cpu_task(std.set_display_name("standardize"), cluster)
+        if cluster.standardize_fanout:  # one pod per shard range, then a merge (same store bytes)
+            ranges = comp["standardize_plan"](
+                params_json=params_json,
+                dataset=dataset,
+                snapshot=snap.output,
+                validation=val.outputs["Output"],
+            )
+            cpu_task(ranges.set_display_name("standardize: plan ranges"), cluster)
+            with dsl.ParallelFor(ranges.output) as item:
+                part = comp["standardize_range"](params_json=params_json, item=item)
+                cpu_task(part.set_display_name("standardize: range"), cluster)
+            std = comp["standardize_merge"](
+                params_json=params_json,
+                tracking_json=tracking_json,
+                dataset=dataset,
+                snapshot=snap.output,
+                validation=val.outputs["Output"],
+                parts=dsl.Collected(part.output),
+            )
+            cpu_task(std.set_display_name("standardize: merge"), cluster)
+        else:  # one task; its ranges run in a process pool (standardize.workers)
+            std = comp["standardize"](
+                params_json=params_json,
+                tracking_json=tracking_json,
+                dataset=dataset,
+                snapshot=snap.output,
+                validation=val.outputs["Output"],
+            )
+            cpu_task(std.set_display_name("standardize"), cluster)
     # one dsl.Collected per consumer: kfp 2.17's compiler fails on a shared one
     encoders = {}
     for modality in modalities:

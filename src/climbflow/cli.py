@@ -68,6 +68,7 @@ def run(
 
     from climbflow.pipeline_runner import PipelineFailed, ensure_sample_data, run_local
     from climbflow.registry.tracking import tracking_uri
+    from climbflow.store.uri import redact
 
     cfg = _load(params, set_, datasets=datasets)
     ensure_sample_data(cfg)
@@ -92,7 +93,9 @@ def run(
         table.add_row(*_result_cells(row))
     console.print(table)
     console.print(f"log: {outcome.log_path}")
-    console.print(f"MLflow UI: [bold]mlflow ui --backend-store-uri {tracking_uri(cfg)} --port 5000[/bold]")
+    console.print(
+        f"MLflow UI: [bold]mlflow ui --backend-store-uri {redact(tracking_uri(cfg))} --port 5000[/bold]"
+    )
 
 
 def _result_cells(row: dict) -> list[str]:
@@ -403,6 +406,30 @@ def data_pull(
     except (LookupError, RuntimeError) as exc:
         _fail(str(exc), code=1)
     typer.echo(str(path))
+
+
+doctor_app = typer.Typer(help="Self-checks: the bad-input corpus and the PHI re-check.", no_args_is_help=True)
+app.add_typer(doctor_app, name="doctor")
+
+
+@doctor_app.command("bad-input")
+def doctor_bad_input(
+    out: Annotated[Path | None, typer.Option(help="keep the generated bad files here")] = None,
+) -> None:
+    """Run every reader on the bad-input corpus: prints caught / total per reader (exit 1 if any is missed)."""
+    from climbflow.hardening import badinput
+
+    raise typer.Exit(badinput.main(["--out", str(out)] if out else []))
+
+
+@doctor_app.command("phi")
+def doctor_phi(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+) -> None:
+    """Re-check DICOM de-identification on every DICOM fixture: surviving PHI values and tags removed."""
+    from climbflow.hardening import phi_report
+
+    raise typer.Exit(phi_report.main(["--json"] if as_json else []))
 
 
 def _register_subcommands() -> None:

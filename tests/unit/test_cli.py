@@ -23,7 +23,9 @@ def test_help_lists_commands():
 def test_datasets_lists_the_catalog_and_finds_local_copies(sample_root, tmp_path):
     from climbflow import catalog
 
-    params = make_params(tmp_path, {"ptbxl": str(sample_root / "ptbxl"), "chexpert": str(tmp_path / "missing")})
+    params = make_params(
+        tmp_path, {"ptbxl": str(sample_root / "ptbxl"), "chexpert": str(tmp_path / "missing")}
+    )
     result = runner.invoke(app, ["datasets", "--params", str(params)], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     rows = {line.split("│")[1].strip(): line for line in result.stdout.splitlines() if line.count("│") > 5}

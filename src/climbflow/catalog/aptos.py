@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType
+from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType, unsafe_path
 from climbflow.catalog.images import image_props, one_hot, read_image
 
 CLASSES: tuple[str, ...] = ("No DR", "Mild DR", "Moderate DR", "Severe DR", "Proliferative DR")
@@ -72,6 +72,9 @@ class APTOS(DatasetSpec):
         seen.add(code)
         if raw not in {str(g) for g in range(len(CLASSES))}:
             return Rejected(record_id, TRAIN_CSV, "unknown_label", f"{where}: diagnosis {raw!r}; allowed 0-4")
+        problem = unsafe_path(code)
+        if problem:
+            return Rejected(record_id, TRAIN_CSV, "unsafe_path", f"{where}: id_code {problem}")
         rel = f"{IMAGE_DIR}/{code}.png"
         if not (root / rel).is_file():
             return Rejected(record_id, TRAIN_CSV, "missing_file", f"{where}: image {rel} not found")

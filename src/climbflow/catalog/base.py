@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -61,6 +61,20 @@ class Rejected:
 class Excluded(Rejected):
     """A valid record left out by the dataset's cohort definition (e.g. an admission that ended before the
     prediction time). Listed in the quarantine table with its rule, but not counted as bad input."""
+
+
+def unsafe_path(rel: str) -> str | None:
+    """Why a metadata-derived path (meant relative to the dataset root) could reach outside the root, else None.
+
+    Absolute paths, ``..`` components and NUL bytes are refused (rule ``unsafe_path``); the check is lexical, so
+    symlinks inside a dataset copy (e.g. a DVC cache link) keep working.
+    """
+    if "\0" in rel:
+        return f"path {rel!r} contains a NUL byte"
+    path = PurePosixPath(rel)
+    if path.is_absolute() or ".." in path.parts:
+        return f"path {rel!r} escapes the dataset root"
+    return None
 
 
 class NoOptions(BaseModel):

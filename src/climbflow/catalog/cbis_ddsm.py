@@ -31,7 +31,15 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, Split, TaskType
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    RawRecord,
+    Rejected,
+    Split,
+    TaskType,
+    unsafe_path,
+)
 from climbflow.catalog.dicom import DicomImageMixin
 
 BIRADS_CLASSES: tuple[str, ...] = ("BIRAD 1", "BIRAD 2", "BIRAD 3", "BIRAD 4", "BIRAD 5")
@@ -298,6 +306,9 @@ def _resolve(
     root: Path, image_path: str, locations: dict[tuple[str, str, str], str] | None
 ) -> tuple[str | None, tuple[str, str]]:
     """The DICOM file (relative to root) of a csv image path, or (None, (rule, message))."""
+    problem = unsafe_path(image_path)
+    if problem:
+        return None, ("unsafe_path", f"image file path {problem}")
     parts = PurePosixPath(image_path).parts
     direct = PurePosixPath(IMAGE_DIR, *parts).as_posix()
     if (root / direct).is_file():
@@ -305,6 +316,8 @@ def _resolve(
     candidates: list[Path] = []
     if locations is not None and len(parts) >= 3:
         folder = locations.get((parts[0], parts[1], parts[2]))
+        if folder is not None and unsafe_path(folder):
+            return None, ("unsafe_path", f"metadata.csv File Location {unsafe_path(folder)}")
         if folder is not None:
             candidates = sorted((root / folder).glob("*.dcm"))
     if not candidates:

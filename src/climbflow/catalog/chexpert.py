@@ -33,6 +33,7 @@ from climbflow.catalog.base import (
     Rejected,
     Split,
     TaskType,
+    unsafe_path,
 )
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,9 @@ class CheXpert(DatasetSpec):
         seen: set[str],
     ) -> RawRecord | Rejected:
         raw_path = (row["Path"] or "").strip()
+        problem = unsafe_path(raw_path)
+        if problem:
+            return Rejected(raw_path, source, "unsafe_path", f"{source} line {line}: Path {problem}")
         parts = PurePosixPath(raw_path).parts
         if parts and parts[0] in DATA_DIRS:
             parts = parts[1:]

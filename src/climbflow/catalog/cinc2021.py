@@ -35,7 +35,15 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordError, Rejected, TaskType
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    RawRecord,
+    RecordError,
+    Rejected,
+    TaskType,
+    unsafe_path,
+)
 from climbflow.catalog.ptbxl import CLASSES
 
 logger = logging.getLogger(__name__)
@@ -319,6 +327,10 @@ class _CinC2021(DatasetSpec):
         if header.name != stem:
             message = f"{rel}: header names record {header.name!r}, file is {stem!r}"
             return Rejected(stem, rel, "record_name_mismatch", message)
+        escaping = [f for f in header.files if unsafe_path(f)]
+        if escaping:
+            message = f"{rel}: signal file {unsafe_path(escaping[0])}"
+            return Rejected(stem, rel, "unsafe_path", message)
         if header.files != [f"{stem}.mat"]:
             message = f"{rel}: signals stored in {header.files}, expected the challenge's {stem}.mat"
             return Rejected(stem, rel, "corrupt_header", message)

@@ -34,6 +34,7 @@ from climbflow.catalog.base import (
     Rejected,
     Split,
     TaskType,
+    unsafe_path,
 )
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,8 @@ FILE_LIST_COLUMNS: tuple[str, ...] = (
 )
 TRACING_COLUMNS: tuple[str, ...] = ("FileName", "X1", "Y1", "X2", "Y2", "Frame")
 SPLITS: dict[str, Split] = {"TRAIN": "train", "VAL": "val", "TEST": "test"}
+MAX_FRAME_PIXELS = 4096 * 4096  # decompression-bomb guard: EchoNet frames are 112 x 112
+MAX_VIDEO_VALUES = 1_000_000_000  # frames x height x width x 3 bytes held in memory at most
 LOW_EF_THRESHOLD = 50.0  # EF < 50 %: reduced ejection fraction (EchoNet-Dynamic's cardiomyopathy cut-off)
 
 
@@ -167,6 +170,9 @@ class _EchoNet(DatasetSpec):
         ef = _number(row["EF"])
         if ef is None or not 0.0 <= ef <= 100.0:
             return Rejected(stem, FILE_LIST, "bad_ef", f"{where}: EF {row['EF']!r} is not a number in 0-100")
+        problem = unsafe_path(stem)
+        if problem:
+            return Rejected(stem, FILE_LIST, "unsafe_path", f"{where}: FileName {problem}")
         rel = f"{VIDEOS}/{stem}.avi"
         if not (root / rel).is_file():
             return Rejected(stem, rel, "missing_file", f"{where}: video {rel} not found")
@@ -195,7 +201,7 @@ class _EchoNet(DatasetSpec):
 
         The fps is the container's, else FileList's ``FPS``. Errors: ``missing_file``, ``empty_file``,
         ``corrupt_video`` (cannot be opened, no frames, or fewer frames than the container declares, which
-        EchoNet's own loader also refuses), ``bad_sampling_rate`` (no usable fps anywhere).
+        EchoNet's own loader also refuses), ``video_too_large`` (decompression-bomb guard), ``bad_sampling_rate`` (no usable fps anywhere).
         """
         import cv2
 
@@ -210,11 +216,27 @@ class _EchoNet(DatasetSpec):
                 raise RecordError("corrupt_video", f"{path} cannot be opened as a video")
             declared = int(max(capture.get(cv2.CAP_PROP_FRAME_COUNT), 0))
             container_fps = float(capture.get(cv2.CAP_PROP_FPS))
+            width, height = (
+                int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+            )
+            if width * height > MAX_FRAME_PIXELS:
+                raise RecordError(
+                    "video_too_large", f"{path}: frames of {width}x{height} px (limit {MAX_FRAME_PIXELS} px)"
+                )
             frames = []
+            held = 0
             while True:
                 ok, frame = capture.read()
                 if not ok or frame is None:
                     break
+                held += frame.shape[0] * frame.shape[1] * 3
+                if frame.shape[0] * frame.shape[1] > MAX_FRAME_PIXELS or held > MAX_VIDEO_VALUES:
+                    raise RecordError(
+                        "video_too_large",
+                        f"{path}: frame {len(frames)} of shape {frame.shape}; {held} bytes decoded "
+                        f"(limits {MAX_FRAME_PIXELS} px per frame, {MAX_VIDEO_VALUES} bytes per video)",
+                    )
                 frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if frame.ndim == 3 else frame)
         finally:
             capture.release()

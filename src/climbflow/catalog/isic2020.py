@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType
+from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType, unsafe_path
 from climbflow.catalog.images import image_props, parse_age, read_image
 
 CLASSES: tuple[str, ...] = ("Malignant",)
@@ -105,6 +105,9 @@ class ISIC2020(DatasetSpec):
                 "label_conflict",
                 f"{where}: target {cell['target']!r} disagrees with benign_malignant {cell['benign_malignant']!r}",
             )
+        problem = unsafe_path(record_id)
+        if problem:
+            return Rejected(record_id, GROUND_TRUTH, "unsafe_path", f"{where}: image_name {problem}")
         rel = f"{folder}/{record_id}.jpg"
         if not (root / rel).is_file():
             return Rejected(record_id, GROUND_TRUTH, "missing_file", f"{where}: image {rel} not found")

@@ -26,7 +26,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordError, Rejected, TaskType
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    RawRecord,
+    RecordError,
+    Rejected,
+    TaskType,
+    unsafe_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +115,9 @@ class KiTS23(DatasetSpec):
         if not isinstance(malignant, bool):
             message = f"{where}: malignant is {malignant!r}; allowed true or false"
             return Rejected(case_id, source, "bad_label", message)
+        problem = unsafe_path(case_id)
+        if problem:
+            return Rejected(case_id, source, "unsafe_path", f"{where}: case_id {problem}")
         rel = (prefix / case_id / IMAGING).as_posix()
         if not (root / rel).is_file():
             return Rejected(case_id, rel, "missing_file", f"{where}: {rel} not found")

@@ -45,6 +45,7 @@ from climbflow.catalog.base import (
     RecordError,
     Rejected,
     TaskType,
+    unsafe_path,
 )
 from climbflow.modalities.ehr import FEATURES, MEASUREMENTS, STATIC, STATS, Measurement, admission_group
 
@@ -507,6 +508,11 @@ class MIMIC4CXR(_Mimic4Base):
         frontal = study[study["frontal"]]
         chosen = (frontal if not frontal.empty else study).sort_values("dicom_id").iloc[0]
         subject = str(adm.subject_id)
+        problem = unsafe_path(str(chosen["dicom_id"]))
+        if problem:
+            return Rejected(
+                str(adm.hadm_id), CXR_METADATA, "unsafe_path", f"{CXR_METADATA}: dicom_id {problem}"
+            )
         rel = f"{CXR}/files/p{subject[:2]}/p{subject}/s{chosen['study_id']}/{chosen['dicom_id']}.jpg"
         if not (root / rel).is_file():
             message = f"{CXR_METADATA}: image {rel} of hadm_id {adm.hadm_id} not found"
@@ -557,6 +563,9 @@ class MIMIC4ECG(_Mimic4Base):
         chosen = inside.sort_values(["time", "study_id"], kind="stable").iloc[-1]
         subject, study = str(adm.subject_id), chosen["study_id"].strip()
         stem = (chosen.get("path") or "").strip() or f"files/p{subject[:4]}/p{subject}/s{study}/{study}"
+        problem = unsafe_path(stem)
+        if problem:
+            return Rejected(str(adm.hadm_id), ECG_RECORDS, "unsafe_path", f"{ECG_RECORDS}: path {problem}")
         files = (f"{ECG}/{stem}.hea", f"{ECG}/{stem}.dat")
         for rel in files:
             if not (root / rel).is_file():

@@ -24,7 +24,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, Split, TaskType
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    RawRecord,
+    Rejected,
+    Split,
+    TaskType,
+    unsafe_path,
+)
 from climbflow.catalog.chexpert import ALLOWED_VALUES, LABELS, CheXpert, CheXpertOptions
 from climbflow.catalog.images import image_props, read_image
 
@@ -226,6 +234,9 @@ class MIMICCXR(DatasetSpec):
                     f"allowed {ALLOWED_VALUES}",
                 )
             target.append(value)
+        problem = unsafe_path(dicom)
+        if problem:
+            return Rejected(record_id, source, "unsafe_path", f"{where}: dicom_id {problem}")
         rel = (prefix / image_path(subject, study, dicom)).as_posix()
         if not (root / rel).is_file():
             return Rejected(record_id, source, "missing_file", f"{where}: image {rel} not found")

@@ -32,6 +32,7 @@ from climbflow.catalog.base import (
     Rejected,
     Split,
     TaskType,
+    unsafe_path,
 )
 
 logger = logging.getLogger(__name__)
@@ -175,6 +176,9 @@ class PTBXL(DatasetSpec):
         stem = row["filename_hr"].strip()
         if not stem:
             return Rejected(record_id, DATABASE, "missing_file", f"{where}: filename_hr is empty")
+        problem = unsafe_path(stem)
+        if problem:
+            return Rejected(record_id, DATABASE, "unsafe_path", f"{where}: filename_hr {problem}")
         files = (f"{stem}.hea", f"{stem}.dat")
         for rel in files:
             if not (root / rel).is_file():

@@ -32,7 +32,15 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, Split, TaskType
+from climbflow.catalog.base import (
+    CatalogError,
+    DatasetSpec,
+    RawRecord,
+    Rejected,
+    Split,
+    TaskType,
+    unsafe_path,
+)
 from climbflow.catalog.chexpert import LABELS
 from climbflow.catalog.dicom import DicomImageMixin
 
@@ -233,6 +241,9 @@ class VinDrCXR(DicomImageMixin, DatasetSpec):
                 "no_majority",
                 f"{source} line {first}: no label has a majority of the {len(rows)} readers ({given})",
             )
+        problem = unsafe_path(image_id)
+        if problem:
+            return Rejected(image_id, source, "unsafe_path", f"{source} line {first}: image_id {problem}")
         rel = f"{'test' if split == 'test' else 'train'}/{image_id}{SUFFIX}"
         path = root / rel
         if not path.is_file():

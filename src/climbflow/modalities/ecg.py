@@ -79,7 +79,9 @@ def sample_shape(cfg) -> tuple[int, ...]:
 
 
 def standardize(raw: np.ndarray, props: dict, cfg) -> np.ndarray:
-    return standardize_ecg(raw, props["sampling_rate"], props["lead_names"], cfg.sampling_rate, cfg.seconds, cfg.leads)
+    return standardize_ecg(
+        raw, props["sampling_rate"], props["lead_names"], cfg.sampling_rate, cfg.seconds, cfg.leads
+    )
 
 
 def output_rate(cfg) -> float:

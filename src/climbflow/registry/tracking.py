@@ -1,5 +1,12 @@
 """MLflow tracking: one parent run per pipeline run, one child run per stage (params, metrics, data versions,
-git commit, reports), and registration of evaluated models as ``challenger``. All MLflow calls live here."""
+git commit, reports), and registration of evaluated models as ``challenger``. All MLflow calls live here.
+
+Faults: an unreachable tracking server fails the stage fast with :class:`TrackingUnavailable` (one ``/health``
+probe per process, ``CLIMB_MLFLOW_PROBE_TIMEOUT_S``), nothing is buffered. Run creation is idempotent: the
+parent run is found again by ``climb.pipeline_run_id``, a stage's child run by (parent, stage, name, output), and
+a registration cut short (model version created, alias or tags missing) is completed, so a retried task never
+duplicates runs or model versions.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from climbflow.config import Params
-from climbflow.stages.base import StageResult, Workspace
+from climbflow.stages.base import StageFailed, StageResult, Workspace
+from climbflow.store.faults import fault_point
 from climbflow.store.uri import redact
 
 log = logging.getLogger(__name__)
 CHALLENGER = "challenger"
+PROBE_TIMEOUT_ENV = "CLIMB_MLFLOW_PROBE_TIMEOUT_S"
+# MLflow's own HTTP retries (defaults 7 retries, backoff factor 2, 120 s timeout: minutes before giving up);
+# bounded here unless the user set them
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "4",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+_reachable: set[str] = set()
+
+
+class TrackingUnavailable(StageFailed):
+    """The MLflow tracking server does not answer; the message names it (credentials redacted)."""
 
 
 def tracking_uri(params: Params) -> str:
@@ -36,9 +57,35 @@ def _client(params: Params):
     import mlflow
     from mlflow.tracking import MlflowClient
 
+    for key, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(key, value)
     Workspace.from_params(params).root.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(tracking_uri(params))
-    return mlflow, MlflowClient(tracking_uri(params))
+    uri = tracking_uri(params)
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    return mlflow, MlflowClient(uri)
+
+
+def check_reachable(uri: str) -> None:
+    """Fail fast (seconds, not MLflow's minutes of retries) when an http(s) tracking server does not answer."""
+    if not uri.startswith(("http://", "https://")) or uri in _reachable:
+        return
+    import urllib.error
+    import urllib.request
+
+    timeout = float(os.environ.get(PROBE_TIMEOUT_ENV, 5))
+    try:
+        urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()
+    except urllib.error.HTTPError:
+        pass  # it answers (an auth proxy may refuse /health): reachable
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingUnavailable(
+            f"MLflow tracking server {redact(uri)} is unreachable ({type(exc).__name__}: {reason}); "
+            "nothing was logged. Start it or fix workspace.tracking_uri, then re-run the same command "
+            "(runs are found again, not duplicated)"
+        ) from None
+    _reachable.add(uri)
 
 
 def experiment_id(params: Params) -> str:
@@ -76,8 +123,24 @@ def _common_tags(pipeline_run_id: str) -> dict[str, str]:
 
 
 def start_pipeline_run(params: Params, pipeline_run_id: str, run_name: str = "climb run") -> str:
-    """Create the parent run of one pipeline run; returns its MLflow run id."""
+    """Create the parent run of one pipeline run (or find it again on a retry); returns its MLflow run id."""
     mlflow, client = _client(params)
+    existing = [
+        r
+        for r in client.search_runs(
+            [experiment_id(params)],
+            filter_string=f"tags.`climb.pipeline_run_id` = '{_quote(pipeline_run_id)}'",
+            max_results=1000,
+        )
+        if "mlflow.parentRunId" not in r.data.tags
+    ]
+    if existing:
+        first = sorted(existing, key=lambda r: r.info.start_time)[0]
+        run_id = first.info.run_id
+        if first.info.status != "RUNNING":
+            client.update_run(run_id, status="RUNNING")
+        log.info("pipeline run %s: reusing MLflow run %s", pipeline_run_id, run_id)
+        return run_id
     run = client.create_run(experiment_id(params), run_name=run_name, tags=_common_tags(pipeline_run_id))
     flat = _flatten(params.to_dict())
     for i in range(0, len(flat), 100):
@@ -124,8 +187,14 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
         tags["climb.dvc_remote"] = result.extra["data_version"]["remote"]
     for dataset, ver in (report.get("data_versions") or report.get("pretrain_data_versions") or {}).items():
         tags[f"climb.data_version.{dataset}"] = ver
-    run = client.create_run(experiment_id(params), run_name=f"{result.stage}:{result.name}", tags=tags)
-    run_id = run.info.run_id
+    run_id = _find_child(client, params, parent_run_id, tags)
+    if run_id is None:
+        run = client.create_run(experiment_id(params), run_name=f"{result.stage}:{result.name}", tags=tags)
+        run_id = run.info.run_id
+    else:  # a retried task: complete the run the interrupted attempt created instead of adding another
+        log.info("%s[%s]: reusing MLflow run %s", result.stage, result.name, run_id)
+        for key, value in tags.items():
+            client.set_tag(run_id, key, value)
     section = {
         "pretrain": params.pretrain,
         "finetune": params.finetune,
@@ -153,10 +222,8 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
         if (out / "data_docs").is_dir():
             client.log_artifacts(run_id, str(out / "data_docs"), artifact_path="data_docs")
     if result.stage == "evaluate" and params.evaluate.register_model:
-        if result.cache_hit:
-            _link_registered(params, result, run_id)
-        else:
-            _register_challenger(params, result, run_id, tags)
+        if not result.cache_hit or not _link_registered(params, result, run_id):
+            _register_challenger(params, result, run_id, tags)  # also completes an interrupted registration
     client.set_terminated(run_id, status="FINISHED")
     return run_id
 
@@ -180,16 +247,21 @@ def _register_challenger(params: Params, result: StageResult, run_id: str, tags:
     from mlflow.models import infer_signature
 
     name = model_name(report["target"])
-    with mlflow.start_run(run_id=run_id):
-        info = mlflow.pytorch.log_model(
-            net,
-            name="model",
-            signature=infer_signature(example, output),
-            input_example=example,
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-            registered_model_name=name,
-        )
-    version = str(info.registered_model_version)
+    earlier = _version_of_run(client, name, run_id)
+    if earlier is not None:  # an interrupted attempt registered it already: finish that version
+        version = earlier
+    else:
+        with mlflow.start_run(run_id=run_id):
+            info = mlflow.pytorch.log_model(
+                net,
+                name="model",
+                signature=infer_signature(example, output),
+                input_example=example,
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+                registered_model_name=name,
+            )
+        version = str(info.registered_model_version)
+        fault_point("registry.register")  # test-only crash hook, inert by default
     client.set_registered_model_alias(name, CHALLENGER, version)
     from climbflow.registry.evidence import test_split_hash, validation_verdicts
 
@@ -246,15 +318,44 @@ def model_name(target: str) -> str:
     return f"climb-{target}"
 
 
-def _link_registered(params: Params, result: StageResult, run_id: str) -> None:
-    """A cached evaluation: point at the model version registered when it first ran (by its output URI)."""
+def _link_registered(params: Params, result: StageResult, run_id: str) -> bool:
+    """A cached evaluation: point at the model version registered when it first ran (by its output URI).
+    False when there is none (the run that evaluated it died before registering): the caller registers it."""
     mlflow, client = _client(params)
     name = model_name(result.report["target"])
     for mv in client.search_model_versions(f"name = '{name}'"):
         if mv.tags.get("climb.evaluation_uri") == redact(result.uri):
             client.set_tag(run_id, "climb.registered_model", f"{name}/{mv.version}")
             result.extra["registered_model"] = {"name": name, "version": str(mv.version)}
-            return
+            return True
+    return False
+
+
+def _version_of_run(client: Any, name: str, run_id: str) -> str | None:
+    """The version of ``name`` registered from ``run_id`` already (an interrupted registration), or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        found = client.search_model_versions(f"name = '{_quote(name)}' and run_id = '{run_id}'")
+    except MlflowException:
+        return None
+    return str(min(int(mv.version) for mv in found)) if found else None
+
+
+def _find_child(client: Any, params: Params, parent_run_id: str, tags: dict[str, str]) -> str | None:
+    """The child run of ``parent_run_id`` for the same stage, name and output (a retried task), if any."""
+    keys = ("climb.stage", "climb.name", "climb.output_uri")
+    runs = client.search_runs(
+        [experiment_id(params)],
+        filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
+        max_results=1000,
+    )
+    same = [r for r in runs if all(r.data.tags.get(k) == tags[k] for k in keys)]
+    return sorted(same, key=lambda r: r.info.start_time)[0].info.run_id if same else None
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _sample_shape(report: dict[str, Any]) -> list[int]:

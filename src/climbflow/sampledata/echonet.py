@@ -72,16 +72,16 @@ def _radii(ef: float, ed: tuple[float, float], phase: np.ndarray) -> tuple[np.nd
     return rx, ry
 
 
-def _draw(
-    rng: np.random.Generator, ef: float, n_frames: int
-) -> tuple[np.ndarray, dict[str, object]]:
+def _draw(rng: np.random.Generator, ef: float, n_frames: int) -> tuple[np.ndarray, dict[str, object]]:
     """One clip (n_frames, SIZE, SIZE) uint8 and its geometry (centre, radii per frame, ES/ED frames)."""
     period = FPS * 60.0 / rng.uniform(70, 110)  # frames per beat
     t0 = rng.uniform(0, period)
     t = np.arange(n_frames, dtype=np.float64)
     cycle = ((t + t0) % period) / period
     # systole (contraction) takes ~35 % of the cycle, diastole relaxes more slowly
-    phase = np.where(cycle < 0.35, np.sin(np.pi / 2 * cycle / 0.35), np.cos(np.pi / 2 * (cycle - 0.35) / 0.65))
+    phase = np.where(
+        cycle < 0.35, np.sin(np.pi / 2 * cycle / 0.35), np.cos(np.pi / 2 * (cycle - 0.35) / 0.65)
+    )
     phase = np.clip(phase, 0.0, 1.0) ** 1.5
     ed = (rng.uniform(13, 18), rng.uniform(26, 34))
     rx, ry = _radii(ef, ed, phase)

@@ -49,7 +49,9 @@ def _texture() -> np.ndarray:
 
     path = Path(nib.__file__).parent / "tests" / "data" / "anatomical.nii"
     data = np.asarray(nib.load(str(path)).get_fdata(dtype=np.float32)).transpose(2, 1, 0)  # (25, 41, 33)
-    data = zoom(data, [s / n for s, n in zip(SHAPE, data.shape, strict=True)], order=1)[tuple(map(slice, SHAPE))]
+    data = zoom(data, [s / n for s, n in zip(SHAPE, data.shape, strict=True)], order=1)[
+        tuple(map(slice, SHAPE))
+    ]
     return ((data - data.mean()) / (data.std() + 1e-6)).astype(np.float32)
 
 
@@ -70,10 +72,14 @@ class _Grid:
 
     def ellipsoid(self, c: tuple[float, float, float], r: tuple[float, float, float]) -> np.ndarray:
         """Normalised radius (1 on the surface) of an axis-aligned ellipsoid centred at ``c`` (mm)."""
-        return np.sqrt(((self.z - c[0]) / r[0]) ** 2 + ((self.y - c[1]) / r[1]) ** 2 + ((self.x - c[2]) / r[2]) ** 2)
+        return np.sqrt(
+            ((self.z - c[0]) / r[0]) ** 2 + ((self.y - c[1]) / r[1]) ** 2 + ((self.x - c[2]) / r[2]) ** 2
+        )
 
 
-def _lobulated(grid: _Grid, c: tuple[float, float, float], radius: float, rng: np.random.Generator, amp: float):
+def _lobulated(
+    grid: _Grid, c: tuple[float, float, float], radius: float, rng: np.random.Generator, amp: float
+):
     """Radius map of a sphere whose surface is modulated by a few angular harmonics (``amp`` = 0: smooth)."""
     dz, dy, dx = grid.z - c[0], grid.y - c[1], grid.x - c[2]
     dist = np.sqrt(dz**2 + dy**2 + dx**2) + 1e-6
@@ -109,7 +115,11 @@ def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.n
 
     kidneys = []
     for side in (-1, 1):  # -1: patient's right (image left), +1: left
-        c = (rng.normal(0, 6) + (8 if side < 0 else 0), 0.4 * body_ry + rng.normal(0, 4), side * rng.uniform(50, 62))
+        c = (
+            rng.normal(0, 6) + (8 if side < 0 else 0),
+            0.4 * body_ry + rng.normal(0, 4),
+            side * rng.uniform(50, 62),
+        )
         r = (rng.uniform(45, 55), rng.uniform(24, 30), rng.uniform(22, 27))
         shell = g.ellipsoid(c, r)
         kidney = shell < 1
@@ -120,7 +130,8 @@ def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.n
     side = int(rng.integers(2))
     (kc, kr) = kidneys[side]
     lateral = 1 if side == 1 else -1
-    radius = rng.uniform(14, 32) if subtype != "angiomyolipoma" else rng.uniform(12, 28)
+    malignant = subtype.endswith("_rcc")
+    radius = rng.uniform(18, 40) if malignant else rng.uniform(12, 30)  # malignant masses tend to be larger
     direction = np.array([rng.normal(0, 0.5), rng.normal(0, 0.6), lateral * 1.0])
     direction /= np.linalg.norm(direction)
     centre = tuple(float(kc[i] + direction[i] * kr[i] * rng.uniform(0.5, 0.9)) for i in range(3))
@@ -153,7 +164,11 @@ def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.n
     seg[mass] = 2
     if rng.random() < 0.3:  # a simple cyst in the other kidney
         oc, okr = kidneys[1 - side]
-        cc = (oc[0] + rng.normal(0, 15), oc[1] + rng.normal(0, 6), oc[2] + (1 if side == 0 else -1) * okr[2] * 0.6)
+        cc = (
+            oc[0] + rng.normal(0, 15),
+            oc[1] + rng.normal(0, 6),
+            oc[2] + (1 if side == 0 else -1) * okr[2] * 0.6,
+        )
         cyst = g.ellipsoid(cc, (rng.uniform(6, 14),) * 3) < 1
         hu[cyst] = rng.uniform(0, 15)
         seg[cyst] = 3

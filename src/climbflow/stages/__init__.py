@@ -11,6 +11,12 @@ from typing import Any
 from climbflow.stages.base import StageFailed, StageResult
 
 STAGES = ("ingest", "validate", "standardize", "pretrain", "finetune", "evaluate")
+# steps of the fanned-out standardize (KFP ParallelFor over shard ranges): name -> (module, function)
+STEPS = {
+    "standardize_plan": ("climbflow.stages.standardize_ranges", "plan"),  # -> list of range items
+    "standardize_range": ("climbflow.stages.standardize_ranges", "run_range"),  # -> part URI
+    "standardize_merge": ("climbflow.stages.standardize_ranges", "merge"),  # -> StageResult (tracked)
+}
 
 log = logging.getLogger(__name__)
 
@@ -22,10 +28,14 @@ def execute(stage: str, params, *, tracking: dict[str, str] | None = None, **inp
     an executed (not cached) stage gets its MLflow child run right away. Cache hits skip the MLflow import, which
     keeps a no-op re-run fast; the driver logs their child runs from the ledger (:func:`ledger.log_cached`).
     """
-    if stage not in STAGES:
+    if stage in STEPS:
+        module_name, function = STEPS[stage]
+        run = getattr(importlib.import_module(module_name), function)
+    elif stage in STAGES:
+        run = importlib.import_module(f"climbflow.stages.{stage}").run
+    else:
         raise ValueError(f"unknown stage {stage!r}; stages: {list(STAGES)}")
-    module = importlib.import_module(f"climbflow.stages.{stage}")
-    result: StageResult = module.run(params, **inputs)
+    result: StageResult = run(params, **inputs)
     if tracking is not None:
         from climbflow.stages import ledger
 
@@ -57,4 +67,19 @@ def execute_json(stage: str, params_json: str, tracking_json: str = "", **inputs
         raise SystemExit(1) from None
 
 
-__all__ = ["STAGES", "StageFailed", "StageResult", "execute", "execute_json"]
+def call_json(step: str, params_json: str, **inputs: Any) -> Any:
+    """Entry point of the untracked step components (plan, range): returns the step's plain value."""
+    from climbflow.config import ConfigError, parse
+    from climbflow.logs import setup_logging
+
+    setup_logging()
+    module_name, function = STEPS[step]
+    try:
+        params = parse(json.loads(params_json), origin="pipeline parameter params_json")
+        return getattr(importlib.import_module(module_name), function)(params, **inputs)
+    except (StageFailed, ConfigError, FileNotFoundError) as exc:
+        log.error("%s failed: %s", step, exc)
+        raise SystemExit(1) from None
+
+
+__all__ = ["STAGES", "STEPS", "StageFailed", "StageResult", "call_json", "execute", "execute_json"]

@@ -8,6 +8,7 @@ dataset re-run only what depends on it. DVC (dvc.yaml) and KFP may cache on top;
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -28,6 +29,10 @@ SCHEMA_VERSION = "1"  # bump to invalidate every cached stage output after a for
 
 class StageFailed(RuntimeError):
     """A stage refused its input (e.g. validation failed); the message is a human summary."""
+
+
+class DiskFull(StageFailed):
+    """The workspace ran out of space (or quota) while a stage wrote its output; nothing was published."""
 
 
 @dataclass(frozen=True)
@@ -70,8 +75,13 @@ class StageResult:
 def read_report(uri: str) -> dict[str, Any]:
     marker = uri.rstrip("/") + "/" + uris.COMPLETION_MARKER
     if uris.is_s3(uri):
-        with uris.s3_filesystem().open(marker) as fh:
-            return json.load(fh)
+        fs = uris.s3_filesystem()
+
+        def load() -> dict[str, Any]:
+            with fs.open(marker) as fh:
+                return json.load(fh)
+
+        return uris._s3_call(fs, f"read {uris.redact(marker)}", load)
     return json.loads(Path(marker).read_text())
 
 
@@ -91,6 +101,8 @@ def run_cached(stage: str, name: str, out: str, build: Callable[[Path], dict[str
     """Reuse the output at ``out`` if complete, else ``build`` it in a staging dir and publish atomically.
 
     ``build(tmp_dir)`` writes the stage's files and returns its report (written last, as completion marker).
+    A crash (even SIGKILL) leaves at most a hidden staging dir, removed by the next run; the published output
+    is complete or absent. Running out of disk raises :class:`DiskFull` naming the output and the device.
     """
     start = time.perf_counter()
     if uris.is_complete(out):
@@ -101,8 +113,29 @@ def run_cached(stage: str, name: str, out: str, build: Callable[[Path], dict[str
         report = build(tmp)
         write_report(tmp, report)
         uris.publish(tmp, out)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            where = tmp if tmp.exists() else Path(out)
+            raise DiskFull(
+                f"{stage}[{name}]: no space left on device while writing {uris.redact(out)} "
+                f"(staging {tmp}, {_free(where)}): {exc.strerror or exc}; nothing was published and the "
+                "partial output was removed. Free space (or move workspace.root) and re-run the same command."
+            ) from exc
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     log.info("%s[%s]: wrote %s", stage, name, uris.redact(out))
     return StageResult(stage, name, out, report, False, time.perf_counter() - start)
+
+
+def _free(path: Path) -> str:
+    """``"<free> MiB free of <total> MiB on <mount>"`` for the filesystem of ``path`` (best effort)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    try:
+        usage = shutil.disk_usage(probe)
+    except OSError:
+        return "free space unknown"
+    return f"{usage.free / 2**20:.1f} MiB free of {usage.total / 2**20:.1f} MiB at {probe}"

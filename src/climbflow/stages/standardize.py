@@ -30,6 +30,7 @@ from climbflow.config import Params
 from climbflow.progress import track
 from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, read_report, run_cached
 from climbflow.stages.common import open_spec, read_index, snapshot_files, snapshot_id, version
+from climbflow.store.faults import fault_point
 from climbflow.store.format import (
     LABELS,
     MANIFEST,
@@ -108,6 +109,7 @@ def write_range(plan: Plan, k: int, out: Path) -> dict[str, int]:
 
     def samples() -> Iterator[np.ndarray]:
         for rec in plan.range_records(k):
+            fault_point("standardize.sample")  # test-only crash hook, inert by default
             try:
                 raw, props = plan.spec.decode(plan.root, rec)
                 arr = modalities.standardize(modality, raw, props, cfg)

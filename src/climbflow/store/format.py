@@ -71,7 +71,11 @@ def write_npy_stream(path: Path, arrays, shape: tuple[int, ...], dtype) -> int:
             n += 1
     try:
         if n:
-            header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (n, *shape)}
+            header = {
+                "descr": np.lib.format.dtype_to_descr(dtype),
+                "fortran_order": False,
+                "shape": (n, *shape),
+            }
             with path.open("wb") as out, raw.open("rb") as src:
                 np.lib.format.write_array_header_1_0(out, header)
                 shutil.copyfileobj(src, out, 16 << 20)

@@ -1,7 +1,9 @@
 """Local-path or ``s3://`` locations: list/hash sources, and publish stage outputs atomically.
 
 Publishing never exposes half-written output: locally a temp directory is renamed into place; on S3 every file
-is uploaded first and ``report.json`` (the completion marker readers check) last.
+is uploaded first and ``report.json`` (the completion marker readers check) last. Staging directories are hidden
+(``.<name>.tmp-<host>.<pid>-*``), ignored by readers, and removed by the next run once their process is gone
+(e.g. after a SIGKILL). S3 calls are retried with backoff on outages (:mod:`climbflow.store.retry`).
 """
 
 from __future__ import annotations
@@ -9,10 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+from climbflow.store.faults import fault_point
+from climbflow.store.retry import retry_call
 
 COMPLETION_MARKER = "report.json"
 
@@ -25,8 +31,57 @@ def s3_filesystem():
     """An s3fs filesystem using the standard AWS env (endpoint from AWS_ENDPOINT_URL / MLFLOW_S3_ENDPOINT_URL)."""
     import s3fs
 
-    endpoint = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL")
-    return s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint} if endpoint else {})
+    endpoint = s3_endpoint()
+    # no botocore retries by default (s3fs retries each call 5 times within ~2 s), bounded timeouts: an outage
+    # surfaces within seconds and is retried with backoff, as a whole call, by retry_call; never a hang
+    config = {
+        "retries": {"max_attempts": int(os.environ.get("CLIMB_S3_MAX_ATTEMPTS", 1)), "mode": "standard"},
+        "connect_timeout": float(os.environ.get("CLIMB_S3_CONNECT_TIMEOUT_S", 5)),
+        "read_timeout": float(os.environ.get("CLIMB_S3_READ_TIMEOUT_S", 60)),
+    }
+    return s3fs.S3FileSystem(
+        client_kwargs={"endpoint_url": endpoint} if endpoint else {}, config_kwargs=config
+    )
+
+
+def s3_endpoint() -> str:
+    """The S3 endpoint in use (for messages): AWS_ENDPOINT_URL / MLFLOW_S3_ENDPOINT_URL, else AWS."""
+    return os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("MLFLOW_S3_ENDPOINT_URL") or "AWS S3"
+
+
+def _s3_call(fs, what: str, fn):
+    """``fn()`` retried on S3 outages (the listing cache is dropped before each retry)."""
+    return retry_call(fn, what=what, endpoint=s3_endpoint(), on_retry=fs.invalidate_cache)
+
+
+def _owner_tag() -> str:
+    return f"{socket.gethostname()}.{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale(parent: Path, prefix: str) -> list[Path]:
+    """Remove ``parent/<prefix><host>.<pid>-*`` left by a dead process of this host; returns what went."""
+    removed = []
+    if not parent.is_dir():
+        return removed
+    host = socket.gethostname()
+    for path in parent.glob(prefix + "*"):
+        owner = path.name[len(prefix) :].rsplit("-", 1)[0]
+        owner_host, _, pid = owner.rpartition(".")
+        if owner_host != host or not pid.isdigit() or _pid_alive(int(pid)):
+            continue  # another host's (shared storage) or a live process's: not ours to judge
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 def redact(uri: str) -> str:
@@ -62,11 +117,21 @@ def materialize(uri: str, cache_dir: Path) -> Path:
             raise FileNotFoundError(f"{uri}: no such file or directory")
         return path
     fs = s3_filesystem()
-    if not fs.exists(uri):
+    if not _s3_call(fs, f"check {redact(uri)}", lambda: fs.exists(uri)):
         raise FileNotFoundError(f"{redact(uri)}: no such S3 prefix")
     local = cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:16]
-    tmp = local.with_name(local.name + f".tmp-{uuid.uuid4().hex[:8]}")
-    fs.get(uri.rstrip("/") + "/", str(tmp), recursive=True)
+    clean_stale(cache_dir, local.name + ".tmp-")
+    tmp = local.with_name(local.name + f".tmp-{_owner_tag()}-{uuid.uuid4().hex[:8]}")
+
+    def download() -> None:
+        shutil.rmtree(tmp, ignore_errors=True)  # a retry starts over: no partial file survives
+        fs.get(uri.rstrip("/") + "/", str(tmp), recursive=True)
+
+    try:
+        _s3_call(fs, f"download {redact(uri)}", download)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if local.exists():
         shutil.rmtree(local)
     os.replace(tmp, local)
@@ -76,16 +141,22 @@ def materialize(uri: str, cache_dir: Path) -> Path:
 def is_complete(uri: str) -> bool:
     """True when a published output exists at ``uri`` (its completion marker is present)."""
     marker = uri.rstrip("/") + "/" + COMPLETION_MARKER
-    return s3_filesystem().exists(marker) if is_s3(uri) else Path(marker).exists()
+    if not is_s3(uri):
+        return Path(marker).exists()
+    fs = s3_filesystem()
+    return bool(_s3_call(fs, f"check {redact(uri)}", lambda: fs.exists(marker)))
 
 
 def staging_dir(uri: str) -> Path:
     """A fresh temp directory to build the output of ``uri`` in (same filesystem when local)."""
     if is_s3(uri):
-        return Path(tempfile.mkdtemp(prefix="climb-stage-"))
+        clean_stale(Path(tempfile.gettempdir()), "climb-stage-")
+        return Path(tempfile.mkdtemp(prefix=f"climb-stage-{_owner_tag()}-"))
     dest = Path(uri)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    clean_stale(dest.parent, f".{dest.name}.tmp-")
+    clean_stale(dest.parent, f".{dest.name}.old-")
+    return Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-{_owner_tag()}-", dir=dest.parent))
 
 
 def publish(built: Path, uri: str) -> str:
@@ -95,15 +166,17 @@ def publish(built: Path, uri: str) -> str:
     if is_s3(uri):
         fs = s3_filesystem()
         files = sorted(p for p in built.rglob("*") if p.is_file())
-        for path in [p for p in files if p.name != COMPLETION_MARKER or p.parent != built]:
-            fs.put_file(str(path), f"{uri.rstrip('/')}/{path.relative_to(built).as_posix()}")
-        fs.put_file(str(built / COMPLETION_MARKER), f"{uri.rstrip('/')}/{COMPLETION_MARKER}")
+        marker = built / COMPLETION_MARKER
+        for path in [*(p for p in files if p != marker), marker]:  # the marker last
+            fault_point("s3.put")
+            key = f"{uri.rstrip('/')}/{path.relative_to(built).as_posix()}"
+            _s3_call(fs, f"upload {redact(key)}", lambda p=path, k=key: fs.put_file(str(p), k))
         shutil.rmtree(built)
         return uri
     dest = Path(uri)
     os.chmod(built, 0o755)  # mkdtemp creates 0700
     if dest.exists():  # an earlier, interrupted or identical output: replace it whole
-        trash = dest.with_name(f".{dest.name}.old-{uuid.uuid4().hex[:8]}")
+        trash = dest.with_name(f".{dest.name}.old-{_owner_tag()}-{uuid.uuid4().hex[:8]}")
         os.replace(dest, trash)
         os.replace(built, dest)
         shutil.rmtree(trash, ignore_errors=True)

@@ -1,5 +1,10 @@
 """DVC adapter: every dataset version (raw snapshot, standardized store) is `dvc add`-ed in the workspace DVC
 repository and pushed to the DVC remote. The DVC hash (``<md5>.dir``) is the data version recorded everywhere.
+
+Crash safety: the ``.dvc`` file records ``meta.pushed: true`` only after the push succeeded, so a process
+killed during ``dvc add`` or ``dvc push`` leaves a version that the next run adds/pushes again (push uploads only
+what the remote lacks). ``.dvc`` files are written atomically. Push and pull are retried with backoff on remote
+outages (:mod:`climbflow.store.retry`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from pathlib import Path
 
 import yaml
 
+from climbflow.store.faults import fault_point
+from climbflow.store.retry import retry_call
 from climbflow.store.uri import redact
 
 log = logging.getLogger(__name__)
@@ -28,6 +35,7 @@ class DataVersion:
     remote: str  # DVC remote URL it was pushed to (credentials redacted)
     nfiles: int
     size: int
+    pushed: bool = True  # False: recorded by `dvc add` but the push did not finish (a crash or an outage)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,11 +70,28 @@ def read_dvc_file(path: Path) -> DataVersion | None:
     dvc_file = path.with_name(path.name + ".dvc")
     if not dvc_file.exists():
         return None
-    out = yaml.safe_load(dvc_file.read_text())["outs"][0]
-    meta = yaml.safe_load(dvc_file.read_text()).get("meta") or {}
+    try:
+        content = yaml.safe_load(dvc_file.read_text()) or {}
+        out = content["outs"][0]
+        out["md5"]
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        log.warning("%s is incomplete (an interrupted `dvc add`?); it will be recreated", dvc_file)
+        return None
+    meta = content.get("meta") or {}
     return DataVersion(
-        str(path), out["md5"], meta.get("remote", ""), out.get("nfiles", 0), out.get("size", 0)
+        str(path),
+        out["md5"],
+        meta.get("remote", ""),
+        out.get("nfiles", 0),
+        out.get("size", 0),
+        bool(meta.get("pushed", False)),
     )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 @contextlib.contextmanager
@@ -97,25 +122,51 @@ def version_and_push(
     """`dvc add` a directory inside the workspace repo and `dvc push` it; idempotent for unchanged content."""
     path = path.resolve()
     existing = read_dvc_file(path)
-    if existing is not None and existing.remote == redact(remote_url):
+    if existing is not None and existing.remote == redact(remote_url) and existing.pushed:
         return existing
     with repo_lock(repo_root.resolve()):
+        dvc_file = path.with_name(path.name + ".dvc")
+        if dvc_file.exists() and existing is None:
+            dvc_file.unlink()  # cut short by a crash: `dvc add` writes it again
+        created = _created(dvc_file)
         repo = ensure_repo(repo_root.resolve(), remote_url, endpoint_url)
         stages = repo.add([str(path)])
         dvc_file = Path(stages[0].path)
         content = yaml.safe_load(dvc_file.read_text())
-        content["meta"] = {
+        meta = {
             "remote": redact(remote_url),
             "stage": path.parent.parent.name,
             "dataset": path.parent.name,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "created": created or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "pushed": False,
         }
-        dvc_file.write_text(yaml.safe_dump(content, sort_keys=False))
-        repo.push(targets=[str(dvc_file)], remote=REMOTE_NAME)
+        content["meta"] = meta
+        _write_atomic(dvc_file, yaml.safe_dump(content, sort_keys=False))
+        fault_point("dvc.push")  # test-only crash hook, inert by default
+        retry_call(
+            lambda: repo.push(targets=[str(dvc_file)], remote=REMOTE_NAME),
+            what=f"dvc push of {path.name}",
+            endpoint=_remote_where(remote_url, endpoint_url),
+        )
+        content["meta"] = {**meta, "pushed": True}
+        _write_atomic(dvc_file, yaml.safe_dump(content, sort_keys=False))
     version = read_dvc_file(path)
     assert version is not None
     log.info("versioned %s as %s (pushed to %s)", path, version.md5, redact(remote_url))
     return version
+
+
+def _created(dvc_file: Path) -> str | None:
+    """The creation time recorded by an earlier (interrupted) run, kept so a re-run records the same."""
+    try:
+        value = ((yaml.safe_load(dvc_file.read_text()) or {}).get("meta") or {}).get("created")
+        return str(value) if value else None
+    except (OSError, yaml.YAMLError, AttributeError):
+        return None
+
+
+def _remote_where(remote_url: str, endpoint_url: str | None) -> str:
+    return redact(remote_url) + (f" via {redact(endpoint_url)}" if endpoint_url else "")
 
 
 @dataclass(frozen=True)
@@ -182,7 +233,11 @@ def pull_version(
     """Restore a version's directory from the DVC remote (``dvc pull`` of its ``.dvc`` file); returns it."""
     with repo_lock(Path(workspace).resolve()):
         repo = ensure_repo(Path(workspace).resolve(), remote_url, endpoint_url)
-        repo.pull(targets=[str(entry.dvc_file)], remote=REMOTE_NAME, force=True)
+        retry_call(
+            lambda: repo.pull(targets=[str(entry.dvc_file)], remote=REMOTE_NAME, force=True),
+            what=f"dvc pull of {entry.dataset}@{entry.md5[:12]}",
+            endpoint=_remote_where(remote_url, endpoint_url),
+        )
     if not (entry.path / "report.json").exists():
         raise RuntimeError(f"dvc pull of {entry.dvc_file} did not restore {entry.path}")
     log.info("restored %s@%s into %s", entry.dataset, entry.md5, entry.path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import random
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,9 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from climbflow.store.faults import fault_point
+
+log = logging.getLogger(__name__)
 LAST = "last.ckpt"
 STATE_KEY = "climbflow_resume"
 
@@ -89,13 +93,23 @@ class ExactResume(pl.Callback):
             set_rng_state(self._pending)
             self._pending = None
 
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, i: int
+    ) -> None:
+        fault_point("train.step")  # test-only crash hook (before this step's checkpoint), inert by default
+
 
 def resumable_checkpoint(ckpt_dir: Path, fingerprint: str) -> Path | None:
     """``ckpt_dir/last.ckpt`` if it exists; raises ValueError when it belongs to another run."""
     path = Path(ckpt_dir) / LAST
     if not path.exists():
         return None
-    blob = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - a checkpoint cut short by a crash: start over, cleanly
+        log.warning("%s is unreadable (%s: %s); training restarts from step 0", path, type(exc).__name__, exc)
+        path.unlink(missing_ok=True)
+        return None
     found = blob.get("callbacks", {}).get(STATE_KEY, {}).get("fingerprint")
     if found != fingerprint:
         raise ValueError(

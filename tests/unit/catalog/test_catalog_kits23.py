@@ -82,7 +82,10 @@ def test_index_labels_meta_and_no_official_split(tmp_path):
     assert records[0].files == ("dataset/case_00000/imaging.nii.gz", "dataset/case_00000/segmentation.nii.gz")
     assert records[0].meta == {"age": 49.0, "sex": "M", "tumor_histologic_subtype": "clear_cell_rcc"}
     assert records[2].meta["age"] is None and records[1].meta["sex"] == "F"
-    assert json.loads(records[1].source_labels) == {"malignant": False, "tumor_histologic_subtype": "oncocytoma"}
+    assert json.loads(records[1].source_labels) == {
+        "malignant": False,
+        "tumor_histologic_subtype": "oncocytoma",
+    }
 
 
 def test_root_may_be_the_dataset_folder_and_kits_json_is_accepted(tmp_path):

@@ -22,7 +22,9 @@ def test_interval_covers_estimate_and_shrinks_with_more_patients() -> None:
 
     def width(n: int) -> float:
         values = rng.normal(1.0, 1.0, n)
-        ci = bootstrap_ci(lambda rows: {"mean": float(values[rows].mean())}, n, [str(i) for i in range(n)], 400)
+        ci = bootstrap_ci(
+            lambda rows: {"mean": float(values[rows].mean())}, n, [str(i) for i in range(n)], 400
+        )
         assert ci["mean"].low <= ci["mean"].estimate <= ci["mean"].high
         return ci["mean"].high - ci["mean"].low
 
@@ -39,7 +41,10 @@ def test_clustered_data_gives_wider_intervals_than_iid() -> None:
     def fn(rows):
         return {"mean": float(values[rows].mean())}
 
-    clustered, iid = bootstrap_ci(fn, 400, per_patient, 300)["mean"], bootstrap_ci(fn, 400, per_row, 300)["mean"]
+    clustered, iid = (
+        bootstrap_ci(fn, 400, per_patient, 300)["mean"],
+        bootstrap_ci(fn, 400, per_row, 300)["mean"],
+    )
     assert clustered.high - clustered.low > 2 * (iid.high - iid.low)
 
 
@@ -51,7 +56,9 @@ def test_paired_delta_detects_a_better_model_and_is_deterministic() -> None:
     groups = [str(i // 2) for i in range(300)]
 
     def auc_of(scores):
-        return lambda rows: {"macro_auc": score(y[rows, None], scores[rows, None], [], "binary", ["x"], n_boot=0)["macro_auc"]}
+        return lambda rows: {
+            "macro_auc": score(y[rows, None], scores[rows, None], [], "binary", ["x"], n_boot=0)["macro_auc"]
+        }
 
     delta = paired_delta(auc_of(good), auc_of(bad), 300, groups, 200, seed=5)["macro_auc"]
     assert delta.low > 0.1 and delta.estimate > 0.2

@@ -11,10 +11,17 @@ import pytest
 from climbflow.experiments.compare import run_compare
 from climbflow.registry.tracking import tracking_uri
 
-FAST = {"pretrain.epochs": 1, "pretrain.epochs_by_modality": {}, "finetune.epochs": 1, "finetune.epochs_by_modality": {}}
+FAST = {
+    "pretrain.epochs": 1,
+    "pretrain.epochs_by_modality": {},
+    "finetune.epochs": 1,
+    "finetune.epochs_by_modality": {},
+}
 
 
-def test_one_dataset_per_modality_gives_identical_arms_and_a_zero_delta(sample_root, tmp_path, params_factory):
+def test_one_dataset_per_modality_gives_identical_arms_and_a_zero_delta(
+    sample_root, tmp_path, params_factory
+):
     src = tmp_path / "ptbxl"
     shutil.copytree(sample_root / "ptbxl", src)
     params = params_factory({"ptbxl": str(src)}, **FAST, **{"evaluate.bootstrap": 50})
@@ -36,5 +43,7 @@ def test_one_dataset_per_modality_gives_identical_arms_and_a_zero_delta(sample_r
     assert (out / "compare.png").stat().st_size > 1000
 
     mlflow.set_tracking_uri(tracking_uri(params))
-    runs = mlflow.search_runs(experiment_names=[params.workspace.experiment], filter_string="tags.`climb.stage` = 'compare'")
+    runs = mlflow.search_runs(
+        experiment_names=[params.workspace.experiment], filter_string="tags.`climb.stage` = 'compare'"
+    )
     assert len(runs) == 1 and runs["metrics.ptbxl.delta.macro_auc"].iloc[0] == pytest.approx(0.0)

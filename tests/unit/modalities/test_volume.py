@@ -68,9 +68,14 @@ def test_bad_volumes_raise_record_errors(hu, spacing, rule):
 
 
 def test_modality_interface_uses_the_config_section_and_props_spacing():
-    cfg = StandardizeConfig(volume=VolumeStandardizeConfig(depth=6, size=20, window_level=0, window_width=200))
+    cfg = StandardizeConfig(
+        volume=VolumeStandardizeConfig(depth=6, size=20, window_level=0, window_width=200)
+    )
     assert modalities.sample_shape("volume", cfg) == (1, 6, 20, 20)
-    assert modalities.storage_dtype("volume") == np.uint8 and modalities.target_sampling_rate("volume", cfg) is None
+    assert (
+        modalities.storage_dtype("volume") == np.uint8
+        and modalities.target_sampling_rate("volume", cfg) is None
+    )
     hu = np.full((12, 10, 20), 100.0)
     wide = modalities.standardize("volume", hu, {"sampling_rate": None, "spacing": (2.0, 1.0, 1.0)}, cfg)
     assert wide.shape == (1, 6, 20, 20) and wide.max() == 255 and wide[0, :, 0].max() == 0  # padded rows

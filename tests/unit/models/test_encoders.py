@@ -61,12 +61,12 @@ def test_construction_is_seeded() -> None:
         torch.testing.assert_close(states[0][k], states[1][k])
 
 
-@pytest.mark.parametrize(
-    ("modality", "shape"), [("ecg", (12, 1000)), ("image2d", (3, 64, 64))]
-)
+@pytest.mark.parametrize(("modality", "shape"), [("ecg", (12, 1000)), ("image2d", (3, 64, 64))])
 def test_tokens_pool_to_the_features(modality: str, shape: tuple[int, ...]) -> None:
     enc = build_encoder(modality, EncoderConfig(width=4, depth=2, dropout=0.0), sample_shape=shape).eval()
     x = torch.rand(2, *shape) * (255 if modality == "image2d" else 1)
     tokens = enc.forward_tokens(x)
-    assert tokens.ndim == 3 and tokens.shape[0] == 2 and tokens.shape[2] == enc.out_dim and tokens.shape[1] > 1
+    assert (
+        tokens.ndim == 3 and tokens.shape[0] == 2 and tokens.shape[2] == enc.out_dim and tokens.shape[1] > 1
+    )
     torch.testing.assert_close(tokens.mean(dim=1), enc(x))

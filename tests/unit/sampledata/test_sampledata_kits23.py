@@ -105,7 +105,9 @@ def test_tumour_appearance_follows_malignancy_and_shuffling_destroys_it(copies):
     assert images == {k: v for k, v in _hashes(shuffled).items() if k.endswith(".nii.gz")}
     ids, x = _tumour_features(true)  # the volumes are the same in both copies
     y_true = np.array([{c["case_id"]: c["malignant"] for c in _cases(true)}[i] for i in ids], dtype=int)
-    y_shuffled = np.array([{c["case_id"]: c["malignant"] for c in _cases(shuffled)}[i] for i in ids], dtype=int)
+    y_shuffled = np.array(
+        [{c["case_id"]: c["malignant"] for c in _cases(shuffled)}[i] for i in ids], dtype=int
+    )
     assert sorted(y_true) == sorted(y_shuffled) and (y_true != y_shuffled).any()
     auc_true, auc_shuffled = _cv_auc(x, y_true), _cv_auc(x, y_shuffled)
     assert auc_true > 0.8, auc_true

@@ -126,7 +126,11 @@ def test_parallel_ranges_give_a_byte_identical_store(sample_root, tmp_path, para
     for workers in (1, 2):
         params = params_factory(
             {"ptbxl": str(src)},
-            **{"standardize.shard_size": 35, "standardize.workers": workers, "workspace.root": str(tmp_path / f"ws{workers}")},
+            **{
+                "standardize.shard_size": 35,
+                "standardize.workers": workers,
+                "workspace.root": str(tmp_path / f"ws{workers}"),
+            },
         )
         _, _, store = _chain(params, "ptbxl")
         assert store.report["n_shards"] == 4  # 120 records in ranges of 35
@@ -135,6 +139,8 @@ def test_parallel_ranges_give_a_byte_identical_store(sample_root, tmp_path, para
     assert digests[0] == digests[1]
     assert versions[0] == versions[1]
     reader = StoreReader(Path(store.uri))
-    assert sorted(p.name for p in (Path(store.uri) / "shards").iterdir()) == [f"shard-{k:05d}.npy" for k in range(4)]
+    assert sorted(p.name for p in (Path(store.uri) / "shards").iterdir()) == [
+        f"shard-{k:05d}.npy" for k in range(4)
+    ]
     assert not (Path(store.uri) / "parts").exists()
     assert reader.sample(len(reader) - 1).shape == (12, 5000)

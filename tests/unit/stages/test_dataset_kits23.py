@@ -12,7 +12,8 @@ VOLUME = {"depth": 8, "size": 32, "window_level": 40.0, "window_width": 400.0}
 def test_volumes_labels_split_and_meta(standardized_sample, tmp_path):
     reader = standardized_sample("kits23", 16, **{"standardize.volume": VOLUME})
     cases = {
-        c["case_id"]: c for c in json.loads((tmp_path / "raw" / "kits23" / "dataset" / "kits23.json").read_text())
+        c["case_id"]: c
+        for c in json.loads((tmp_path / "raw" / "kits23" / "dataset" / "kits23.json").read_text())
     }
     m = reader.manifest
     assert len(reader) == len(cases) == 16 and reader.quarantine.empty

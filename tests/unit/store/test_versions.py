@@ -15,7 +15,11 @@ from climbflow.store.versioning import find_version, list_versions, pull_version
 
 
 def _digest(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_versions_are_listed_and_pulled_back_byte_identical(sample_root, tmp_path, params_factory):

@@ -219,7 +219,9 @@ def test_label_prevalence_bounds(tmp_path: Path) -> None:
 def test_identical_content_in_two_splits_is_refused(tmp_path: Path) -> None:
     records = good_records().assign(content_sha256=[f"h{i}" for i in range(12)])
     assert run(tmp_path / "ok", records).passed
-    records.loc[4, "content_sha256"] = "h0"  # r004 (test patient p2) is a byte copy of r000 (train patient p0)
+    records.loc[4, "content_sha256"] = (
+        "h0"  # r004 (test patient p2) is a byte copy of r000 (train patient p0)
+    )
     result = run(tmp_path / "dup", records)
     assert [f.split(":")[0] for f in result.failures] == ["duplicate_content_across_splits"]
     assert "r000/r004" in result.failures[0] and "test/train" in result.failures[0]

@@ -1,0 +1,3 @@
+from components.standardize_plan.component import standardize_plan
+
+__all__ = ["standardize_plan"]
