@@ -5,7 +5,9 @@
 Builds a temporary store in the standardized format (no sample data needed), then measures on the same
 model, batch and device (CUDA in bf16 autocast when available, else CPU fp32):
   * samples/s of ``MultiTaskModule`` trained by a Lightning Trainer (the pretrain step) and by a bare
-    AdamW + cosine + grad-clip loop over the same in-memory batches (target ratio >= 0.9);
+    AdamW + cosine + grad-clip loop over the same in-memory batches (target ratio >= 0.9), both under the same
+    global torch state (threads, deterministic algorithms: see :func:`same_state`), after one discarded run
+    each, alternating order, median of the rounds;
   * samples/s of the memory-mapped train loader (``StoreDataModule``, augmentation included) against the
     model's consumption (target >= 3x).
 """
@@ -171,6 +173,75 @@ def loader_rate(store: Path, batch_size: int, steps: int, workers: int, modality
     return seen / (time.perf_counter() - start)
 
 
+def same_state(threads: int) -> None:
+    """The global torch state both loops run under: the pretrain Trainer's ``deterministic=True`` switches
+    ``torch.use_deterministic_algorithms`` on for the whole process (and leaves it on), so it is set once,
+    before either loop, together with a fixed thread count."""
+    torch.set_num_threads(threads)
+    torch.use_deterministic_algorithms(True)
+
+
+def measure(
+    modality: str = "image2d",
+    batch_size: int = 32,
+    steps: int = 15,
+    warmup: int = 3,
+    workers: int = 0,
+    width: int = 16,
+    depth: int = 3,
+    rounds: int = 3,
+    threads: int | None = None,
+) -> dict:
+    """samples/s of the bare loop, the Lightning step and the loader (median over ``rounds`` alternating rounds)."""
+    import statistics
+
+    cuda = torch.cuda.is_available()
+    device = torch.device("cuda" if cuda else "cpu")
+    precision = resolve_precision("auto")
+    same_state(threads or torch.get_num_threads())
+    name = torch.cuda.get_device_name(0) if cuda else f"CPU ({torch.get_num_threads()} threads)"
+    enc = EncoderConfig(width=width, depth=depth, dropout=0.1)
+    total = warmup + steps
+    with tempfile.TemporaryDirectory() as tmp:
+        store = build_store(Path(tmp) / "store", modality, n=max(256, batch_size * total))
+        data = StoreDataModule([store], batch_size, seed=0)
+        batches = []
+        for x, y, d in data.train_dataloader():
+            batches.append((x, y, d))
+            if len(batches) == total:
+                break
+
+        def bare() -> float:
+            torch.manual_seed(0)
+            return bare_loop(
+                make_module(modality, total, enc), batches, device, warmup, precision == "bf16-mixed"
+            )
+
+        def light() -> float:
+            torch.manual_seed(0)
+            return lightning_loop(make_module(modality, total, enc), batches, warmup)
+
+        bare(), light()  # discarded: first-use costs (allocator, oneDNN primitives, Lightning set-up)
+        runs: dict[str, list[float]] = {"bare": [], "lightning": []}
+        for i in range(rounds):  # alternate the order each round (shared, noisy CPUs)
+            order = [("bare", bare), ("lightning", light)]
+            for key, fn in order if i % 2 == 0 else order[::-1]:
+                runs[key].append(fn())
+        load = loader_rate(store, batch_size, steps, workers, modality)
+    b, lt = statistics.median(runs["bare"]), statistics.median(runs["lightning"])
+    return {
+        "device": name,
+        "precision": precision,
+        "shape": SHAPES[modality][0],
+        "bare": b,
+        "lightning": lt,
+        "loader": load,
+        "lightning_vs_bare": lt / b,
+        "loader_vs_model": load / lt,
+        "runs": runs,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--modality", choices=sorted(SHAPES), default="image2d")
@@ -180,39 +251,22 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     ap.add_argument("--width", type=int, default=16)
     ap.add_argument("--depth", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    cuda = torch.cuda.is_available()
-    device = torch.device("cuda" if cuda else "cpu")
-    precision = resolve_precision("auto")
-    name = torch.cuda.get_device_name(0) if cuda else f"CPU ({torch.get_num_threads()} threads)"
-    enc = EncoderConfig(width=args.width, depth=args.depth, dropout=0.1)
-    total = args.warmup + args.steps
-    with tempfile.TemporaryDirectory() as tmp:
-        store = build_store(Path(tmp) / "store", args.modality, n=max(256, args.batch_size * total))
-        data = StoreDataModule([store], args.batch_size, seed=0)
-        batches = []
-        for x, y, d in data.train_dataloader():
-            batches.append((x, y, d))
-            if len(batches) == total:
-                break
-        runs: dict[str, list[float]] = {"bare": [], "lightning": []}
-        for _ in range(2):  # alternate the two loops; keep each one's best (shared, noisy CPUs)
-            torch.manual_seed(0)
-            module = make_module(args.modality, total, enc)
-            runs["bare"].append(bare_loop(module, batches, device, args.warmup, precision == "bf16-mixed"))
-            torch.manual_seed(0)
-            runs["lightning"].append(
-                lightning_loop(make_module(args.modality, total, enc), batches, args.warmup)
-            )
-        bare, light = max(runs["bare"]), max(runs["lightning"])
-        load = loader_rate(store, args.batch_size, args.steps, args.workers, args.modality)
+    r = measure(args.modality, args.batch_size, args.steps, args.warmup, args.workers, args.width, args.depth,
+                args.rounds)  # fmt: skip
     rows = [
-        ("bare PyTorch loop", bare, "", ""),
-        ("Lightning pretrain step", light, f"{light / bare:.2f}x bare", ">= 0.9x"),
-        (f"data loader (mmap, {args.workers} workers)", load, f"{load / bare:.1f}x model", ">= 3x"),
+        ("bare PyTorch loop", r["bare"], "", ""),
+        ("Lightning pretrain step", r["lightning"], f"{r['lightning_vs_bare']:.2f}x bare", ">= 0.9x"),
+        (
+            f"data loader (mmap, {args.workers} workers)",
+            r["loader"],
+            f"{r['loader_vs_model']:.1f}x model",
+            ">= 3x",
+        ),
     ]
     print(
-        f"device: {name}; precision {precision}; {args.modality} {SHAPES[args.modality][0]}, batch {args.batch_size}"
+        f"device: {r['device']}; precision {r['precision']}; {args.modality} {r['shape']}, batch {args.batch_size}"
     )
     print(f"{'what':<34} {'samples/s':>10}  {'ratio':<14} target")
     for what, rate, ratio, target in rows:

@@ -165,6 +165,7 @@ def stage(
 ) -> None:
     """Run one stage (what dvc.yaml and the container entrypoint call). Prints the stage report as JSON."""
     from climbflow.stages import STAGES, StageFailed, execute
+    from climbflow.store.retry import StorageUnavailable
 
     if name not in STAGES:
         _fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
@@ -198,7 +199,7 @@ def stage(
         result = execute(name, cfg, **inputs)
     except StageFailed as exc:
         _fail(str(exc), code=1)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, StorageUnavailable) as exc:
         _fail(f"climb stage {name}: {exc}", code=1)
     typer.echo(
         json.dumps(

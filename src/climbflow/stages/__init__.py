@@ -56,13 +56,14 @@ def execute_json(stage: str, params_json: str, tracking_json: str = "", **inputs
     """
     from climbflow.config import ConfigError, parse
     from climbflow.logs import setup_logging
+    from climbflow.store.retry import StorageUnavailable
 
     setup_logging()
     try:
         params = parse(json.loads(params_json), origin="pipeline parameter params_json")
         tracking = json.loads(tracking_json) if tracking_json else None
         return execute(stage, params, tracking=tracking, **inputs).uri
-    except (StageFailed, ConfigError, FileNotFoundError) as exc:
+    except (StageFailed, ConfigError, FileNotFoundError, StorageUnavailable) as exc:
         log.error("%s failed: %s", stage, exc)
         raise SystemExit(1) from None
 
@@ -71,13 +72,14 @@ def call_json(step: str, params_json: str, **inputs: Any) -> Any:
     """Entry point of the untracked step components (plan, range): returns the step's plain value."""
     from climbflow.config import ConfigError, parse
     from climbflow.logs import setup_logging
+    from climbflow.store.retry import StorageUnavailable
 
     setup_logging()
     module_name, function = STEPS[step]
     try:
         params = parse(json.loads(params_json), origin="pipeline parameter params_json")
         return getattr(importlib.import_module(module_name), function)(params, **inputs)
-    except (StageFailed, ConfigError, FileNotFoundError) as exc:
+    except (StageFailed, ConfigError, FileNotFoundError, StorageUnavailable) as exc:
         log.error("%s failed: %s", step, exc)
         raise SystemExit(1) from None
 
