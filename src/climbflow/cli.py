@@ -276,6 +276,7 @@ def report_compare(
     bootstrap: Annotated[
         int | None, typer.Option(help="bootstrap replicates (default evaluate.bootstrap)")
     ] = None,
+    datasets: DatasetsOpt = None,
 ) -> None:
     """Multi-task vs single-task pretraining per target dataset, with paired bootstrap 95% CIs."""
     from climbflow.experiments.compare import markdown, run_compare

@@ -8,6 +8,7 @@ as CLIMB runs its ClinicalBERT); ``trainable=True`` lets gradients reach the tra
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -62,3 +63,17 @@ class TextEncoder(nn.Module):
 
 def build(trainable: bool = False, device: str = "cpu") -> TextEncoder:
     return TextEncoder(trainable=trainable, device=device)
+
+
+@functools.cache
+def _frozen() -> TextEncoder:
+    return TextEncoder(trainable=False).eval()
+
+
+@torch.no_grad()
+def encode_texts(texts: list[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The frozen MiniLM on ``texts``: pooled ``(B, 384)``, tokens ``(B, T, 384)`` and mask ``(B, T)`` (True =
+    a real token); the interface fusion training uses (:func:`climbflow.train.fusion.embed_texts`)."""
+    encoder = _frozen()
+    out = encoder._features(list(texts))
+    return out["sentence_embedding"], out["token_embeddings"], out["attention_mask"].bool()

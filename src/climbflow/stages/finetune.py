@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ def run(
         summary = finetune(
             Path(standardized), Path(pretrained) / pre["encoder"], cfg, tmp, params.seed, checkpoint_dir=ckpt
         )
+        if summary.get("few_shot"):  # the drawn samples, so the few-shot run can be audited and repeated
+            (tmp / "few_shot.json").write_text(
+                json.dumps(summary["few_shot"], indent=2, sort_keys=True) + "\n"
+            )
         return {
             "stage": "finetune",
             "target": target,
@@ -44,6 +49,7 @@ def run(
             "pretrain_data_versions": pre["data_versions"],
             "model": "model.pt",
             "mode": cfg.mode,
+            "few_shot": _few_shot(summary.get("few_shot")),
             "metrics": _numbers(summary.get("metrics", summary)),
         }
 
@@ -51,3 +57,10 @@ def run(
     result = run_cached("finetune", target, out, build)
     shutil.rmtree(ckpt, ignore_errors=True)  # finished: the checkpoints are no longer needed
     return result
+
+
+def _few_shot(info: dict[str, Any] | None) -> dict[str, Any] | None:
+    """k, seed and how many train samples were drawn (the selected ids stay in the run's artifacts)."""
+    if not info:
+        return None
+    return {k: v for k, v in info.items() if k != "selected_ids"}

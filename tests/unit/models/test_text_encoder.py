@@ -45,3 +45,14 @@ def test_frozen_by_default_and_trainable_option(encoder):
     out = tuned(["clinical text"])
     out.sum().backward()
     assert any(p.grad is not None for p in tuned.parameters())
+
+
+def test_encode_texts_is_the_fusion_interface() -> None:
+    from climbflow.models.text import encode_texts
+    from climbflow.train.fusion import embed_texts
+
+    pooled, tokens, mask = encode_texts(["age 70 | emergency | lactate 4.1", "age 30 | elective"])
+    assert pooled.shape == (2, 384) and tokens.shape[0] == 2 and tokens.shape[2] == 384
+    assert mask.dtype == torch.bool and mask[0].sum() > mask[1].sum()  # the longer text has more tokens
+    cache = embed_texts(["a short note", None], encode_texts, max_tokens=8, tokens=True)
+    assert cache.pooled.shape[1] == 384
