@@ -140,13 +140,21 @@ def bench_dvc_push(args) -> list[Row]:
         ]  # the shipped shard size, not the standardize benchmark's
         params.write_text(yaml.safe_dump(data, sort_keys=False))
         r = std._child("standardize", params, args.dataset)
+        import json
+
+        from climbflow.store.versioning import read_dvc_file
+
         remote = work / "workspace" / "dvc-remote"
-        pushed = [p for p in remote.rglob("*") if p.is_file()]
         stores = [
             p.parent for p in (work / "workspace").rglob("labels.json") if (p.parent / "shards").is_dir()
         ]
         store = next(s for s in stores if ".dvc" not in s.parts)
-        shards = [p for p in (store / "shards").iterdir() if p.is_file()]
+        md5 = read_dvc_file(store).md5  # "<hash>.dir": the version's directory listing
+        listing = next(remote.rglob(md5[2:]))
+        entries = json.loads(listing.read_text())
+        # what this version's push puts on the remote (the remote also holds the raw snapshot's objects)
+        pushed = [listing] + [f for e in entries if (f := next(remote.rglob(e["md5"][2:]), None)) is not None]
+        shards = [e for e in entries if e["relpath"].startswith("shards/")]
         shard_size = data["standardize"]["shard_size"]
     n = r["n"]
     fixed = len(pushed) - len(shards)

@@ -16,14 +16,14 @@ import pytest
 
 from climbflow.logs import redact_text, setup_logging
 
-PASSWORD = "pw" + secrets.token_hex(8)
+FAKE_PW = "pw" + secrets.token_hex(8)
 KEY = "AKIA" + secrets.token_hex(8).upper()
-TRACKING = f"http://climb:{PASSWORD}@mlflow.invalid:5000"
-ENDPOINT = f"http://{KEY}:{PASSWORD}@s3.invalid:8333"
+TRACKING = f"http://climb:{FAKE_PW}@mlflow.invalid:5000"
+ENDPOINT = f"http://{KEY}:{FAKE_PW}@s3.invalid:8333"
 
 
 def _assert_clean(text: str, where: str) -> None:
-    assert PASSWORD not in text, f"password leaked in {where}"
+    assert FAKE_PW not in text, f"password leaked in {where}"
     assert KEY not in text, f"access key leaked in {where}"
 
 
@@ -34,7 +34,7 @@ def _text_files(root: Path):
 
 
 def test_redact_text_finds_credentials_anywhere_in_a_line():
-    line = f'{{"tracking_uri": "{TRACKING}", "remote": "s3://{KEY}:{PASSWORD}@bucket/x"}} at {ENDPOINT}/'
+    line = f'{{"tracking_uri": "{TRACKING}", "remote": "s3://{KEY}:{FAKE_PW}@bucket/x"}} at {ENDPOINT}/'
     out = redact_text(line)
     _assert_clean(out, "redact_text")
     assert "http://***@mlflow.invalid:5000" in out and "s3://***@bucket/x" in out
@@ -137,11 +137,6 @@ def test_stages_mlflow_and_lineage_never_show_the_credentials(secret_params, cap
     _assert_clean(caplog.text, "logs")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known leak: registry/tracking.start_pipeline_run logs params.workspace.tracking_uri (and any "
-    "credential URL in params) unredacted as MLflow params; fix: redact(v) for str values there",
-)
 def test_pipeline_run_params_are_redacted(tmp_path, params_factory, monkeypatch):
     from mlflow.tracking import MlflowClient
 

@@ -145,7 +145,12 @@ def start_pipeline_run(params: Params, pipeline_run_id: str, run_name: str = "cl
     flat = _flatten(params.to_dict())
     for i in range(0, len(flat), 100):
         batch = dict(list(flat.items())[i : i + 100])
-        client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in batch.items()])
+        client.log_batch(
+            run.info.run_id,
+            params=[
+                mlflow.entities.Param(k, redact(v) if isinstance(v, str) else v) for k, v in batch.items()
+            ],
+        )
     return run.info.run_id
 
 
