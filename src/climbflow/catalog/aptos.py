@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType, unsafe_path
-from climbflow.catalog.images import image_props, one_hot, read_image
+from climbflow.catalog.images import decode_image, one_hot
 
 CLASSES: tuple[str, ...] = ("No DR", "Mild DR", "Moderate DR", "Severe DR", "Proliferative DR")
 TRAIN_CSV = "train.csv"
@@ -90,5 +90,4 @@ class APTOS(DatasetSpec):
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """uint8 RGB (H, W, 3) of the record's PNG."""
-        arr = read_image(Path(root) / record.files[0], "rgb")
-        return arr, image_props(arr)
+        return decode_image(Path(root) / record.files[0], "rgb", self.decode_size)

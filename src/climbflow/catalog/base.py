@@ -93,6 +93,9 @@ class DatasetSpec:
     layout: ClassVar[str]  # human description of the expected on-disk layout
     official_split: ClassVar[bool] = False
     Options: ClassVar[type[BaseModel]] = NoOptions
+    decode_size: int | None = (
+        None  # set by standardize for images: the side they are resized to (decode hint)
+    )
 
     def __init__(self, options: BaseModel | None = None):
         self.options = options if options is not None else self.Options()

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType
-from climbflow.catalog.images import image_props, one_hot, read_image
+from climbflow.catalog.images import decode_image, one_hot
 
 logger = logging.getLogger(__name__)
 
@@ -106,5 +106,4 @@ class BUSI(DatasetSpec):
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """uint8 image as stored: (H, W) for grayscale PNGs, (H, W, 3) for RGB ones (most BUSI files)."""
-        arr = read_image(Path(root) / record.files[0], "keep")
-        return arr, image_props(arr)
+        return decode_image(Path(root) / record.files[0], "keep", self.decode_size)

@@ -22,19 +22,18 @@ from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Literal
 
 import numpy as np
-from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from climbflow.catalog.base import (
     CatalogError,
     DatasetSpec,
     RawRecord,
-    RecordError,
     Rejected,
     Split,
     TaskType,
     unsafe_path,
 )
+from climbflow.catalog.images import read_image
 
 logger = logging.getLogger(__name__)
 
@@ -222,36 +221,10 @@ class CheXpert(DatasetSpec):
         return None
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
-        """8-bit grayscale (H, W) array of the record's JPG; RecordError for empty/corrupt/huge files."""
+        """8-bit grayscale (H, W) array of the record's JPG; RecordError for missing/empty/corrupt/huge files."""
+        sizes: list[tuple[int, int]] = []
         path = Path(root) / record.files[0]
-        if not path.is_file():
-            raise RecordError("missing_file", f"{path} not found")
-        if path.stat().st_size == 0:
-            raise RecordError("empty_file", f"{path} is zero bytes")
-        limit = min(self.max_pixels, Image.MAX_IMAGE_PIXELS or self.max_pixels)
-        try:
-            with Image.open(path) as img:
-                width, height = img.size
-                if width * height > limit:
-                    raise RecordError("image_too_large", f"{path} is {width}x{height} px (limit {limit} px)")
-                img.load()
-                arr = _to_uint8_gray(img)
-        except RecordError:
-            raise
-        except Image.DecompressionBombError as exc:
-            raise RecordError("image_too_large", f"{path}: {exc}") from None
-        except (OSError, ValueError, SyntaxError, EOFError) as exc:
-            raise RecordError("corrupt_image", f"{path} cannot be decoded: {exc}") from None
-        if arr.ndim != 2 or min(arr.shape) < 2:
-            raise RecordError("corrupt_image", f"{path} decodes to shape {arr.shape}")
-        return arr, {"sampling_rate": None, "orig_size": (int(arr.shape[0]), int(arr.shape[1]))}
-
-
-def _to_uint8_gray(img: Image.Image) -> np.ndarray:
-    """Any PIL mode -> uint8 grayscale; 16-bit / float images are min-max scaled."""
-    if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        arr = np.asarray(img, dtype=np.float64)
-        lo, hi = float(arr.min()), float(arr.max())
-        scaled = (arr - lo) / (hi - lo) * 255.0 if hi > lo else np.zeros_like(arr)
-        return np.ascontiguousarray(scaled.round().astype(np.uint8))
-    return np.ascontiguousarray(np.asarray(img.convert("L"), dtype=np.uint8))
+        arr = read_image(
+            path, "gray", max_pixels=self.max_pixels, draft_size=self.decode_size, original=sizes
+        )
+        return arr, {"sampling_rate": None, "orig_size": sizes[0], "meta": {"orig_size": list(sizes[0])}}

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType
-from climbflow.catalog.images import image_props, one_hot, parse_age, read_image
+from climbflow.catalog.images import decode_image, one_hot, parse_age
 
 CLASSES: tuple[str, ...] = ("Melanoma", "Nevus", "Basal Cell Carcinoma", "AKIEC", "Other")
 DX_TO_CLASS: dict[str, str] = {
@@ -115,5 +115,4 @@ class HAM10000(DatasetSpec):
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """uint8 RGB (H, W, 3) of the record's JPG."""
-        arr = read_image(Path(root) / record.files[0], "rgb")
-        return arr, image_props(arr)
+        return decode_image(Path(root) / record.files[0], "rgb", self.decode_size)

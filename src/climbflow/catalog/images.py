@@ -25,12 +25,29 @@ def parse_age(raw: str) -> int | None:
     return int(value) if 0 <= value < 130 else None
 
 
+def decode_image(
+    path: Path, color: Literal["rgb", "gray", "keep"], draft_size: int | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`read_image` plus the props the catalog returns (original size in ``meta``)."""
+    sizes: list[tuple[int, int]] = []
+    arr = read_image(path, color, draft_size=draft_size, original=sizes)
+    height, width = sizes[0] if sizes else arr.shape[:2]
+    return arr, {"sampling_rate": None, "meta": {"orig_size": [int(height), int(width)]}}
+
+
 def read_image(
-    path: Path, color: Literal["rgb", "gray", "keep"] = "rgb", max_pixels: int = MAX_PIXELS
+    path: Path,
+    color: Literal["rgb", "gray", "keep"] = "rgb",
+    max_pixels: int = MAX_PIXELS,
+    draft_size: int | None = None,
+    original: list[tuple[int, int]] | None = None,
 ) -> np.ndarray:
     """Decode an image file to uint8: ``rgb`` -> (H, W, 3), ``gray`` -> (H, W), ``keep`` -> (H, W) for
     single-channel files and (H, W, 3) for colour ones. Raises :class:`RecordError` naming the file and the rule
-    (missing_file, empty_file, image_too_large, corrupt_image)."""
+    (missing_file, empty_file, image_too_large, corrupt_image).
+
+    ``draft_size``: the side the caller will resize to; a JPEG is then decoded at the smallest DCT scale (1/2,
+    1/4, 1/8) that keeps both sides >= it, which is much faster. ``original`` receives the file's (H, W)."""
     if not path.is_file():
         raise RecordError("missing_file", f"{path} not found")
     if path.stat().st_size == 0:
@@ -41,6 +58,10 @@ def read_image(
             width, height = img.size
             if width * height > limit:
                 raise RecordError("image_too_large", f"{path} is {width}x{height} px (limit {limit} px)")
+            if original is not None:
+                original.append((height, width))
+            if draft_size and img.format == "JPEG":
+                img.draft(img.mode, (draft_size, draft_size))
             img.load()
             arr = _convert(img, color)
     except RecordError:

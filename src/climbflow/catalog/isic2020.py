@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType, unsafe_path
-from climbflow.catalog.images import image_props, parse_age, read_image
+from climbflow.catalog.images import decode_image, parse_age
 
 CLASSES: tuple[str, ...] = ("Malignant",)
 GROUND_TRUTH = "ISIC_2020_Training_GroundTruth.csv"
@@ -129,5 +129,4 @@ class ISIC2020(DatasetSpec):
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """uint8 RGB (H, W, 3) of the record's JPG."""
-        arr = read_image(Path(root) / record.files[0], "rgb")
-        return arr, image_props(arr)
+        return decode_image(Path(root) / record.files[0], "rgb", self.decode_size)

@@ -531,10 +531,9 @@ class MIMIC4CXR(_Mimic4Base):
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """8-bit grayscale (H, W) array of the chosen JPG."""
-        from climbflow.catalog.ham10000 import image_props, read_image
+        from climbflow.catalog.images import decode_image
 
-        arr = read_image(Path(root) / record.files[0], "gray")
-        return arr, image_props(arr)
+        return decode_image(Path(root) / record.files[0], "gray", self.decode_size)
 
 
 class MIMIC4ECG(_Mimic4Base):

@@ -34,7 +34,7 @@ from climbflow.catalog.base import (
     unsafe_path,
 )
 from climbflow.catalog.chexpert import ALLOWED_VALUES, LABELS, CheXpert, CheXpertOptions
-from climbflow.catalog.images import image_props, read_image
+from climbflow.catalog.images import decode_image
 
 METADATA = "mimic-cxr-2.0.0-metadata.csv.gz"
 CHEXPERT = "mimic-cxr-2.0.0-chexpert.csv.gz"
@@ -254,5 +254,4 @@ class MIMICCXR(DatasetSpec):
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """8-bit grayscale (H, W) array of the record's JPG."""
-        arr = read_image(Path(root) / record.files[0], "gray")
-        return arr, image_props(arr)
+        return decode_image(Path(root) / record.files[0], "gray", self.decode_size)

@@ -57,14 +57,17 @@ def standardize_image(img: np.ndarray, size: int, channels: int = 1) -> np.ndarr
         raise ValueError(f"size must be >= 1, got {size}")
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
-    pixels = to_uint8_gray(img) if channels == 1 else to_uint8_rgb(img)
+    arr = np.asarray(img)
+    colour = channels == 3 and arr.ndim == 3 and arr.shape[2] in (3, 4)
+    # grayscale is resized once and replicated afterwards (3x less work than resizing an RGB copy)
+    pixels = to_uint8_rgb(arr) if colour else to_uint8_gray(arr)
     h, w = pixels.shape[:2]
     scale = size / max(h, w)
     new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    mode = "L" if channels == 1 else "RGB"
     if (new_h, new_w) != (h, w):
-        pixels = np.asarray(Image.fromarray(pixels, mode).resize((new_w, new_h), Image.Resampling.BILINEAR))
-    planes = pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+        image = Image.fromarray(pixels, "RGB" if colour else "L")
+        pixels = np.asarray(image.resize((new_w, new_h), Image.Resampling.BILINEAR))
+    planes = pixels.transpose(2, 0, 1) if colour else pixels[None]
     out = np.zeros((channels, size, size), dtype=np.uint8)
     top, left = (size - new_h) // 2, (size - new_w) // 2
     out[:, top : top + new_h, left : left + new_w] = planes

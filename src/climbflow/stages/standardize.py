@@ -82,6 +82,8 @@ class Plan:
     @classmethod
     def build(cls, params: Params, dataset: str, snapshot: str) -> Plan:
         spec = open_spec(params, dataset)
+        if spec.modality == "image2d":  # images are decoded no larger than needed (e.g. JPEG DCT scaling)
+            spec.decode_size = params.standardize.image2d.size
         root = snapshot_files(params, snapshot)
         records, rejected = read_index(spec, root)
         has_test = any(r.split == "test" for r in records)

@@ -240,7 +240,7 @@ def test_decode_grayscale_uint8(tmp_path):
     records, _ = _index(tmp_path)
     img, props = CheXpert().decode(tmp_path, records[0])
     assert img.dtype == np.uint8 and img.shape == (40, 48)
-    assert props == {"sampling_rate": None, "orig_size": (40, 48)}
+    assert props == {"sampling_rate": None, "orig_size": (40, 48), "meta": {"orig_size": [40, 48]}}
     # an RGB JPG (some copies are re-encoded in colour) decodes to one channel
     Image.fromarray(np.full((30, 20, 3), (200, 100, 50), np.uint8)).save(
         tmp_path / records[0].files[0], "JPEG"
