@@ -41,9 +41,14 @@ def test_compiles_with_the_stage_chain(tmp_path):
     root = spec["root"]["dag"]["tasks"]
     loop = next(t for name, t in root.items() if name.startswith("for-loop"))
     inner = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
-    assert set(inner) == {"ingest", "validate", "standardize"}
+    # standardize fans out over shard ranges: plan -> ParallelFor(range) -> merge
+    ranges = next(name for name in inner if name.startswith("for-loop"))
+    assert set(inner) == {"ingest", "validate", "standardize-plan", ranges, "standardize-merge"}
     assert inner["validate"]["dependentTasks"] == ["ingest"]
-    assert sorted(inner["standardize"]["dependentTasks"]) == ["ingest", "validate"]
+    assert sorted(inner["standardize-plan"]["dependentTasks"]) == ["ingest", "validate"]
+    assert set(inner["standardize-merge"]["dependentTasks"]) >= {"ingest", "validate", ranges}
+    range_tasks = spec["components"][inner[ranges]["componentRef"]["name"]]["dag"]["tasks"]
+    assert set(range_tasks) == {"standardize-range"}
     names = {t["taskInfo"]["name"] for t in root.values()}
     assert {"configure", "pretrain ecg", "pretrain image2d", "finetune ptbxl", "evaluate ptbxl"} <= names
     assert {"finetune chexpert", "evaluate chexpert"} <= names
