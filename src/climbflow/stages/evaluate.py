@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,10 @@ def run(
             title=f"climbflow evaluation: {target}",
             curves={target: (y_true, y_prob, labels["classes"], labels["task"])},
         )
+        from climbflow.evaluate.ui import UI_FILE, ui_payload
+
+        ui = ui_payload(y_true, y_prob, labels["task"], labels["classes"], cfg.threshold)
+        (tmp / UI_FILE).write_text(json.dumps(ui, sort_keys=True) + "\n")
         return {
             "stage": "evaluate",
             "target": target,
