@@ -266,6 +266,21 @@ report_app = typer.Typer(
 app.add_typer(report_app, name="report")
 
 
+def _report(params: Path, set_, datasets: str | None, run, markdown, errors: tuple = ()) -> None:
+    """Load params, write missing sample data, run one experiment, print its Markdown table and folder."""
+    from climbflow.pipeline_runner import ensure_sample_data
+    from climbflow.stages import StageFailed
+
+    cfg = _load(params, set_, datasets=datasets)
+    ensure_sample_data(cfg)
+    try:
+        result = run(cfg)
+    except (StageFailed, *errors) as exc:
+        _fail(str(exc), code=1)
+    typer.echo(markdown(result))
+    typer.echo(f"report: {result['out_dir']}")
+
+
 @report_app.command("compare")
 def report_compare(
     params: ParamsOpt = Path("params.yaml"),
@@ -280,17 +295,8 @@ def report_compare(
 ) -> None:
     """Multi-task vs single-task pretraining per target dataset, with paired bootstrap 95% CIs."""
     from climbflow.experiments.compare import markdown, run_compare
-    from climbflow.pipeline_runner import ensure_sample_data
-    from climbflow.stages import StageFailed
 
-    cfg = _load(params, set_, datasets=datasets)
-    ensure_sample_data(cfg)
-    try:
-        result = run_compare(cfg, out, bootstrap)
-    except StageFailed as exc:
-        _fail(str(exc), code=1)
-    typer.echo(markdown(result))
-    typer.echo(f"report: {result['out_dir']}/compare.md (+ compare.json, compare.png)")
+    _report(params, set_, datasets, lambda cfg: run_compare(cfg, out, bootstrap), markdown)
 
 
 @report_app.command("fewshot")
@@ -307,17 +313,8 @@ def report_fewshot(
 ) -> None:
     """Few-shot finetuning (k = 1, 8, 32 by default) of the multi-task pretrained encoder, per target."""
     from climbflow.experiments.fewshot import markdown, run_fewshot
-    from climbflow.pipeline_runner import ensure_sample_data
-    from climbflow.stages import StageFailed
 
-    cfg = _load(params, set_, datasets=datasets)
-    ensure_sample_data(cfg)
-    try:
-        result = run_fewshot(cfg, k or [1, 8, 32], out)
-    except StageFailed as exc:
-        _fail(str(exc), code=1)
-    typer.echo(markdown(result))
-    typer.echo(f"report: {result['out_dir']}/fewshot.md")
+    _report(params, set_, datasets, lambda cfg: run_fewshot(cfg, k or [1, 8, 32], out), markdown)
 
 
 @report_app.command("fusion")
@@ -335,21 +332,13 @@ def report_fusion(
 ) -> None:
     """Fusion strategies on MIMIC-IV admissions (EHR + text + chest X-ray + ECG, any may be missing)."""
     from climbflow.experiments.fusion import STRATEGIES, markdown, run_fusion
-    from climbflow.pipeline_runner import ensure_sample_data
-    from climbflow.stages import StageFailed
 
     chosen = strategy or list(STRATEGIES)
     unknown = sorted(set(chosen) - set(STRATEGIES))
     if unknown:
         _fail(f"--strategy {unknown}: allowed {list(STRATEGIES)}")
-    cfg = _load(params, set_, datasets=datasets)
-    ensure_sample_data(cfg)
-    try:
-        result = run_fusion(cfg, chosen, out)
-    except (StageFailed, ValueError) as exc:
-        _fail(str(exc), code=1)
-    typer.echo(markdown(result))
-    typer.echo(f"report: {result['out_dir']}/fusion.md")
+    # fit_fusion raises ValueError for a cohort it cannot train on (no train admissions, missing stores)
+    _report(params, set_, datasets, lambda cfg: run_fusion(cfg, chosen, out), markdown, errors=(ValueError,))
 
 
 data_app = typer.Typer(

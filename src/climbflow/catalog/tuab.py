@@ -36,8 +36,9 @@ from climbflow.catalog.base import (
 from climbflow.catalog.tuh_edf import (
     MAX_WINDOWS_DEFAULT,
     EegWindowOptions,
+    decode_window,
     read_header,
-    read_window,
+    window_meta,
     window_starts,
 )
 
@@ -128,8 +129,6 @@ class TUAB(DatasetSpec):
             yield Rejected(stem, rel, "too_short", message)
             return
         subject, session, token = match.group(1), match.group(2), match.group(3)
-        electrodes = header.electrodes()
-        rates = Counter(header.rates[i] for i, _ in electrodes.values())
         for k, start in enumerate(starts):
             yield RawRecord(
                 record_id=f"{stem}#{k}",
@@ -138,28 +137,10 @@ class TUAB(DatasetSpec):
                 target=(LABELS[label],),
                 source_labels=label,
                 split=SPLITS[split_dir],
-                meta={
-                    "age": header.age,
-                    "sex": header.sex,
-                    "window": k,
-                    "window_start_s": start,
-                    "window_seconds": window,
-                    "recording_seconds": header.duration,
-                    "montage": montage,
-                    "reference": header.reference(),
-                    "session": session,
-                    "token": token,
-                    "sampling_rate": rates.most_common(1)[0][0] if rates else None,
-                },
+                meta=window_meta(header, start, window)
+                | {"window": k, "montage": montage, "session": session, "token": token},
             )
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """float32 (channels, samples) µV around the record's window; see :func:`tuh_edf.read_window`."""
-        signal, props = read_window(
-            Path(root),
-            record.files[0],
-            float(record.meta["window_start_s"]),
-            float(record.meta["window_seconds"]),
-        )
-        props["meta"]["montage"] = record.meta.get("montage")
-        return signal, props
+        return decode_window(root, record, "montage")

@@ -34,7 +34,7 @@ from climbflow.catalog.base import (
     Split,
     TaskType,
 )
-from climbflow.catalog.tuh_edf import EdfHeader, EegWindowOptions, read_header, read_window
+from climbflow.catalog.tuh_edf import EdfHeader, EegWindowOptions, decode_window, read_header, window_meta
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +120,6 @@ class TUEV(DatasetSpec):
             else:
                 channel, start, end, code = item
                 events.setdefault((start, end, code), []).append(channel)
-        electrodes = header.electrodes()
-        rates = Counter(header.rates[i] for i, _ in electrodes.values())
         for k, ((start, end, code), channels) in enumerate(sorted(events.items())):
             centre = (start + end) / 2
             window_start = min(max(0.0, centre - window / 2), header.duration - window)
@@ -133,31 +131,18 @@ class TUEV(DatasetSpec):
                 target=target,
                 source_labels=str(code),
                 split=SPLITS[split_dir],
-                meta={
-                    "age": header.age,
-                    "sex": header.sex,
+                meta=window_meta(header, round(window_start, 6), window)
+                | {
                     "event": CODES[code],
                     "event_start_s": start,
                     "event_end_s": end,
                     "channels": sorted(set(channels)),
-                    "window_start_s": round(window_start, 6),
-                    "window_seconds": window,
-                    "recording_seconds": header.duration,
-                    "reference": header.reference(),
-                    "sampling_rate": rates.most_common(1)[0][0] if rates else None,
                 },
             )
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """float32 (channels, samples) µV around the event window; see :func:`tuh_edf.read_window`."""
-        signal, props = read_window(
-            Path(root),
-            record.files[0],
-            float(record.meta["window_start_s"]),
-            float(record.meta["window_seconds"]),
-        )
-        props["meta"]["event"] = record.meta.get("event")
-        return signal, props
+        return decode_window(root, record, "event")
 
 
 def _read_rec(

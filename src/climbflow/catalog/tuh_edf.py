@@ -190,3 +190,30 @@ def read_window(root: Path, rel: str, start: float, seconds: float) -> tuple[np.
         raise RecordError("corrupt_edf", f"{rel}: signal unreadable ({type(exc).__name__}: {exc})") from None
     finally:
         reader.close()
+
+
+def window_meta(header: EdfHeader, start: float, window: float) -> dict[str, Any]:
+    """What every TUH window record carries: demographics, the window, the recording and its rate."""
+    rates = Counter(header.rates[i] for i, _ in header.electrodes().values())
+    return {
+        "age": header.age,
+        "sex": header.sex,
+        "window_start_s": start,
+        "window_seconds": window,
+        "recording_seconds": header.duration,
+        "reference": header.reference(),
+        "sampling_rate": rates.most_common(1)[0][0] if rates else None,
+    }
+
+
+def decode_window(root: Path, record: Any, keep: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """float32 (channels, samples) µV of a window record (see :func:`read_window`); ``record.meta[keep]`` is
+    copied into the stored meta (the montage for TUAB, the event for TUEV)."""
+    signal, props = read_window(
+        Path(root),
+        record.files[0],
+        float(record.meta["window_start_s"]),
+        float(record.meta["window_seconds"]),
+    )
+    props["meta"][keep] = record.meta.get(keep)
+    return signal, props
