@@ -836,7 +836,7 @@ def _params() -> Any:
 def _validate_rules(spec: Any, root: Path, records: list[Any]) -> list[str]:
     from climbflow.stages.standardize import assign_split
     from climbflow.stages.validate import records_frame
-    from climbflow.validate.suites import _duplicate_content_check, _leakage_check
+    from climbflow.validate.suites import duplicate_content_check, leakage_check
 
     params = _params()
     has_test = any(r.split == "test" for r in records)
@@ -845,7 +845,7 @@ def _validate_rules(spec: Any, root: Path, records: list[Any]) -> list[str]:
         r.files[0]: _sha256(root / r.files[0]) for r in records if r.files and (root / r.files[0]).is_file()
     }
     frame = records_frame(records, splits, sha)
-    checks = [_leakage_check(frame), _duplicate_content_check(frame)]
+    checks = [leakage_check(frame), duplicate_content_check(frame)]
     return [c["rule"] for c in checks if not c["success"]]
 
 

@@ -23,6 +23,14 @@ def snapshot_files(params: Params, snapshot: str) -> Path:
     return uris.materialize(snapshot, Workspace.from_params(params).cache / "s3-snapshots") / "files"
 
 
+def file_hashes(files_root: Path) -> dict[str, str]:
+    """sha256 per file of an ingested snapshot (its ``files.parquet``), keyed by path relative to ``files/``."""
+    import pandas as pd
+
+    frame = pd.read_parquet(files_root.parent / "files.parquet")
+    return dict(zip(frame["path"], frame["sha256"], strict=False))
+
+
 def read_index(spec: DatasetSpec, root: Path) -> tuple[list[RawRecord], list[Rejected]]:
     records, rejected = [], []
     for item in spec.index(root):

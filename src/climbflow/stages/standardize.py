@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from climbflow.catalog.base import DatasetSpec, RawRecord, RecordError
 from climbflow.config import Params
 from climbflow.progress import track
 from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, read_report, run_cached
-from climbflow.stages.common import open_spec, read_index, snapshot_files, snapshot_id, version
+from climbflow.stages.common import file_hashes, open_spec, read_index, snapshot_files, snapshot_id, version
 from climbflow.store.faults import fault_point
 from climbflow.store.format import (
     LABELS,
@@ -94,6 +95,11 @@ class Plan:
         size = self.params.standardize.shard_size
         return (len(self.records) + size - 1) // size
 
+    @cached_property
+    def files_sha(self) -> dict[str, str]:
+        """sha256 per snapshot file (from ingest's files.parquet), read once per plan."""
+        return file_hashes(self.root)
+
     def range_records(self, k: int) -> list[RawRecord]:
         size = self.params.standardize.shard_size
         return self.records[k * size : (k + 1) * size]
@@ -104,7 +110,7 @@ def write_range(plan: Plan, k: int, out: Path) -> dict[str, int]:
     params, cfg = plan.params, plan.params.standardize
     modality = plan.spec.modality
     shape = modalities.sample_shape(modality, cfg)
-    files_sha = _file_hashes(plan.root)
+    files_sha = plan.files_sha
     rate = modalities.target_sampling_rate(modality, cfg)
     manifest: list[dict[str, Any]] = []
     quarantine: list[dict[str, Any]] = []
@@ -268,14 +274,6 @@ def run(params: Params, dataset: str, snapshot: str, validation: str, out: str |
     if data_version is not None:
         result.extra["data_version"] = data_version.to_dict()
     return result
-
-
-def _file_hashes(files_root: Path) -> dict[str, str]:
-    """sha256 per file from the snapshot's files.parquet (written by ingest)."""
-    import pandas as pd
-
-    frame = pd.read_parquet(files_root.parent / "files.parquet")
-    return dict(zip(frame["path"], frame["sha256"], strict=False))
 
 
 def labels_of(store: str) -> dict[str, Any]:

@@ -104,12 +104,13 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
             (tmp / "summary.md").write_text(summary)
             return base | {"passed": False, "failures": [f"dataset_layout: {exc}"], "summary": summary}
         samples = sample_frame(spec, root, records, cfg.sample_records, params.seed)
-        from climbflow.stages.standardize import _file_hashes, assign_split
+        from climbflow.stages.common import file_hashes
+        from climbflow.stages.standardize import assign_split
         from climbflow.validate.suites import label_table, validate_dataset
 
         has_test = any(r.split == "test" for r in records)
         splits = [assign_split(r, has_test, params) for r in records]
-        frame = records_frame(records, splits, _file_hashes(root))
+        frame = records_frame(records, splits, file_hashes(root))
         targets = np.array([r.target for r in records], dtype=float).reshape(len(records), len(spec.classes))
         result = validate_dataset(
             frame,

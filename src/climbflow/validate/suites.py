@@ -301,8 +301,8 @@ def validate_dataset(
     docs_dir = out_dir / "data_docs"
     gx_version, suites, checks, docs_index = _run_gx(tables, rules, dataset=dataset, docs_dir=docs_dir)
     checks += [
-        _leakage_check(tables["records"]),
-        _duplicate_content_check(tables["records"]),
+        leakage_check(tables["records"]),
+        duplicate_content_check(tables["records"]),
         _quarantine_check(n_rejected, len(tables["records"]), max_quarantine_fraction),
     ]
     failures = [c["message"] for c in checks if not c["success"]]
@@ -477,7 +477,7 @@ def _gx_check(rule: Rule, outcome: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ pandas checks
 
 
-def _leakage_check(records: pd.DataFrame) -> dict[str, Any]:
+def leakage_check(records: pd.DataFrame) -> dict[str, Any]:
     """A patient in more than one (non-null) split leaks between train and evaluation data."""
     labelled = records.loc[records["split"].notna() & records["patient_id"].notna(), ["patient_id", "split"]]
     splits = labelled.astype(str).groupby("patient_id")["split"].agg(lambda s: sorted(set(s)))
@@ -501,7 +501,7 @@ def _leakage_check(records: pd.DataFrame) -> dict[str, Any]:
     return check
 
 
-def _duplicate_content_check(records: pd.DataFrame) -> dict[str, Any]:
+def duplicate_content_check(records: pd.DataFrame) -> dict[str, Any]:
     """The same file content (sha256) in two splits leaks an example from training into evaluation."""
     rows = records.loc[
         records["content_sha256"].notna() & records["split"].notna(), ["content_sha256", "split", "record_id"]
