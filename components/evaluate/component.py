@@ -13,7 +13,7 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def evaluate(
     params_json: str,
-    tracking_json: str,
+    tracking_json: str, pipeline_run_id: str,
     target: str,
     model: str,
     standardized: List[str],
@@ -26,7 +26,7 @@ def evaluate(
     from climbflow.stages import execute_json
 
     uri = execute_json(
-        "evaluate", params_json, tracking_json, target=target, model=model, standardized=standardized
+        "evaluate", params_json, tracking_json, pipeline_run_id=pipeline_run_id, target=target, model=model, standardized=standardized
     )
 
     # --- Kubeflow UI artifacts: copied from what the stage wrote (no computation here) ---
@@ -36,6 +36,7 @@ def evaluate(
 
     from climbflow.evaluate.ui import UI_FILE, html_page
     from climbflow.stages.base import read_report
+    from climbflow.store.uri import local_copy
 
     rep = read_report(uri)
     for name, value in sorted(rep["metrics"].items()):
@@ -43,13 +44,14 @@ def evaluate(
             metrics.log_metric(name, float(value))
     metrics.log_metric("n_test", float(rep["n_test"]))
     metrics.metadata["data_version"] = rep["data_version"]
-    ui_file = Path(uri) / UI_FILE
+    out = local_copy(uri)  # the published output (downloaded once when the workspace is s3://)
+    ui_file = out / UI_FILE
     ui = json.loads(ui_file.read_text()) if ui_file.exists() else {}
     if "roc" in ui:
         classification.log_roc_curve(ui["roc"]["fpr"], ui["roc"]["tpr"], ui["roc"]["thresholds"])
     if "confusion" in ui:
         classification.log_confusion_matrix(ui["confusion"]["classes"], ui["confusion"]["matrix"])
-    text = (Path(uri) / "report.md").read_text()
+    text = (out / "report.md").read_text()
     Path(report.path).write_text(text)
-    Path(report_html.path).write_text(html_page(target, text, sorted(Path(uri).glob("*.png"))))
+    Path(report_html.path).write_text(html_page(target, text, sorted(out.glob("*.png"))))
     return uri

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 from climbflow.config import Params
+from climbflow.store import uri as uris
 
 VALIDATION_PASSED, VALIDATION_FAILED, VALIDATION_UNKNOWN = "passed", "failed", "unknown"
 
@@ -23,7 +24,7 @@ def test_split_hash(store: str) -> str:
     """The frozen-test-split hash of a standardized store (from its manifest: test sample ids + content sha256)."""
     from climbflow.store.format import StoreReader
 
-    manifest = StoreReader(Path(store)).manifest
+    manifest = StoreReader(uris.local_copy(store)).manifest
     test = manifest[manifest["split"] == "test"]
     return split_hash(list(zip(test["sample_id"], test["source_sha256"].fillna(""), strict=True)))
 

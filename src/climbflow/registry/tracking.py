@@ -10,15 +10,19 @@ duplicates runs or model versions.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from climbflow.config import Params
 from climbflow.stages.base import StageFailed, StageResult, Workspace
 from climbflow.store.faults import fault_point
+from climbflow.store import uri as uris
 from climbflow.store.uri import redact
 
 log = logging.getLogger(__name__)
@@ -39,7 +43,19 @@ class TrackingUnavailable(StageFailed):
 
 
 def tracking_uri(params: Params) -> str:
-    return params.workspace.tracking_uri or f"sqlite:///{Workspace.from_params(params).root / 'mlflow.db'}"
+    """``workspace.tracking_uri``, else ``$MLFLOW_TRACKING_URI`` (a cluster's ConfigMap sets it), else the
+    embedded sqlite database in the workspace. A workspace shared by pods (``s3://``) needs a server."""
+    uri = params.workspace.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    ws = Workspace.from_params(params)
+    if uri:
+        return uri
+    if ws.is_s3:
+        raise TrackingUnavailable(
+            f"workspace.root is {redact(ws.root)} (shared by every pod), but no MLflow tracking server is set: "
+            "set workspace.tracking_uri or $MLFLOW_TRACKING_URI (e.g. from the climbflow-config ConfigMap); a "
+            "sqlite file in one pod's scratch would lose every run"
+        )
+    return f"sqlite:///{ws.local_root / 'mlflow.db'}"
 
 
 def artifact_location(params: Params) -> str | None:
@@ -48,7 +64,7 @@ def artifact_location(params: Params) -> str | None:
         return params.workspace.artifact_location
     if tracking_uri(params).startswith(("http://", "https://")):
         return None
-    return str(Workspace.from_params(params).root / "mlartifacts")
+    return str(Workspace.from_params(params).local_root / "mlartifacts")
 
 
 def _client(params: Params):
@@ -59,7 +75,7 @@ def _client(params: Params):
 
     for key, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(key, value)
-    Workspace.from_params(params).root.mkdir(parents=True, exist_ok=True)
+    Workspace.from_params(params).local_root.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(params)
     check_reachable(uri)
     mlflow.set_tracking_uri(uri)
@@ -219,18 +235,39 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
         run_id,
         metrics=[mlflow.entities.Metric(k, float(v), 0, 0) for k, v in metrics.items() if _is_number(v)],
     )
-    if not result.cache_hit and not result.uri.startswith("s3://"):
-        out = Path(result.uri)
-        for path in sorted(out.iterdir()):
-            if path.is_file() and path.suffix in {".json", ".md", ".png", ".html", ".pt"}:
-                client.log_artifact(run_id, str(path), artifact_path="report")
-        if (out / "data_docs").is_dir():
-            client.log_artifacts(run_id, str(out / "data_docs"), artifact_path="data_docs")
+    if not result.cache_hit:
+        with _report_files(result.uri) as out:
+            for path in sorted(out.iterdir()):
+                if path.is_file() and path.suffix in REPORT_SUFFIXES:
+                    client.log_artifact(run_id, str(path), artifact_path="report")
+            if (out / "data_docs").is_dir():
+                client.log_artifacts(run_id, str(out / "data_docs"), artifact_path="data_docs")
     if result.stage == "evaluate" and params.evaluate.register_model:
         if not result.cache_hit or not _link_registered(params, result, run_id):
             _register_challenger(params, result, run_id, tags)  # also completes an interrupted registration
     client.set_terminated(run_id, status="FINISHED")
     return run_id
+
+
+REPORT_SUFFIXES = {".json", ".md", ".png", ".html", ".pt"}
+
+
+@contextlib.contextmanager
+def _report_files(uri: str) -> Iterator[Path]:
+    """A local folder with a stage output's report files (top level) and ``data_docs/``: the output itself, or,
+    for ``s3://``, just those files downloaded into a temp folder (not the shards)."""
+    if not uris.is_s3(uri):
+        yield Path(uri)
+        return
+    fs = uris.s3_filesystem()
+    with tempfile.TemporaryDirectory(prefix="climb-report-") as tmp:
+        for info in fs.ls(uri, detail=True):
+            name = info["name"].rstrip("/").rsplit("/", 1)[-1]
+            if info["type"] == "file" and Path(name).suffix in REPORT_SUFFIXES:
+                fs.get_file(info["name"], str(Path(tmp) / name))
+            elif info["type"] == "directory" and name == "data_docs":
+                fs.get(info["name"].rstrip("/") + "/", str(Path(tmp) / name), recursive=True)
+        yield Path(tmp)
 
 
 def _register_challenger(params: Params, result: StageResult, run_id: str, tags: dict[str, str]) -> None:
@@ -244,7 +281,7 @@ def _register_challenger(params: Params, result: StageResult, run_id: str, tags:
     mlflow, client = _client(params)
     report = result.report
     fine = read_report(report["model"])
-    net = load_model(Path(report["model"]) / fine["model"])
+    net = load_model(uris.local_copy(report["model"]) / fine["model"])
     shape = _sample_shape(report)
     example = np.zeros((2, *shape), dtype=np.float32)  # batch of 2 keeps the batch dim dynamic in pt2
     with torch.no_grad():

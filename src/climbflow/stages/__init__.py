@@ -39,8 +39,10 @@ def execute(stage: str, params, *, tracking: dict[str, str] | None = None, **inp
     if tracking is not None:
         from climbflow.stages import ledger
 
+        tracking = dict(tracking)
+        log_cache_hits = bool(tracking.pop("log_cache_hits", False))
         run_id = None
-        if not result.cache_hit:
+        if not result.cache_hit or log_cache_hits:
             from climbflow.registry.tracking import log_stage
 
             run_id = log_stage(params, result, **tracking)
@@ -48,7 +50,27 @@ def execute(stage: str, params, *, tracking: dict[str, str] | None = None, **inp
     return result
 
 
-def execute_json(stage: str, params_json: str, tracking_json: str = "", **inputs: Any) -> str:
+def resolve_tracking(params, tracking_json: str = "", pipeline_run_id: str = "") -> dict[str, Any] | None:
+    """Where a task records itself in MLflow.
+
+    ``tracking_json`` set (``climb run``'s driver made the parent run): used as is. Else, inside a pipeline run
+    started from the Kubeflow UI, a schedule or ``climb submit`` (``pipeline_run_id`` is the KFP run's uuid): the
+    parent MLflow run of that pipeline run, found or created (idempotent), and cache hits logged right away, since
+    no driver is there to log them afterwards. Neither: not tracked.
+    """
+    if tracking_json:
+        return json.loads(tracking_json)
+    if not pipeline_run_id or pipeline_run_id.startswith("{{"):
+        return None
+    from climbflow.registry.tracking import start_pipeline_run
+
+    parent = start_pipeline_run(params, pipeline_run_id, run_name=f"kubeflow run {pipeline_run_id[:8]}")
+    return {"parent_run_id": parent, "pipeline_run_id": pipeline_run_id, "log_cache_hits": True}
+
+
+def execute_json(
+    stage: str, params_json: str, tracking_json: str = "", pipeline_run_id: str = "", **inputs: Any
+) -> str:
     """Entry point of the KFP components: params and tracking arrive as JSON strings; returns the output URI.
 
     A refused input (:class:`StageFailed`) ends the task with exit code 1 and the human summary in the log,
@@ -61,7 +83,7 @@ def execute_json(stage: str, params_json: str, tracking_json: str = "", **inputs
     setup_logging()
     try:
         params = parse(json.loads(params_json), origin="pipeline parameter params_json")
-        tracking = json.loads(tracking_json) if tracking_json else None
+        tracking = resolve_tracking(params, tracking_json, pipeline_run_id)
         return execute(stage, params, tracking=tracking, **inputs).uri
     except (StageFailed, ConfigError, FileNotFoundError, StorageUnavailable) as exc:
         log.error("%s failed: %s", stage, exc)
@@ -84,4 +106,32 @@ def call_json(step: str, params_json: str, **inputs: Any) -> Any:
         raise SystemExit(1) from None
 
 
-__all__ = ["STAGES", "STEPS", "StageFailed", "StageResult", "call_json", "execute", "execute_json"]
+def pipeline_run_json(params_json: str, tracking_json: str, pipeline_run_id: str, status: str = "") -> str:
+    """Entry point of the ``pipeline_run`` component: make sure the pipeline run's parent MLflow run exists
+    (first task) or, with ``status`` (the exit handler), close it. Returns the tracking JSON."""
+    from climbflow.config import parse
+    from climbflow.logs import setup_logging
+    from climbflow.registry import tracking as mlflow_tracking
+
+    setup_logging()
+    params = parse(json.loads(params_json), origin="pipeline parameter params_json")
+    tracking = resolve_tracking(params, tracking_json, pipeline_run_id)
+    if tracking is None:
+        return ""
+    if status and not tracking_json:  # climb run's driver closes its own parent run (with the results)
+        final = "FINISHED" if status == "SUCCEEDED" else "FAILED"
+        mlflow_tracking.finish_pipeline_run(params, tracking["parent_run_id"], final, {})
+    return json.dumps(tracking, sort_keys=True)
+
+
+__all__ = [
+    "STAGES",
+    "STEPS",
+    "StageFailed",
+    "StageResult",
+    "call_json",
+    "execute",
+    "execute_json",
+    "pipeline_run_json",
+    "resolve_tracking",
+]

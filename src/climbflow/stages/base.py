@@ -37,20 +37,36 @@ class DiskFull(StageFailed):
 
 @dataclass(frozen=True)
 class Workspace:
-    """The embedded default's one folder: stores, DVC repo + remote, MLflow db + artifacts, KFP root."""
+    """Where the stages keep their outputs: a local folder (the embedded default; an RWX PVC on a cluster) or an
+    ``s3://bucket/prefix`` shared by every pod. Outputs are published under ``root``; what must be a local
+    directory (decode/training scratch, the DVC repo, downloaded inputs) lives under :attr:`local_root`: the
+    folder itself, or, for S3, this machine's mirror of the prefix (``$CLIMB_SCRATCH/s3/bucket/prefix``).
+    """
 
-    root: Path
+    root: str
 
     @classmethod
     def from_params(cls, params: Params) -> Workspace:
-        return cls(Path(params.workspace.root).resolve())
+        root = params.workspace.root
+        return cls(root.rstrip("/") if uris.is_s3(root) else str(Path(root).resolve()))
 
-    def stage_dir(self, stage: str, name: str, key: str) -> Path:
-        return self.root / stage / name / key
+    @property
+    def is_s3(self) -> bool:
+        return uris.is_s3(self.root)
+
+    @property
+    def local_root(self) -> Path:
+        return uris.mirror_path(self.root)
+
+    def uri(self, *parts: str) -> str:
+        return uris.join(self.root, *parts)
+
+    def stage_dir(self, stage: str, name: str, key: str) -> str:
+        return self.uri(stage, name, key)
 
     @property
     def cache(self) -> Path:
-        return self.root / ".cache"
+        return self.local_root / ".cache"
 
 
 def fingerprint(*parts: Any) -> str:
@@ -74,15 +90,10 @@ class StageResult:
 
 def read_report(uri: str) -> dict[str, Any]:
     marker = uri.rstrip("/") + "/" + uris.COMPLETION_MARKER
-    if uris.is_s3(uri):
-        fs = uris.s3_filesystem()
-
-        def load() -> dict[str, Any]:
-            with fs.open(marker) as fh:
-                return json.load(fh)
-
-        return uris._s3_call(fs, f"read {uris.redact(marker)}", load)
-    return json.loads(Path(marker).read_text())
+    local = uris.mirror_path(marker)
+    if uris.is_s3(uri) and local.exists():  # an immutable output downloaded before
+        return json.loads(local.read_text())
+    return json.loads(uris.read_text(marker))
 
 
 def write_report(directory: Path, report: dict[str, Any]) -> None:

@@ -10,6 +10,7 @@ from climbflow.config import Params
 from climbflow.stages.base import StageResult, Workspace, fingerprint, read_report, run_cached
 from climbflow.stages.common import pick_store, store_version
 from climbflow.stages.standardize import labels_of
+from climbflow.store import uri as uris
 
 
 def run(
@@ -29,9 +30,10 @@ def run(
         from climbflow.train.fit import load_model, predict
 
         labels = labels_of(standardized)
-        net = load_model(Path(model) / fine["model"])
-        y_true, y_prob, ids = predict(net, Path(standardized), "test", params.finetune.batch_size)
-        manifest = StoreReader(Path(standardized)).manifest
+        store = uris.local_copy(standardized)
+        net = load_model(uris.local_copy(model) / fine["model"])
+        y_true, y_prob, ids = predict(net, store, "test", params.finetune.batch_size)
+        manifest = StoreReader(store).manifest
         patient_of = dict(zip(manifest["sample_id"], manifest["patient_id"], strict=True))
         metrics = score(
             y_true,

@@ -11,6 +11,7 @@ from climbflow.config import Params
 from climbflow.stages.base import StageResult, Workspace, checkpoint_dir, fingerprint, read_report, run_cached
 from climbflow.stages.common import pick_store, store_version
 from climbflow.stages.pretrain import _numbers
+from climbflow.store import uri as uris
 
 
 def run(
@@ -34,7 +35,12 @@ def run(
         from climbflow.train.fit import finetune
 
         summary = finetune(
-            Path(standardized), Path(pretrained) / pre["encoder"], cfg, tmp, params.seed, checkpoint_dir=ckpt
+            uris.local_copy(standardized),
+            uris.local_copy(pretrained) / pre["encoder"],
+            cfg,
+            tmp,
+            params.seed,
+            checkpoint_dir=ckpt,
         )
         if summary.get("few_shot"):  # the drawn samples, so the few-shot run can be audited and repeated
             (tmp / "few_shot.json").write_text(

@@ -7,19 +7,19 @@ the results table. On a cluster the workspace is shared storage, so the same led
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 from climbflow.config import Params
 from climbflow.stages.base import StageResult, Workspace
+from climbflow.store import uri as uris
 
 
-def run_dir(params: Params, pipeline_run_id: str) -> Path:
-    return Workspace.from_params(params).root / "runs" / pipeline_run_id
+def run_dir(params: Params, pipeline_run_id: str) -> str:
+    """``<workspace>/runs/<run id>``: a folder, or an ``s3://`` prefix every pod of the run writes to."""
+    return Workspace.from_params(params).uri("runs", pipeline_run_id)
 
 
-def record(params: Params, pipeline_run_id: str, result: StageResult, mlflow_run_id: str | None) -> Path:
+def record(params: Params, pipeline_run_id: str, result: StageResult, mlflow_run_id: str | None) -> str:
     entry = {
         "stage": result.stage,
         "name": result.name,
@@ -30,18 +30,13 @@ def record(params: Params, pipeline_run_id: str, result: StageResult, mlflow_run
         "extra": result.extra,
         "mlflow_run_id": mlflow_run_id,
     }
-    directory = run_dir(params, pipeline_run_id)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{result.stage}__{result.name}.json"
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(entry, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    path = uris.join(run_dir(params, pipeline_run_id), f"{result.stage}__{result.name}.json")
+    uris.write_text(path, json.dumps(entry, indent=2, sort_keys=True, default=str))
     return path
 
 
 def read(params: Params, pipeline_run_id: str) -> list[dict[str, Any]]:
-    directory = run_dir(params, pipeline_run_id)
-    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))] if directory.exists() else []
+    return [json.loads(uris.read_text(p)) for p in uris.list_files(run_dir(params, pipeline_run_id), "*.json")]
 
 
 def log_cached(params: Params, pipeline_run_id: str, parent_run_id: str) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from climbflow.config import Params
 from climbflow.stages.base import StageFailed, StageResult, Workspace, checkpoint_dir, fingerprint, run_cached
 from climbflow.stages.common import store_version
 from climbflow.stages.standardize import labels_of
+from climbflow.store import uri as uris
 
 
 def run(params: Params, modality: str, standardized: list[str], out: str | None = None) -> StageResult:
@@ -32,7 +33,7 @@ def run(params: Params, modality: str, standardized: list[str], out: str | None 
     def build(tmp: Path) -> dict[str, Any]:
         from climbflow.train.fit import pretrain
 
-        summary = pretrain([Path(s) for s in stores], modality, cfg, tmp, params.seed, checkpoint_dir=ckpt)
+        summary = pretrain([uris.local_copy(s) for s in stores], modality, cfg, tmp, params.seed, checkpoint_dir=ckpt)
         return {
             "stage": "pretrain",
             "modality": modality,

@@ -31,6 +31,7 @@ from climbflow.config import Params
 from climbflow.progress import track
 from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, read_report, run_cached
 from climbflow.stages.common import file_hashes, open_spec, read_index, snapshot_files, snapshot_id, version
+from climbflow.store import uri as uris
 from climbflow.store.faults import fault_point
 from climbflow.store.format import (
     LABELS,
@@ -277,4 +278,4 @@ def run(params: Params, dataset: str, snapshot: str, validation: str, out: str |
 
 
 def labels_of(store: str) -> dict[str, Any]:
-    return json.loads((Path(store) / LABELS).read_text())
+    return json.loads(uris.read_text(uris.join(store, LABELS)))

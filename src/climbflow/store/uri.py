@@ -138,6 +138,96 @@ def materialize(uri: str, cache_dir: Path) -> Path:
     return local
 
 
+def join(uri: str, *parts: str) -> str:
+    """``uri/part/...`` for a local path or an ``s3://`` prefix (no normalization beyond the slashes)."""
+    return "/".join([str(uri).rstrip("/"), *(str(p).strip("/") for p in parts)])
+
+
+def scratch_dir() -> Path:
+    """This machine's (pod's) local scratch space: ``$CLIMB_SCRATCH``, else ``<tmp>/climb-scratch``."""
+    return Path(os.environ.get("CLIMB_SCRATCH") or Path(tempfile.gettempdir()) / "climb-scratch")
+
+
+def mirror_path(uri: str) -> Path:
+    """Where the local copy of ``s3://bucket/key`` lives in the scratch space (``<scratch>/s3/bucket/key``)."""
+    if not is_s3(uri):
+        return Path(uri)
+    return scratch_dir() / "s3" / str(uri)[len("s3://") :].strip("/")
+
+
+def local_copy(uri: str) -> Path:
+    """A local directory with a published stage output (a path as is; an ``s3://`` output downloaded once).
+
+    Stage outputs are immutable (content-addressed, published whole), so a complete local copy is reused.
+    """
+    if not is_s3(uri):
+        return Path(uri)
+    local = mirror_path(uri)
+    if (local / COMPLETION_MARKER).exists():
+        return local
+    if not is_complete(uri):
+        raise FileNotFoundError(f"{redact(uri)}: no published output there (its {COMPLETION_MARKER} is missing)")
+    local.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(local.parent, f".{local.name}.tmp-")
+    tmp = local.with_name(f".{local.name}.tmp-{_owner_tag()}-{uuid.uuid4().hex[:8]}")
+    fs = s3_filesystem()
+
+    def download() -> None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        fs.get(uri.rstrip("/") + "/", str(tmp), recursive=True)
+
+    try:
+        _s3_call(fs, f"download {redact(uri)}", download)
+        if local.exists():
+            shutil.rmtree(local)
+        os.replace(tmp, local)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return local
+
+
+def read_text(uri: str) -> str:
+    """The text of one file (local path or ``s3://`` key)."""
+    if not is_s3(uri):
+        return Path(uri).read_text()
+    fs = s3_filesystem()
+
+    def load() -> str:
+        with fs.open(uri, "rb") as fh:
+            return fh.read().decode()
+
+    return _s3_call(fs, f"read {redact(uri)}", load)
+
+
+def write_text(uri: str, text: str) -> None:
+    """Write one file whole: locally via a temp name + rename; on S3 a single PUT (atomic per object)."""
+    if is_s3(uri):
+        fs = s3_filesystem()
+        _s3_call(fs, f"write {redact(uri)}", lambda: fs.pipe_file(uri, text.encode()))
+        return
+    path = Path(uri)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{_owner_tag()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def file_exists(uri: str) -> bool:
+    if not is_s3(uri):
+        return Path(uri).exists()
+    fs = s3_filesystem()
+    return bool(_s3_call(fs, f"check {redact(uri)}", lambda: fs.exists(uri)))
+
+
+def list_files(prefix: str, pattern: str) -> list[str]:
+    """Files directly under ``prefix`` whose name matches the glob ``pattern`` (sorted URIs / paths)."""
+    if not is_s3(prefix):
+        return sorted(str(p) for p in Path(prefix).glob(pattern))
+    fs = s3_filesystem()
+    found = _s3_call(fs, f"list {redact(prefix)}", lambda: fs.glob(join(prefix, pattern)))
+    return sorted("s3://" + f.removeprefix("s3://") for f in found)
+
+
 def is_complete(uri: str) -> bool:
     """True when a published output exists at ``uri`` (its completion marker is present)."""
     marker = uri.rstrip("/") + "/" + COMPLETION_MARKER
