@@ -48,7 +48,8 @@ fi
 # the CPU torch wheel this machine carries (pip's find-links), so the image does not pull the CUDA build
 links="${PIP_FIND_LINKS:-$(pip config get global.find-links 2>/dev/null || true)}"
 mounts=()
-build_args=(--build-arg "BASE_IMAGE=$BASE")
+build_args=(--build-arg "BASE_IMAGE=$BASE" --build-arg "IMAGE_REF=$TAG"
+  --build-arg "GIT_COMMIT=$(git rev-parse HEAD 2>/dev/null || echo unknown)")
 if [ -n "$links" ] && [ -d "$links" ]; then
   mounts=(-v "$links:$links:ro")
   build_args+=(--build-arg "PIP_FIND_LINKS=$links" --build-arg "TORCH_INDEX_URL=")

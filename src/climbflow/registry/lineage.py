@@ -69,12 +69,38 @@ def _run_node(run) -> dict[str, Any]:
     }
 
 
+def _readable(output_uri: str | None) -> bool:
+    """A recorded output location this process can read: a local path, or ``s3://`` (not a redacted URL)."""
+    return bool(output_uri) and ("://" not in output_uri or (output_uri.startswith("s3://") and "***" not in output_uri))
+
+
 def _local_report(output_uri: str | None) -> dict[str, Any] | None:
-    """The stage's own report.json, if its recorded output location is readable here."""
-    if not output_uri or "://" in output_uri:
+    """The stage's own report.json, if its recorded output location is readable here (local or s3://)."""
+    if not _readable(output_uri):
         return None
-    path = Path(output_uri) / "report.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    from climbflow.store import uri as uris
+
+    marker = uris.join(output_uri, "report.json")
+    try:
+        return json.loads(uris.read_text(marker)) if uris.file_exists(marker) else None
+    except OSError:
+        return None
+
+
+def _files_table(snapshot_uri: str | None) -> Path | None:
+    """A local copy of a raw snapshot's ``files.parquet`` (the sha256 manifest), if it is readable here."""
+    if not _readable(snapshot_uri):
+        return None
+    from climbflow.store import uri as uris
+
+    if "://" not in snapshot_uri:
+        return Path(snapshot_uri) / "files.parquet"
+    local = uris.mirror_path(uris.join(snapshot_uri, "files.parquet"))
+    if not local.exists() and uris.file_exists(uris.join(snapshot_uri, "files.parquet")):
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fs = uris.s3_filesystem()
+        fs.get_file(uris.join(snapshot_uri, "files.parquet"), str(local))
+    return local
 
 
 class _Runs:
@@ -86,14 +112,18 @@ class _Runs:
             experiment_ids, filter_string=f"tags.mlflow.parentRunId = '{parent_id}'", max_results=1000
         )
 
-    def find(self, stage: str, name: str | None = None, output_uri: str | None = None):
+    def find(self, stage: str, name: str | None = None, output_uri: str | None = None, **tags: str):
+        """The child run of ``stage`` whose recorded tags equal every given value (``tags``: ``climb.<key>``)."""
+        wanted = {f"climb.{k}": v for k, v in tags.items()}
         for run in self.children:
-            tags = run.data.tags
-            if tags.get("climb.stage") != stage:
+            got = run.data.tags
+            if got.get("climb.stage") != stage:
                 continue
-            if output_uri is not None and tags.get("climb.output_uri") != output_uri:
+            if output_uri is not None and got.get("climb.output_uri") != output_uri:
                 continue
-            if name is not None and tags.get("climb.name") != name:
+            if name is not None and got.get("climb.name") != name:
+                continue
+            if any(got.get(k) != v for k, v in wanted.items()):
                 continue
             return run
         return None
@@ -111,21 +141,40 @@ class _Runs:
         return found[0] if found else None
 
 
+def _from_scratch(fine) -> bool:
+    """Whether the finetune run's own report says it used no pretrained encoder (``"pretrained": null``)."""
+    report = _local_report(fine.data.tags.get("climb.output_uri"))
+    return report is not None and "pretrained" in report and report["pretrained"] is None
+
+
 def _dataset(runs: _Runs, client, dataset: str, version: str) -> dict[str, Any]:
+    """One dataset's chain, each link matched on recorded values only: the standardize run that produced exactly
+    ``version`` (its DVC hash), then the validate and ingest runs of the same raw snapshot (``climb.snapshot_id``)."""
     node: dict[str, Any] = {"dataset": dataset, "data_version_used": version}
-    std = runs.find("standardize", dataset)
+    std = runs.find("standardize", dataset, data_version=version)
+    snapshot = std.data.tags.get("climb.snapshot_id") if std is not None else None
     if std is None:
-        node["standardized"] = missing("no standardize run of this dataset in the pipeline run")
+        node["standardized"] = missing(
+            f"no standardize run of this dataset with data version {version} in the pipeline run"
+        )
     else:
         tags = std.data.tags
         node["standardized"] = _run_node(std) | {
             "dvc_hash": tags.get("climb.data_version") or missing("no DVC version recorded"),
             "dvc_remote": tags.get("climb.dvc_remote") or missing("no DVC remote recorded"),
             "matches_version_used": tags.get("climb.data_version") == version,
+            "snapshot_id": snapshot or missing("no snapshot id recorded on the standardize run"),
         }
-    val = runs.find("validate", dataset)
+    unlinked = (
+        "the standardize run of this data version is not recorded"
+        if std is None
+        else "no snapshot id recorded on the standardize run"
+    )
+    val = runs.find("validate", dataset, snapshot_id=snapshot) if snapshot else None
     if val is None:
-        node["validation"] = missing("no validate run of this dataset in the pipeline run")
+        node["validation"] = missing(
+            f"no validate run of snapshot {snapshot} in the pipeline run" if snapshot else unlinked
+        )
     else:
         tags = val.data.tags
         report = _local_report(tags.get("climb.output_uri")) or {}
@@ -142,13 +191,15 @@ def _dataset(runs: _Runs, client, dataset: str, version: str) -> dict[str, Any]:
             "failures": report.get("failures", missing("validation report not readable here")),
             "data_docs": docs,
         }
-    ing = runs.find("ingest", dataset)
+    ing = runs.find("ingest", dataset, snapshot_id=snapshot) if snapshot else None
     if ing is None:
-        node["raw_snapshot"] = missing("no ingest run of this dataset in the pipeline run")
+        node["raw_snapshot"] = missing(
+            f"no ingest run of snapshot {snapshot} in the pipeline run" if snapshot else unlinked
+        )
     else:
         tags, metrics = ing.data.tags, ing.data.metrics
         out = tags.get("climb.output_uri")
-        manifest_path = Path(out) / "files.parquet" if out and "://" not in out else None
+        manifest_path = _files_table(out)
         manifest: dict[str, Any] = {"uri": f"{out}/files.parquet" if out else None}
         if manifest_path is not None and manifest_path.is_file():
             import pandas as pd
@@ -230,20 +281,28 @@ def lineage(params: Params, ref: str) -> dict[str, Any]:
         "params": dict(sorted(parent.data.params.items())) or missing("no params recorded"),
     }
     runs = _Runs(client, [parent.info.experiment_id], parent_id)
-    target = ev.data.tags.get("climb.name", "")
     link = ev.data.tags.get("climb.input.model")
-    fine = runs.find("finetune", output_uri=link) if link else runs.find("finetune", target)
+    fine = runs.find("finetune", output_uri=link) if link else None
     if fine is None:
-        ev_node["finetune"] = missing("no finetune run recorded for this evaluation")
+        ev_node["finetune"] = missing(
+            f"no finetune run with output {link} in the pipeline run"
+            if link
+            else "no climb.input.model recorded on the evaluate run"
+        )
         return _redact(root)
     fine_node = _run_node(fine)
     ev_node["finetune"] = fine_node
     link = fine.data.tags.get("climb.input.pretrained")
-    modality = fine.data.tags.get("climb.modality")
-    pre = runs.find("pretrain", output_uri=link) if link else runs.find("pretrain", modality)
+    pre = runs.find("pretrain", output_uri=link) if link else None
     used = dict(root["data_versions"]) if not is_missing(root["data_versions"]) else {}
-    if pre is None:
-        fine_node["pretrain"] = missing("no pretrain run recorded for this finetune")
+    if pre is None and not link and _from_scratch(fine):
+        fine_node["pretrain"] = "none (the finetune report records no pretrained encoder)"
+    elif pre is None:
+        fine_node["pretrain"] = missing(
+            f"no pretrain run with output {link} in the pipeline run"
+            if link
+            else "no climb.input.pretrained recorded on the finetune run"
+        )
     else:
         pre_versions = {
             k.removeprefix("climb.data_version."): v
