@@ -6,6 +6,15 @@ type and limit (pipeline parameters), GPU requests/limits, a memory-backed ``/de
 DataLoader workers share batches through it; the container default of 64 MiB crashes them). CPU tasks: the
 CPU pool's selector and requests, no GPU, no tolerations. Both get the S3 / MLflow credentials from Secrets as
 env, the connection ConfigMap as env and, when configured, the data PVC.
+
+Every task also gets (in ``_common``, which every helper here applies):
+
+- caching off. The KFP backend's cache key is the task's inputs + image + command only, so a recurring run
+  would reuse configure / plan / ingest / promote results forever and never see new data; the stages cache
+  themselves by content (``climb submit`` / ``climb schedule`` also send ``enable_caching=False``).
+- a Pod-Security-"restricted" security context: uid/gid 10001 (the image's user), ``runAsNonRoot``.
+  kfp-kubernetes 2.17's SecurityContext carries only these identity fields; the no-privilege-escalation,
+  drop-ALL-capabilities and RuntimeDefault-seccomp defaults are the KFP backend's to set on the pod.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from kfp import kubernetes
 from climbflow.config import ClusterConfig, ResourcesConfig
 
 SHM_VOLUME = "dshm"
+RUN_AS_USER = 10001  # docker/Dockerfile: USER 10001:10001
 
 
 def _resources(task: Any, res: ResourcesConfig) -> None:
@@ -28,7 +38,12 @@ def _resources(task: Any, res: ResourcesConfig) -> None:
 
 
 def _common(task: Any, cluster: ClusterConfig) -> None:
-    """Credentials from Secrets, connection config from the ConfigMap, the optional data PVC."""
+    """No KFP caching, the non-root security context, credentials from Secrets, connection config from the
+    ConfigMap, the optional data PVC."""
+    task.set_caching_options(enable_caching=False)
+    kubernetes.set_security_context(
+        task, run_as_user=RUN_AS_USER, run_as_group=RUN_AS_USER, run_as_non_root=True
+    )
     if cluster.s3_secret:
         kubernetes.use_secret_as_env(task, cluster.s3_secret, {k: k for k in cluster.s3_secret_keys})
     if cluster.mlflow_secret:
@@ -82,6 +97,7 @@ def images(params: Any) -> dict[str, Any]:
     from components.evaluate import evaluate
     from components.finetune import finetune
     from components.ingest import ingest
+    from components.pipeline_run import finish_pipeline_run, start_pipeline_run
     from components.plan import plan
     from components.pretrain import pretrain
     from components.pretrain_job import pretrain_job
@@ -109,6 +125,8 @@ def images(params: Any) -> dict[str, Any]:
         evaluate,
         plan,
         promote,
+        start_pipeline_run,
+        finish_pipeline_run,
     ):
         name = comp.python_func.__name__
         image = cluster.gpu_image if name in gpu else cluster.image

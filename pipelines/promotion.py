@@ -20,14 +20,13 @@ def build(params: Params):
 
     @dsl.pipeline(name=PIPELINE_NAME, description="CLIMB: promotion gate challenger vs champion per target")
     def promotion(
-        params_json: str = d["params_json"],
         overrides: dict = {},  # noqa: B006 - dotted params keys, e.g. gate thresholds
         force: bool = False,
         reason: str = "",
         actor: str = "kubeflow-ui",
     ):
         cfg = configure_task(
-            params, params_json, d["pretrain_epochs"], d["finetune_epochs"], d["batch_size"], overrides
+            params, d["pretrain_epochs"], d["finetune_epochs"], d["batch_size"], overrides, d["gpu_count"]
         )
         for target in targets:
             gate = comp["promote"](

@@ -1,5 +1,8 @@
 """The retraining pipeline (recurring run): plan -> if any data version changed since the champions were
-trained (or ``force``) -> the training steps -> the promotion gate for each target's challenger."""
+trained (or ``force``) -> the training steps -> the promotion gate for each target's challenger.
+
+The full params are a constant of the compiled YAML (see pipelines/training.py); every task has KFP caching
+off (pipelines/kubernetes.py), so each scheduled run plans against the data of that day."""
 
 # no `from __future__ import annotations`: KFP reads the pipeline function's annotations as types
 
@@ -7,7 +10,7 @@ from kfp import dsl
 
 from climbflow.config import Params
 from pipelines.kubernetes import cpu_task, images
-from pipelines.training import configure_task, training_steps, ui_defaults
+from pipelines.training import configure_task, params_constant, training_steps, ui_defaults
 
 PIPELINE_NAME = "climb-retraining"
 
@@ -20,7 +23,6 @@ def build(params: Params):
 
     @dsl.pipeline(name=PIPELINE_NAME, description="CLIMB: retrain when data changed, then the promotion gate")
     def retraining(
-        params_json: str = d["params_json"],
         tracking_json: str = "",
         datasets: list = enabled,  # noqa: B006 - KFP reads the default as the UI default
         pretrain_epochs: int = d["pretrain_epochs"],
@@ -32,12 +34,12 @@ def build(params: Params):
         force: bool = False,
         actor: str = "kubeflow-recurring-run",
     ):
-        cfg = configure_task(params, params_json, pretrain_epochs, finetune_epochs, batch_size, overrides)
+        cfg = configure_task(params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count)
         decided = comp["plan"](params_json=cfg.output, force=force).set_display_name("plan")
         cpu_task(decided, params.cluster)
         with dsl.If(decided.outputs["changed"] == True, name="data-changed"):  # noqa: E712 - KFP condition
             evaluations = training_steps(
-                params, params_json, cfg.output, tracking_json, datasets, gpu_count, gpu_type
+                params, params_constant(params), cfg.output, tracking_json, datasets, gpu_count, gpu_type
             )
             for target, ev in evaluations.items():
                 gate = comp["promote"](

@@ -2,8 +2,10 @@
 multi-task pretrain, per target finetune -> evaluate (registers the model as challenger).
 
 Modalities and targets are unrolled from params.yaml at compile time (their task names show in the UI). The
-parameters a user edits in the UI: the dataset list, epochs, batch size, GPU count and type, and ``overrides``
-(dotted params keys -> values) on top of the full params; a first ``configure`` task applies them.
+full params are a compile-time constant of the YAML (``params_constant``), not a pipeline parameter: the
+parameters a user edits in the UI's run form are the dataset list, epochs, batch size, GPU count and type, and
+``overrides`` (dotted params keys -> values, e.g. ``{"finetune.lr": 0.0005}``); a first ``configure`` task
+applies them on top of the constant.
 """
 
 # no `from __future__ import annotations`: KFP reads the pipeline function's annotations as types
@@ -20,10 +22,14 @@ from pipelines.kubernetes import cpu_task, gpu_task, images
 PIPELINE_NAME = "climb-training"
 
 
+def params_constant(params: Params) -> str:
+    """The full params as the JSON constant compiled into the YAML (the components' ``params_json``)."""
+    return json.dumps(params.to_dict(), sort_keys=True)
+
+
 def ui_defaults(params: Params) -> dict[str, Any]:
-    """Defaults of the pipeline parameters shared by all pipelines (from params.yaml)."""
+    """Defaults of the typed pipeline parameters of the UI's run form (from params.yaml)."""
     return {
-        "params_json": json.dumps(params.to_dict(), sort_keys=True),
         "pretrain_epochs": params.pretrain.epochs,
         "finetune_epochs": params.finetune.epochs,
         "batch_size": params.pretrain.batch_size,
@@ -32,14 +38,16 @@ def ui_defaults(params: Params) -> dict[str, Any]:
     }
 
 
-def configure_task(params: Params, params_json, pretrain_epochs, finetune_epochs, batch_size, overrides):
+def configure_task(params: Params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count):
+    """The ``configure`` task: the UI's parameters applied to the params constant (its output: cfg_json)."""
     comp = images(params)
     task = comp["configure"](
-        params_json=params_json,
+        params_json=params_constant(params),
         pretrain_epochs=pretrain_epochs,
         finetune_epochs=finetune_epochs,
         batch_size=batch_size,
         overrides=overrides,
+        gpu_count=gpu_count,
     ).set_display_name("configure")
     return cpu_task(task, params.cluster)
 
@@ -58,13 +66,19 @@ def training_steps(
     modality_of = {name: catalog.get(name).modality for name in enabled}
     modalities = [m for m in params.pretrain.modalities if m in modality_of.values()]
     targets = [t for t in params.finetune.targets if t in enabled]
+    # every tracked task finds the pipeline run's parent MLflow run by the KFP run's uuid; this first task
+    # creates it (so parallel tasks never race to), and nothing needs a tracking argument from the user
+    run_id = dsl.PIPELINE_JOB_ID_PLACEHOLDER
+    started = comp["start_pipeline_run"](
+        params_json=params_json, tracking_json=tracking_json, pipeline_run_id=run_id
+    )
+    cpu_task(started.set_display_name("start MLflow run"), cluster)
+    tracked = {"tracking_json": tracking_json, "pipeline_run_id": run_id}
 
     with dsl.ParallelFor(datasets) as dataset:
-        snap = comp["ingest"](params_json=params_json, tracking_json=tracking_json, dataset=dataset)
+        snap = comp["ingest"](params_json=params_json, dataset=dataset, **tracked).after(started)
         cpu_task(snap.set_display_name("ingest"), cluster)
-        val = comp["validate"](
-            params_json=params_json, tracking_json=tracking_json, dataset=dataset, snapshot=snap.output
-        )
+        val = comp["validate"](params_json=params_json, dataset=dataset, snapshot=snap.output, **tracked)
         cpu_task(val.set_display_name("validate"), cluster)
         if cluster.standardize_fanout:  # one pod per shard range, then a merge (same store bytes)
             ranges = comp["standardize_plan"](
@@ -79,7 +93,7 @@ def training_steps(
                 cpu_task(part.set_display_name("standardize: range"), cluster)
             std = comp["standardize_merge"](
                 params_json=params_json,
-                tracking_json=tracking_json,
+                **tracked,
                 dataset=dataset,
                 snapshot=snap.output,
                 validation=val.outputs["Output"],
@@ -89,7 +103,7 @@ def training_steps(
         else:  # one task; its ranges run in a process pool (standardize.workers)
             std = comp["standardize"](
                 params_json=params_json,
-                tracking_json=tracking_json,
+                **tracked,
                 dataset=dataset,
                 snapshot=snap.output,
                 validation=val.outputs["Output"],
@@ -101,7 +115,7 @@ def training_steps(
         if cluster.pytorchjob.enabled:  # multi-node: a CPU launcher pod creates and watches a PyTorchJob
             task = comp["pretrain_job"](
                 params_json=cfg_json,
-                tracking_json=tracking_json,
+                **tracked,
                 modality=modality,
                 standardized=dsl.Collected(std.output),
             )
@@ -109,7 +123,7 @@ def training_steps(
         else:
             task = comp["pretrain"](
                 params_json=cfg_json,
-                tracking_json=tracking_json,
+                **tracked,
                 modality=modality,
                 standardized=dsl.Collected(std.output),
             )
@@ -119,7 +133,7 @@ def training_steps(
     for target in targets:
         fine = comp["finetune"](
             params_json=cfg_json,
-            tracking_json=tracking_json,
+            **tracked,
             target=target,
             pretrained=encoders[modality_of[target]].output,
             standardized=dsl.Collected(std.output),
@@ -127,7 +141,7 @@ def training_steps(
         gpu_task(fine.set_display_name(f"finetune {target}"), cluster, gpu_count, gpu_type)
         ev = comp["evaluate"](
             params_json=cfg_json,
-            tracking_json=tracking_json,
+            **tracked,
             target=target,
             model=fine.output,
             standardized=dsl.Collected(std.output),
@@ -149,7 +163,6 @@ def build(params: Params):
         name=PIPELINE_NAME, description="CLIMB: ingest, validate, standardize, pretrain, finetune, evaluate"
     )
     def training(
-        params_json: str = d["params_json"],
         tracking_json: str = "",
         datasets: list = enabled,  # noqa: B006 - KFP reads the default as the UI default
         pretrain_epochs: int = d["pretrain_epochs"],
@@ -159,7 +172,10 @@ def build(params: Params):
         gpu_type: str = d["gpu_type"],
         overrides: dict = {},  # noqa: B006 - dotted params keys -> values, e.g. {"finetune.lr": 0.0005}
     ):
-        cfg = configure_task(params, params_json, pretrain_epochs, finetune_epochs, batch_size, overrides)
-        training_steps(params, params_json, cfg.output, tracking_json, datasets, gpu_count, gpu_type)
+        cfg = configure_task(params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count)
+        # the data stages get the params constant (see training_steps), the training stages configure's output
+        training_steps(
+            params, params_constant(params), cfg.output, tracking_json, datasets, gpu_count, gpu_type
+        )
 
     return training

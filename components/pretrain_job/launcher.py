@@ -22,6 +22,31 @@ GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "pytorchjobs"
 TEMPLATE = Path(__file__).resolve().parents[2] / "k8s" / "pytorchjob" / "pytorchjob.yaml"
 JOB_LABEL = "training.kubeflow.org/job-name"
 ROLE_LABEL = "training.kubeflow.org/replica-type"
+# Labels of every job pod: NetworkPolicy pytorchjob-peers (k8s/base/networkpolicy.yaml) selects and admits pods
+# with them, so workers reach the master's rendezvous port and NCCL/gloo ports.
+POD_LABELS = {
+    "app.kubernetes.io/name": "climbflow",
+    "app.kubernetes.io/part-of": "climbflow",
+    "app.kubernetes.io/component": "pretrain-job",
+}
+# Restricted Pod Security Standard (namespaces enforce it): set on the pod and on every container of the template.
+RUN_AS = 10001
+POD_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": RUN_AS,
+    "runAsGroup": RUN_AS,
+    "fsGroup": RUN_AS,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+CONTAINER_SECURITY = {
+    "runAsNonRoot": True,
+    "runAsUser": RUN_AS,
+    "runAsGroup": RUN_AS,
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "capabilities": {"drop": ["ALL"]},
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 
 
 class JobFailed(RuntimeError):
@@ -51,6 +76,22 @@ def _resources(res: dict[str, Any], gpus: int, accelerator: str) -> dict[str, An
         requests[accelerator] = str(gpus)
         limits[accelerator] = str(gpus)
     return {"requests": requests, "limits": limits}
+
+
+def _restricted(template: dict[str, Any], modality: str) -> None:
+    """Give one replica's pod template the job labels and a restricted securityContext (pod + every container).
+
+    The template's other securityContext fields are kept; the ones above are forced (a custom template that
+    loosens them is overridden, not trusted), and ``privileged`` is dropped.
+    """
+    meta = template.setdefault("metadata", {})
+    meta["labels"] = {**(meta.get("labels") or {}), **POD_LABELS, "climbflow.io/modality": modality}
+    pod = template["spec"]
+    pod["securityContext"] = {**(pod.get("securityContext") or {}), **POD_SECURITY}
+    for container in pod.get("initContainers", []) + pod["containers"]:
+        sc = {**(container.get("securityContext") or {}), **CONTAINER_SECURITY}
+        sc.pop("privileged", None)
+        container["securityContext"] = sc
 
 
 def render(
@@ -115,6 +156,7 @@ def render(
                 {"name": "data", "persistentVolumeClaim": {"claimName": cluster["data_pvc"]}}
             )
             container["volumeMounts"].append({"name": "data", "mountPath": cluster["data_mount_path"]})
+        _restricted(spec["template"], modality)
         specs[role] = spec
     if nodes == 1:
         del specs["Worker"]

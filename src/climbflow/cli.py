@@ -87,6 +87,7 @@ def run(
         "data version",
         "model",
         "cached",
+        "quality",
     ):
         table.add_column(col)
     for row in outcome.results:
@@ -99,7 +100,9 @@ def run(
 
 
 def _result_cells(row: dict) -> list[str]:
-    """One results-table row: primary metric with its CI, then the other headline metrics."""
+    """One results-table row: primary metric with its CI, then the other headline metrics, then the quality flag
+    (CI entirely below chance, spanning chance, too few test patients: :mod:`climbflow.evaluate.quality`)."""
+    from climbflow.evaluate.quality import BELOW_CHANCE, OK, assess
     from climbflow.evaluate.scoring import headline, primary_metric
 
     m, task = row["metrics"], row.get("task", "multilabel")
@@ -110,6 +113,14 @@ def _result_cells(row: dict) -> list[str]:
         value += f" [{ci['low']:.3f}, {ci['high']:.3f}]"
     others = " ".join(f"{k}={m[k]:.3f}" for k in headline(task) if k != primary and k in m)
     model = row["model"]
+    quality = assess(task, m, row.get("ci"))
+    flag = {BELOW_CHANCE: "[bold red]BELOW CHANCE[/bold red]", OK: "[green]ok[/green]"}.get(
+        quality["verdict"], "[yellow]uncertain[/yellow]"
+    )
+    if quality["reasons"]:
+        from rich.markup import escape
+
+        flag += ": " + escape("; ".join(quality["reasons"]))
     return [
         row["target"],
         primary,
@@ -119,6 +130,7 @@ def _result_cells(row: dict) -> list[str]:
         row["data_version"][:12],
         model,
         "yes" if row["cache_hit"] else "",
+        flag,
     ]
 
 
@@ -221,7 +233,10 @@ def compile_(
     """Compile the training, retraining and promotion pipelines to YAML (upload them in the Kubeflow UI)."""
     from climbflow.pipeline_runner import compile_all
 
+    from climbflow.cli_cluster import warn_unshared
+
     cfg = _load(params, resolve=False)  # paths stay as written: they are resolved where the pipeline runs
+    warn_unshared(cfg)
     for path in compile_all(cfg, out_dir):
         typer.echo(str(path))
 

@@ -1,8 +1,15 @@
 """`climb submit / schedule / runs`: the Kubeflow Pipelines side of the CLI (kfp.Client, KFP v2beta1 REST API).
 
-Credentials come from the environment only (``KFP_TOKEN``: a bearer token; kfp's own ``KF_PIPELINES_*``
-variables for IAP / OAuth), never from options, and are redacted from everything printed. The pipeline YAML is
-compiled from ``--params`` at submit time (the same code as ``climb compile``).
+Credentials come from the environment only (``KFP_TOKEN``: a bearer token; ``KFP_COOKIES``: a session cookie
+such as ``authservice_session=...`` of a multi-user Kubeflow behind Dex / oauth2-proxy; kfp's own
+``KF_PIPELINES_*`` variables for IAP / OAuth), never from options, and are redacted from everything printed.
+The pipeline YAML is compiled from ``--params`` at submit time (the same code as ``climb compile``), and
+refused when its workspace or tracking would not be shared by the pods (:mod:`climbflow.cluster_checks`).
+
+``--namespace`` / ``--service-account`` / ``--pipeline-root`` default to ``cluster.namespace`` /
+``cluster.service_account`` / ``cluster.pipeline_root`` of the params; experiments are created in the
+namespace. KFP's cache is off unless ``--enable-caching``: its key (inputs + image + command) cannot see new
+data behind the same inputs; the stages cache themselves by content.
 """
 
 from __future__ import annotations
@@ -16,12 +23,36 @@ from typing import Annotated, Any
 import typer
 
 TOKEN_ENV = "KFP_TOKEN"
+COOKIES_ENV = "KFP_COOKIES"
 HostOpt = Annotated[
     str, typer.Option("--host", help="Kubeflow Pipelines API endpoint, e.g. https://kf.example/pipeline")
 ]
 ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file")]
 PipelineOpt = Annotated[str, typer.Option("--pipeline", help="training | retraining | promotion")]
 ExperimentOpt = Annotated[str, typer.Option("--experiment", help="KFP experiment (created if missing)")]
+NamespaceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace", help="Kubeflow profile namespace (multi-user); default: cluster.namespace of --params"
+    ),
+]
+ServiceAccountOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--service-account", help="service account of the run's pods; default: cluster.service_account"
+    ),
+]
+PipelineRootOpt = Annotated[
+    str | None,
+    typer.Option("--pipeline-root", help="where KFP writes task outputs; default: cluster.pipeline_root"),
+]
+CachingOpt = Annotated[
+    bool,
+    typer.Option(
+        "--enable-caching/--no-caching",
+        help="KFP's task cache (default off: its key cannot see new data; the stages cache by content)",
+    ),
+]
 ArgOpt = Annotated[
     list[str] | None,
     typer.Option("--param", help="pipeline parameter: --param pretrain_epochs=3 (YAML value)"),
@@ -29,10 +60,11 @@ ArgOpt = Annotated[
 
 
 def redact(text: str) -> str:
-    """``text`` without the token from the environment and without ``user:password@`` in URLs."""
-    token = os.environ.get(TOKEN_ENV)
-    if token:
-        text = text.replace(token, "***")
+    """``text`` without the token / cookies from the environment and without ``user:password@`` in URLs."""
+    for env in (TOKEN_ENV, COOKIES_ENV):
+        secret = os.environ.get(env)
+        if secret:
+            text = text.replace(secret, "***")
     return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
 
 
@@ -41,8 +73,9 @@ def _fail(message: str, code: int = 2):
     raise typer.Exit(code)
 
 
-def client(host: str):
-    """A kfp.Client for ``host`` (its constructor checks the backend's healthz endpoint)."""
+def client(host: str, namespace: str | None = None):
+    """A kfp.Client for ``host`` (its constructor checks the backend's healthz endpoint), authenticated by the
+    bearer token of ``KFP_TOKEN`` and / or the session cookie(s) of ``KFP_COOKIES``."""
     import logging
     import warnings
 
@@ -51,9 +84,22 @@ def client(host: str):
     warnings.filterwarnings("ignore", category=FutureWarning, module="kfp")
     logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))
     try:
-        return kfp.Client(host=host, existing_token=os.environ.get(TOKEN_ENV) or None)
+        kwargs: dict[str, Any] = {"namespace": namespace} if namespace else {}
+        kfp_client = kfp.Client(
+            host=host,
+            existing_token=os.environ.get(TOKEN_ENV) or None,
+            cookies=os.environ.get(COOKIES_ENV) or None,
+            **kwargs,
+        )
+        multi_user = not namespace and kfp_client.get_kfp_healthz().multi_user
     except Exception as exc:  # connection refused, TLS, 401 ...: one line, no traceback, no token
         _fail(f"cannot reach Kubeflow Pipelines at {host}: {type(exc).__name__}: {exc}", code=1)
+    if multi_user and not kfp_client.get_user_namespace():
+        _fail(
+            f"{host} is a multi-user Kubeflow Pipelines: set --namespace (or cluster.namespace in the params) "
+            "to your profile's namespace"
+        )
+    return kfp_client
 
 
 def parse_args(items: list[str] | None, spec: dict[str, Any]) -> dict[str, Any]:
@@ -72,8 +118,47 @@ def parse_args(items: list[str] | None, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def compiled(params: Path, pipeline: str, directory: Path) -> tuple[Path, dict[str, Any]]:
-    """Compile ``pipeline`` from ``params`` into ``directory``; returns the file and its pipeline spec."""
+def refuse_unshared(cfg: Any) -> None:
+    """Exit 2 naming the keys to set when ``cfg``'s workspace / tracking would not be shared by the pods."""
+    from climbflow.cluster_checks import cluster_problems, describe
+
+    problems = cluster_problems(cfg)
+    if problems:
+        _fail(describe(problems))
+
+
+def warn_unshared(cfg: Any) -> None:
+    """``climb compile``: the check of submit / schedule as a warning (the goldens use a local workspace)."""
+    from climbflow.cluster_checks import cluster_problems, describe
+
+    problems = cluster_problems(cfg)
+    if problems:
+        typer.secho(
+            redact(f"warning: {describe(problems)}\n  (`climb submit` / `climb schedule` refuse it)"),
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+
+
+def enable_caching_everywhere(path: Path) -> None:
+    """Turn KFP caching on for every task of the compiled YAML, sub-DAGs included (the pipelines compile with
+    it off, and kfp.Client's ``enable_caching`` rewrites the root DAG's tasks only)."""
+    import yaml
+
+    docs = list(yaml.safe_load_all(path.read_text()))
+    spec = docs[0]
+    for comp in [spec["root"], *spec.get("components", {}).values()]:
+        for task in comp.get("dag", {}).get("tasks", {}).values():
+            if "executorLabel" in spec["components"][task["componentRef"]["name"]]:
+                task["cachingOptions"] = {"enableCache": True}
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=True))
+
+
+def compiled(
+    params: Path, pipeline: str, directory: Path, enable_caching: bool = False
+) -> tuple[Path, dict[str, Any], Any]:
+    """Compile ``pipeline`` from ``params`` into ``directory`` after refusing a configuration whose pods would
+    not share the workspace / tracking; returns the file, its pipeline spec and the params."""
     import yaml
 
     from climbflow.config import ConfigError, load
@@ -85,8 +170,11 @@ def compiled(params: Path, pipeline: str, directory: Path) -> tuple[Path, dict[s
         cfg = load(params)
     except ConfigError as exc:
         _fail(str(exc))
+    refuse_unshared(cfg)
     path = compile_training(cfg, directory / f"{pipeline}.yaml", pipeline)
-    return path, next(yaml.safe_load_all(path.read_text()))
+    if enable_caching:
+        enable_caching_everywhere(path)
+    return path, next(yaml.safe_load_all(path.read_text())), cfg
 
 
 def cron6(expr: str) -> str:
@@ -110,19 +198,32 @@ def register(app: typer.Typer) -> None:
         experiment: ExperimentOpt = "climbflow",
         param: ArgOpt = None,
         run_name: Annotated[str | None, typer.Option("--run-name")] = None,
+        namespace: NamespaceOpt = None,
+        service_account: ServiceAccountOpt = None,
+        pipeline_root: PipelineRootOpt = None,
+        enable_caching: CachingOpt = False,
     ) -> None:
         """Submit one run of a pipeline to Kubeflow Pipelines."""
         with tempfile.TemporaryDirectory() as tmp:
-            path, spec = compiled(params, pipeline, Path(tmp))
+            path, spec, cfg = compiled(params, pipeline, Path(tmp), enable_caching)
             args = parse_args(param, spec)
-            kfp = client(host)
+            namespace = namespace or cfg.cluster.namespace
+            kfp = client(host, namespace)
             try:
                 result = kfp.create_run_from_pipeline_package(
-                    str(path), arguments=args, run_name=run_name, experiment_name=experiment
+                    str(path),
+                    arguments=args,
+                    run_name=run_name,
+                    experiment_name=experiment,
+                    namespace=namespace,
+                    pipeline_root=pipeline_root or cfg.cluster.pipeline_root,
+                    enable_caching=enable_caching,
+                    service_account=service_account or cfg.cluster.service_account,
                 )
             except Exception as exc:
                 _fail(f"submit failed: {type(exc).__name__}: {exc}", code=1)
-        typer.echo(redact(f"submitted {pipeline} run {result.run_id} (experiment {experiment}) to {host}"))
+        where = f"experiment {experiment}" + (f", namespace {namespace}" if namespace else "")
+        typer.echo(redact(f"submitted {pipeline} run {result.run_id} ({where}) to {host}"))
 
     @app.command()
     def schedule(
@@ -135,15 +236,20 @@ def register(app: typer.Typer) -> None:
         pipeline: PipelineOpt = "retraining",
         experiment: ExperimentOpt = "climbflow",
         param: ArgOpt = None,
+        namespace: NamespaceOpt = None,
+        service_account: ServiceAccountOpt = None,
+        pipeline_root: PipelineRootOpt = None,
+        enable_caching: CachingOpt = False,
     ) -> None:
         """Create (or replace: KFP cannot update one, so delete + create) a recurring run, idempotent by name."""
         cron_expr = cron6(cron)
         with tempfile.TemporaryDirectory() as tmp:
-            path, spec = compiled(params, pipeline, Path(tmp))
+            path, spec, cfg = compiled(params, pipeline, Path(tmp), enable_caching)
             args = parse_args(param, spec)
-            kfp = client(host)
+            namespace = namespace or cfg.cluster.namespace
+            kfp = client(host, namespace)
             try:
-                exp = kfp.create_experiment(experiment)
+                exp = kfp.create_experiment(experiment, namespace=namespace)
                 replaced = []
                 token = ""
                 while True:
@@ -166,6 +272,9 @@ def register(app: typer.Typer) -> None:
                     pipeline_package_path=str(path),
                     max_concurrency=1,
                     no_catchup=True,
+                    pipeline_root=pipeline_root or cfg.cluster.pipeline_root,
+                    enable_caching=enable_caching,
+                    service_account=service_account or cfg.cluster.service_account,
                 )
             except Exception as exc:
                 _fail(f"schedule failed: {type(exc).__name__}: {exc}", code=1)
@@ -179,15 +288,24 @@ def register(app: typer.Typer) -> None:
         host: HostOpt,
         experiment: Annotated[str | None, typer.Option("--experiment", help="only this experiment")] = None,
         limit: Annotated[int, typer.Option(help="most recent N runs")] = 20,
+        namespace: Annotated[
+            str | None, typer.Option("--namespace", help="Kubeflow profile namespace (multi-user)")
+        ] = None,
     ) -> None:
         """List the most recent pipeline runs with their status."""
         from rich.console import Console
         from rich.table import Table
 
-        kfp = client(host)
+        kfp = client(host, namespace)
         try:
-            exp_id = kfp.get_experiment(experiment_name=experiment).experiment_id if experiment else None
-            page = kfp.list_runs(page_size=limit, sort_by="created_at desc", experiment_id=exp_id)
+            exp_id = (
+                kfp.get_experiment(experiment_name=experiment, namespace=namespace).experiment_id
+                if experiment
+                else None
+            )
+            page = kfp.list_runs(
+                page_size=limit, sort_by="created_at desc", experiment_id=exp_id, namespace=namespace
+            )
         except Exception as exc:
             _fail(f"runs failed: {type(exc).__name__}: {exc}", code=1)
         table = Table(title=redact(f"Kubeflow runs at {host}"))

@@ -270,7 +270,9 @@ class PromotionConfig(Section):
     """The promotion gate (``climb promote``, retraining): what a challenger must show to become champion.
 
     Metric differences are absolute, in the metric's own units, signed so that positive = better (MAE and RMSE
-    are lower-is-better). With no champion yet, the challenger must meet ``floors`` instead.
+    are lower-is-better). Both models are scored on the challenger's test split and compared per patient
+    (paired bootstrap); by default the lower bound of the primary metric's gain must be > 0. A NaN / missing
+    metric fails the rule (fail closed). With no champion yet, the challenger must meet ``floors`` instead.
     """
 
     primary_metric: dict[TaskType, str] = Field(
@@ -282,8 +284,29 @@ class PromotionConfig(Section):
         },
         description="per task type, the metric compared first (mae / rmse: lower is better)",
     )
+    gate_on: Literal["lower_bound", "point"] = Field(
+        "lower_bound",
+        description="lower_bound: the lower end of the paired patient-bootstrap 95% CI of the primary-metric gain "
+        "(both models scored on the challenger's test split) must exceed min_delta_lower_bound; point: the "
+        "gain's point estimate must be > 0 and >= min_improvement",
+    )
+    min_delta_lower_bound: float = Field(
+        0.0, description="gate_on lower_bound: the CI's lower bound of the gain must be > this (a tie never passes)"
+    )
+    bootstrap: int = Field(
+        1000, ge=50, description="patient-level bootstrap replicates of the paired challenger - champion gain"
+    )
+    min_valid_fraction: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="least share of valid bootstrap replicates (every class of the estimate present) to trust the CI",
+    )
+    refuse_below_chance: bool = Field(
+        True, description="refuse a challenger tagged climb.quality=below_chance (its CI lies below chance)"
+    )
     min_improvement: float = Field(
-        0.0, ge=0.0, description="the primary metric must beat the champion's by at least this much"
+        0.0, ge=0.0, description="gate_on point: the primary metric must beat the champion's by at least this much"
     )
     max_regression: float = Field(
         0.02, ge=0.0, description="largest allowed drop of any secondary headline metric vs the champion"
@@ -299,7 +322,9 @@ class PromotionConfig(Section):
     )
     require_same_test_split: bool = Field(
         True,
-        description="challenger and champion were evaluated on the same test split (hash of ids + content)",
+        description="compare challenger and champion on the same test patients: when their recorded test splits "
+        "differ (new patients), the champion is re-scored on the challenger's test split (paired); false = "
+        "compare recorded metrics across different splits (not recommended)",
     )
     floors: dict[str, float] = Field(
         default_factory=lambda: {"macro_auc": 0.6},
@@ -341,7 +366,8 @@ class ClusterConfig(Section):
 
     Compile-time values (baked into the pipeline YAML by ``climb compile``): images, node selectors,
     tolerations, requests/limits, /dev/shm size, Secret and PVC names, the PyTorchJob switch. GPU count and
-    type are also pipeline parameters (their defaults come from here).
+    type are also pipeline parameters (their defaults come from here). ``namespace``, ``service_account`` and
+    ``pipeline_root`` are submit-time defaults of `climb submit` / `climb schedule` (not compiled in).
     """
 
     image: str = Field("ghcr.io/climbflow/climbflow:0.1.0", description="CPU image of the components")
@@ -383,12 +409,37 @@ class ClusterConfig(Section):
         default_factory=lambda: ["MLFLOW_TRACKING_URI", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION"]
     )
     standardize_fanout: bool = Field(
-        True,
-        description="standardize as a ParallelFor over shard ranges (one pod each); `climb run` uses a process pool",
+        False,
+        description=(
+            "EXPERIMENTAL opt-in: standardize as a ParallelFor over shard ranges (one pod each), nested in "
+            "the per-dataset ParallelFor, whose outputs are collected twice (dsl.Collected inside and "
+            "outside); KFP's backend tests cover one level only. Off (default): one standardize task per "
+            "dataset runs its ranges in a process pool (standardize.workers), as `climb run` does"
+        ),
     )
     data_pvc: str | None = Field(None, description="PVC with the raw datasets / workspace (else S3 only)")
-    data_mount_path: str = "/data"
+    data_mount_path: str = Field(
+        "/data", description="where data_pvc is mounted; a workspace.root under it is shared by all pods"
+    )
     pytorchjob: PyTorchJobConfig = PyTorchJobConfig()
+    namespace: str | None = Field(
+        None,
+        description=(
+            "Kubernetes namespace (Kubeflow profile) of the experiments and runs of `climb submit` / "
+            "`climb schedule` (--namespace); multi-user Kubeflow requires it; null = single-user"
+        ),
+    )
+    service_account: str | None = Field(
+        None,
+        description="service account the run's pods use (--service-account); null = the namespace's default",
+    )
+    pipeline_root: str | None = Field(
+        None,
+        description=(
+            "where KFP writes task outputs, e.g. s3://climb-kfp/root (--pipeline-root); null = the "
+            "deployment's default"
+        ),
+    )
 
 
 class Params(Section):

@@ -187,10 +187,14 @@ def run_local(params: Params, verbose: bool = False, standardize_fanout: bool = 
         local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(ws.root / "kfp"))
         pipeline = training.build(params)
         with console_filter(log_path, verbose):
-            pipeline(
-                params_json=json.dumps(params.to_dict(), sort_keys=True),
+            pipeline(  # the params are compiled in (training.build(params)); gpu_count is a cluster setting:
+                # on this machine pretrain keeps its own devices / strategy
                 tracking_json=json.dumps({"parent_run_id": parent, "pipeline_run_id": pipeline_run_id}),
                 datasets=params.enabled_datasets(),
+                overrides={
+                    "pretrain.devices": params.pretrain.devices,
+                    "pretrain.strategy": params.pretrain.strategy,
+                },
             )
         status = "FINISHED"
     except Exception as exc:

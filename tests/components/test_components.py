@@ -67,6 +67,7 @@ def test_configure_applies_the_ui_parameters_and_rejects_bad_keys(params_factory
             finetune_epochs=2,
             batch_size=7,
             overrides={"finetune.lr": 0.0005},
+            gpu_count=1,
         )
     )
     assert (out["pretrain"]["epochs"], out["finetune"]["epochs"], out["finetune"]["batch_size"]) == (3, 2, 7)
@@ -78,13 +79,43 @@ def test_configure_applies_the_ui_parameters_and_rejects_bad_keys(params_factory
             finetune_epochs=2,
             batch_size=7,
             overrides={"finetune.lrr": 1},
+            gpu_count=1,
         )
+
+
+@pytest.mark.parametrize(
+    ("gpu_count", "overrides", "expected"),
+    [
+        (2, {}, (2, "ddp")),  # the GPU limit of the pod: pretrain uses every GPU it reserves, with DDP
+        (8, {}, (8, "ddp")),
+        (1, {}, (1, "auto")),
+        (0, {}, (1, "auto")),  # 0 GPUs = CPU: one process
+        (2, {"pretrain.strategy": "ddp_spawn"}, (2, "ddp_spawn")),  # the UI's overrides win
+    ],
+)
+def test_configure_trains_pretrain_on_every_gpu_of_the_pod(
+    params_factory, tmp_path, gpu_count, overrides, expected
+):
+    params = params_factory({"ptbxl": str(tmp_path / "ptbxl")})
+    assert (params.pretrain.devices, params.pretrain.strategy) == (1, "auto")
+    out = json.loads(
+        _component("configure").python_func(
+            params_json=json.dumps(params.to_dict()),
+            pretrain_epochs=1,
+            finetune_epochs=1,
+            batch_size=4,
+            overrides=overrides,
+            gpu_count=gpu_count,
+        )
+    )
+    assert (out["pretrain"]["devices"], out["pretrain"]["strategy"]) == expected
+    assert out["pretrain"]["num_nodes"] == 1
 
 
 def test_python_func_runs_the_stage(sample_root, params_factory):
     params = params_factory({"ptbxl": str(sample_root / "ptbxl")})
     uri = _component("ingest").python_func(
-        params_json=json.dumps(params.to_dict()), tracking_json="", dataset="ptbxl"
+        params_json=json.dumps(params.to_dict()), tracking_json="", pipeline_run_id="", dataset="ptbxl"
     )
     assert read_report(uri)["dataset"] == "ptbxl"
 
@@ -96,12 +127,12 @@ def test_component_runs_under_kfp_local(sample_root, params_factory, tmp_path):
     params = params_factory({"chexpert": str(sample_root / "chexpert")})
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
     task = _component("ingest")(
-        params_json=json.dumps(params.to_dict()), tracking_json="", dataset="chexpert"
+        params_json=json.dumps(params.to_dict()), tracking_json="", pipeline_run_id="", dataset="chexpert"
     )
     report = read_report(task.output)
     assert report["dataset"] == "chexpert" and report["n_files"] > 100
     val = _component("validate")(
-        params_json=json.dumps(params.to_dict()), tracking_json="", dataset="chexpert", snapshot=task.output
+        params_json=json.dumps(params.to_dict()), tracking_json="", pipeline_run_id="", dataset="chexpert", snapshot=task.output
     )
     assert read_report(val.outputs["Output"])["passed"] is True
     summary = Path(val.outputs["summary"].path).read_text()

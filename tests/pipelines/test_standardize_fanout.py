@@ -55,6 +55,7 @@ def test_fanout_matches_one_process(sample_root, tmp_path, params_factory):
             return standardize_merge(
                 params_json=params_json,
                 tracking_json="",
+                pipeline_run_id="",
                 dataset="ptbxl",
                 snapshot=snapshot,
                 validation=validation,
@@ -72,15 +73,28 @@ def test_fanout_matches_one_process(sample_root, tmp_path, params_factory):
     assert dvc[0] == dvc[1]
 
 
-def test_training_pipeline_fans_out_on_a_cluster_but_not_locally(tmp_path):
+def test_training_pipeline_fans_out_only_when_opted_in(tmp_path):
+    """cluster.standardize_fanout is an experimental opt-in (a Collected nested in a ParallelFor and
+    collected again outside: one level deeper than KFP's backend tests); off by default."""
     from climbflow.config import load
     from climbflow.pipeline_runner import compile_training
 
     params = resolve_paths(load("params.yaml"), Path.cwd())
-    spec = next(yaml.safe_load_all(compile_training(params, tmp_path / "t.yaml").read_text()))
-    assert {"comp-standardize-plan", "comp-standardize-range", "comp-standardize-merge"} <= set(spec["components"])
-    local_params = params.model_copy(
-        update={"cluster": params.cluster.model_copy(update={"standardize_fanout": False})}
+    assert params.cluster.standardize_fanout is False
+    fanned = params.model_copy(
+        update={"cluster": params.cluster.model_copy(update={"standardize_fanout": True})}
     )
+    spec = next(yaml.safe_load_all(compile_training(fanned, tmp_path / "t.yaml").read_text()))
+    assert {"comp-standardize-plan", "comp-standardize-range", "comp-standardize-merge"} <= set(spec["components"])
+    root = spec["root"]["dag"]["tasks"]
+    loop = next(t for name, t in root.items() if name.startswith("for-loop"))
+    inner = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
+    ranges = next(name for name in inner if name.startswith("for-loop"))
+    assert set(inner) == {"ingest", "validate", "standardize-plan", ranges, "standardize-merge"}
+    assert sorted(inner["standardize-plan"]["dependentTasks"]) == ["ingest", "validate"]
+    assert set(inner["standardize-merge"]["dependentTasks"]) >= {"ingest", "validate", ranges}
+    range_tasks = spec["components"][inner[ranges]["componentRef"]["name"]]["dag"]["tasks"]
+    assert set(range_tasks) == {"standardize-range"}
+    local_params = params
     spec_local = next(yaml.safe_load_all(compile_training(local_params, tmp_path / "l.yaml").read_text()))
     assert "comp-standardize-range" not in spec_local["components"] and "comp-standardize" in spec_local["components"]

@@ -41,32 +41,77 @@ def test_compiles_with_the_stage_chain(tmp_path):
     root = spec["root"]["dag"]["tasks"]
     loop = next(t for name, t in root.items() if name.startswith("for-loop"))
     inner = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
-    # standardize fans out over shard ranges: plan -> ParallelFor(range) -> merge
-    ranges = next(name for name in inner if name.startswith("for-loop"))
-    assert set(inner) == {"ingest", "validate", "standardize-plan", ranges, "standardize-merge"}
+    # one standardize task per dataset (its ranges in a process pool); the fan-out is an experimental opt-in
+    # (cluster.standardize_fanout, tests/pipelines/test_standardize_fanout.py)
+    assert set(inner) == {"ingest", "validate", "standardize"}
     assert inner["validate"]["dependentTasks"] == ["ingest"]
-    assert sorted(inner["standardize-plan"]["dependentTasks"]) == ["ingest", "validate"]
-    assert set(inner["standardize-merge"]["dependentTasks"]) >= {"ingest", "validate", ranges}
-    range_tasks = spec["components"][inner[ranges]["componentRef"]["name"]]["dag"]["tasks"]
-    assert set(range_tasks) == {"standardize-range"}
+    assert sorted(inner["standardize"]["dependentTasks"]) == ["ingest", "validate"]
     names = {t["taskInfo"]["name"] for t in root.values()}
     assert {"configure", "pretrain ecg", "pretrain image2d", "finetune ptbxl", "evaluate ptbxl"} <= names
     assert {"finetune chexpert", "evaluate chexpert"} <= names
 
 
 def test_parameters_editable_in_the_ui_default_to_params_yaml(tmp_path):
+    """The UI's run form: a handful of typed parameters; the full params are a constant of the YAML."""
     spec, _ = _compiled(tmp_path)
     params = load(REPO / "params.yaml")
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     assert set(inputs) == {
-        "params_json", "tracking_json", "datasets", "pretrain_epochs", "finetune_epochs",
+        "tracking_json", "datasets", "pretrain_epochs", "finetune_epochs",
         "batch_size", "gpu_count", "gpu_type", "overrides",
     }  # fmt: skip
     assert inputs["datasets"]["defaultValue"] == ["ptbxl", "chexpert"]
     assert inputs["pretrain_epochs"]["defaultValue"] == params.pretrain.epochs
     assert inputs["gpu_count"]["defaultValue"] == params.cluster.gpu_count
     assert inputs["gpu_type"]["defaultValue"] == params.cluster.accelerator_type
-    assert json.loads(inputs["params_json"]["defaultValue"])["finetune"]["epochs"] == params.finetune.epochs
+    configure = spec["root"]["dag"]["tasks"]["configure"]["inputs"]["parameters"]
+    constant = json.loads(configure["params_json"]["runtimeValue"]["constant"])
+    assert constant == params.to_dict()
+    assert configure["gpu_count"]["componentInputParameter"] == "gpu_count"
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_the_params_json_is_no_pipeline_parameter(tmp_path, name):
+    spec, _ = _compiled(tmp_path, name)
+    assert "params_json" not in spec["root"]["inputDefinitions"]["parameters"]
+    assert {"overrides"} <= set(spec["root"]["inputDefinitions"]["parameters"])
+
+
+def _tasks(spec: dict) -> dict[str, dict]:
+    """Container tasks (display name -> task spec) over the root DAG and every sub-DAG."""
+    out = {}
+    for comp in [spec["root"], *spec["components"].values()]:
+        for task in comp.get("dag", {}).get("tasks", {}).values():
+            if "executorLabel" in spec["components"][task["componentRef"]["name"]]:
+                out[task["taskInfo"]["name"]] = task
+    return out
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_no_task_uses_the_kfp_cache(tmp_path, name):
+    """KFP's cache key (inputs + image + command) cannot see new data: a recurring run would reuse stale
+    configure / plan / ingest / promote results forever. The stages cache themselves by content."""
+    spec, _ = _compiled(tmp_path, name)
+    tasks = _tasks(spec)
+    assert tasks
+    cached = [t for t, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache")]
+    assert cached == []
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_every_task_runs_as_the_non_root_image_user(tmp_path, name):
+    """Restricted Pod Security: uid/gid 10001 (docker/Dockerfile's USER), runAsNonRoot. The KFP backend
+    (>= 2.16) adds allowPrivilegeEscalation=false, drop ALL capabilities and seccomp RuntimeDefault."""
+    spec, platform = _compiled(tmp_path, name)
+    labels = set(_executor_of(spec).values())
+    assert labels == set(spec["deploymentSpec"]["executors"])
+    for label in labels:
+        context = platform[label]["securityContext"]
+        assert {k: str(v) for k, v in context.items()} == {
+            "runAsUser": "10001",
+            "runAsGroup": "10001",
+            "runAsNonRoot": "True",
+        }, label
 
 
 def test_components_use_our_images_and_never_pip_install(tmp_path):
