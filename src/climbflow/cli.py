@@ -372,7 +372,7 @@ def data_versions(dataset: str, params: ParamsOpt = Path("params.yaml")) -> None
     from climbflow.store.versioning import list_versions
 
     cfg = _load(params)
-    entries = list_versions(Workspace.from_params(cfg).root, dataset)
+    entries = list_versions(Workspace.from_params(cfg).local_root, dataset)
     if not entries:
         _fail(f"no versions of {dataset!r} recorded in {cfg.workspace.root}; run `climb run` first", code=1)
     table = Table(title=f"versions of {dataset}")
@@ -405,7 +405,7 @@ def data_pull(
         _fail(f"{spec!r}: expected DATASET@VERSION, e.g. ptbxl@3f2a9c or ptbxl@latest")
     dataset, version = spec.split("@", 1)
     cfg = _load(params)
-    ws = Workspace.from_params(cfg).root
+    ws = Workspace.from_params(cfg).local_root
     try:
         entry = find_version(ws, dataset, version)
         path = pull_version(ws, entry, dvc_remote(cfg), cfg.workspace.dvc_remote_endpoint)

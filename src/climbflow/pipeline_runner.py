@@ -182,9 +182,9 @@ def run_local(params: Params, verbose: bool = False, standardize_fanout: bool = 
     parent = tracking.start_pipeline_run(params, pipeline_run_id)
     start = time.perf_counter()
     status = "FAILED"
-    log_path = ws.root / "logs" / f"{pipeline_run_id}.log"
+    log_path = ws.local_root / "logs" / f"{pipeline_run_id}.log"
     try:
-        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(ws.root / "kfp"))
+        local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(ws.local_root / "kfp"))
         pipeline = training.build(params)
         with console_filter(log_path, verbose):
             pipeline(  # the params are compiled in (training.build(params)); gpu_count is a cluster setting:

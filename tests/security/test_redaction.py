@@ -97,8 +97,8 @@ def test_stages_mlflow_and_lineage_never_show_the_credentials(secret_params, cap
         val = execute("validate", params, dataset="ptbxl", snapshot=snap.uri)
         std = execute("standardize", params, dataset="ptbxl", snapshot=snap.uri, validation=val.uri)
     _assert_clean(caplog.text, "stage logs")
-    for path in _text_files(ws.root):  # reports, data docs, .dvc files
-        _assert_clean(path.read_text(errors="replace"), str(path.relative_to(ws.root)))
+    for path in _text_files(ws.local_root):  # reports, data docs, .dvc files
+        _assert_clean(path.read_text(errors="replace"), str(path.relative_to(ws.local_root)))
 
     # MLflow: the real tracking server is unreachable here, so record into sqlite but keep the secret params
     db = f"sqlite:///{tmp_path / 'mlflow.db'}"

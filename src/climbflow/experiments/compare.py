@@ -126,7 +126,7 @@ def run_compare(params: Params, out_dir: Path | None = None, n_boot: int | None 
             raise StageFailed(f"compare: target {target!r} is not an enabled dataset")
         log.info("compare: %s (single-task vs multi-task)", target)
         rows.append(compare_target(params, target, stores, n_boot))
-    out_dir = Path(out_dir or Workspace.from_params(params).root / "reports" / "compare")
+    out_dir = Path(out_dir or Workspace.from_params(params).local_root / "reports" / "compare")
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"seed": params.seed, "bootstrap": n_boot, "targets": rows}
     (out_dir / "compare.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=float) + "\n")

@@ -53,7 +53,7 @@ def run_fewshot(params: Params, ks: list[int], out_dir: Path | None = None) -> d
                     "model": fine.uri,
                 }
             )
-    out_dir = Path(out_dir or Workspace.from_params(params).root / "reports" / "fewshot")
+    out_dir = Path(out_dir or Workspace.from_params(params).local_root / "reports" / "fewshot")
     out_dir.mkdir(parents=True, exist_ok=True)
     result = {"ks": ks, "seed": params.seed, "rows": rows}
     (out_dir / "fewshot.json").write_text(json.dumps(result, indent=2, sort_keys=True, default=float) + "\n")

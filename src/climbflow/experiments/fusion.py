@@ -40,7 +40,7 @@ def run_fusion(params: Params, strategies: list[str], out_dir: Path | None = Non
         same = [s for s in stores.values() if labels_of(s)["modality"] == modality]
         pre = pretrain.run(params, modality, same)
         encoders[modality] = str(Path(pre.uri) / read_report(pre.uri)["encoder"])
-    root = Path(out_dir or Workspace.from_params(params).root / "reports" / "fusion")
+    root = Path(out_dir or Workspace.from_params(params).local_root / "reports" / "fusion")
     rows = []
     for strategy in strategies:
         cfg = params.fusion.model_copy(update={"strategy": strategy})

@@ -28,7 +28,7 @@ def test_versions_are_listed_and_pulled_back_byte_identical(sample_root, tmp_pat
     params = params_factory({"ptbxl": str(src)})
     snap = ingest.run(params, "ptbxl")
     store = standardize.run(params, "ptbxl", snap.uri, validate.run(params, "ptbxl", snap.uri).uri)
-    ws = Workspace.from_params(params).root
+    ws = Workspace.from_params(params).local_root
 
     entries = list_versions(ws, "ptbxl")
     assert {e.stage for e in entries} == {"raw", "standardized"}
