@@ -36,17 +36,41 @@ def _cli():
     return cli
 
 
+def _delta_text(delta: dict | None) -> str:
+    """``+0.0312 [+0.0101, +0.0533]`` (gain, positive = better) or '' when the rule has no paired CI."""
+    if not delta:
+        return ""
+    text = f"{delta['estimate']:+.4f} [{delta['low']:+.4f}, {delta['high']:+.4f}]"
+    if delta.get("n_boot"):
+        text += f" ({delta.get('n_valid')}/{delta['n_boot']} valid)"
+    return text
+
+
 def _print_decision(decision) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(width=max(Console().width, 130))
     table = Table(title=f"{decision.action} {decision.model}/{decision.version}")
-    for col in ("rule", "result", "compared"):
+    for col in ("rule", "result", "gain Δ [95% CI]", "compared"):
         table.add_column(col)
     for rule in decision.rules:
-        table.add_row(rule.name, "[green]pass[/green]" if rule.passed else "[red]FAIL[/red]", rule.detail)
+        table.add_row(
+            rule.name,
+            "[green]pass[/green]" if rule.passed else "[red]FAIL[/red]",
+            escape(_delta_text(rule.delta)),
+            escape(rule.detail),
+        )
     console.print(table)
+    paired = getattr(decision, "paired", None)
+    if paired:
+        how = "champion re-scored on the challenger's test split" if paired.get("champion_rescored") else (
+            "both scored on the shared test split"
+        )
+        console.print(
+            f"paired comparison: {how}, {paired['n_patients']} patients, {paired['n_boot']} bootstrap replicates"
+        )
     colour = "green" if decision.promoted and decision.passed else "yellow" if decision.promoted else "red"
     console.print(f"[{colour}]{decision.message}[/{colour}]")
     console.print(
@@ -128,7 +152,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run the promotion gate on MODEL's @challenger (or --version) and move @champion if it passes.
 
-        Exit codes: 0 promoted, 20 refused by the gate, 2 bad request (e.g. --force without --reason), 1 error.
+        The table shows each rule with the gain Δ (challenger - champion, positive = better) and its paired
+        patient-bootstrap 95% CI, both models scored on the challenger's test split.
+
+        Exit codes: 0 promoted, 20 refused by the gate, 2 bad request (--force without --reason, the version is
+        already @champion), 1 error.
         """
         from climbflow.registry.promotion import PromotionError
         from climbflow.registry.promotion import promote as run_gate
@@ -151,7 +179,10 @@ def register(app: typer.Typer) -> None:
         actor: Annotated[str | None, typer.Option(help="who (default: $CLIMB_ACTOR or the OS user)")] = None,
         params: ParamsOpt = Path("params.yaml"),
     ) -> None:
-        """Put @previous-champion back as @champion (recorded). Exit 0 done, 1 nothing to roll back to."""
+        """Put @previous-champion back as @champion (recorded).
+
+        Exit 0 done, 1 nothing to roll back to, 2 bad request (e.g. @previous-champion is @champion).
+        """
         from climbflow.registry.promotion import PromotionError
         from climbflow.registry.promotion import rollback as do_rollback
 

@@ -130,3 +130,57 @@ def test_lineage_html_renders_in_headless_chromium(two_runs, tmp_path):
     assert (
         "raw_snapshot" in dom.stdout and "pipeline_run_id" in dom.stdout and "data-missing=" not in dom.stdout
     )
+
+
+def _last_json(text: str) -> dict:
+    """The JSON document at the end of stdout (the training pipeline's task log lines come before it)."""
+    return json.loads(text if text.startswith("{") else text[text.rindex("\n{\n") + 1 :])
+
+
+def test_unattended_retrain_promotes_a_better_model_and_gates_out_a_worse_one(tmp_path):
+    """Issue 13.2/13.3: after a data change the new patients change the test split; `climb retrain` re-scores the
+    champion on the challenger's test split (paired) and gates on the lower bound of the paired gain, without
+    --force: a real model over a shuffled-label champion is promoted (exit 10), a shuffled-label model over a
+    real champion is gated out (exit 20)."""
+    from tests.conftest import make_params
+
+    sample = tmp_path / "workspace" / "sample" / "ptbxl"
+    params = make_params(
+        tmp_path,
+        {"ptbxl": str(sample)},
+        **{
+            "sample_data.records": {"ptbxl": 500},
+            "pretrain.epochs": 1,
+            "pretrain.epochs_by_modality": {},
+            "finetune.epochs": 3,
+            "finetune.epochs_by_modality": {},
+            "evaluate.bootstrap": 0,
+            "promotion.bootstrap": 300,
+        },
+    )
+    p = str(params)
+    sampledata.write("ptbxl", sample, 500, seed=0, shuffle_labels=True)  # the first champion: a negative control
+    ok(climb("run", "--params", p, registry=False))
+    ok(climb("promote", "climb-ptbxl", "--force", "--reason", "e2e: shuffled-label champion", "--params", p))
+
+    sampledata.write("ptbxl", sample, 520, seed=1)  # the data changes: other patients, real labels
+    better = _last_json(ok(climb("retrain", "--params", p, "--json"), 10))
+    (decision,) = better["decisions"]
+    assert decision["promoted"] and decision["passed"] and not decision["forced"], decision["message"]
+    assert decision["version"] == "2" and decision["champion_before"] == "1"
+    assert decision["paired"]["champion_rescored"] is True and decision["paired"]["leaked_patients"] == 0
+    rules = {r["name"]: r for r in decision["rules"]}
+    assert "re-scored on the challenger's test split" in rules["same_test_split"]["detail"]
+    assert rules["primary_improvement"]["delta"]["low"] > 0.0
+
+    sampledata.write("ptbxl", sample, 540, seed=2, shuffle_labels=True)  # changes again: labels broken
+    worse = climb("retrain", "--params", p)
+    out = ok(worse, 20)
+    assert "refused climb-ptbxl/3" in out and "primary_improvement" in out
+    shown = ok(climb("models", "--params", p))
+    assert "@champion" in shown
+    gate = json.loads(ok(climb("promote", "climb-ptbxl", "--version", "3", "--json", "--params", p), 20))
+    primary = next(r for r in gate["rules"] if r["name"] == "primary_improvement")
+    assert not primary["passed"] and primary["delta"]["low"] <= 0.0
+    table = ok(climb("promote", "climb-ptbxl", "--version", "3", "--params", p), 20)
+    assert "gain Δ [95% CI]" in table and "[95% CI" in table

@@ -27,6 +27,9 @@ def params(s3_env, mlflow_server, params_factory, sample_root):
         **{
             "workspace.tracking_uri": mlflow_server,
             "workspace.experiment": "it-promotion",
+            # these versions have no real model behind them, so no paired re-scoring: the recorded-metric gate
+            # (gate_on point); the paired lower-bound gate runs end to end in tests/e2e/test_retrain_lineage.py
+            "promotion.gate_on": "point",
             "promotion.min_improvement": 0.01,
             "promotion.max_regression": 0.02,
             "promotion.max_subtask_regression": 0.03,
@@ -35,7 +38,7 @@ def params(s3_env, mlflow_server, params_factory, sample_root):
     )
 
 
-def register(params, metrics, subtasks=CLASSES, verdict="passed", split=SPLIT) -> str:
+def register(params, metrics, subtasks=CLASSES, verdict="passed", split=SPLIT, quality=None) -> str:
     """An evaluate run + a model version tagged exactly as a pipeline registration tags it; aliased challenger."""
     from climbflow.registry import tracking
 
@@ -55,6 +58,8 @@ def register(params, metrics, subtasks=CLASSES, verdict="passed", split=SPLIT) -
     tags = tracking.challenger_tags(
         report, "/ws/evaluation/ptbxl/k", run_tags, test_split=split, verdicts={"ptbxl": verdict}
     )
+    if quality:
+        tags["climb.quality"] = quality
     try:
         client.create_registered_model(MODEL)
     except mlflow.exceptions.MlflowException:
@@ -83,7 +88,7 @@ def test_gate_promotes_refuses_forces_rolls_back_and_remembers(params, s3_env, m
     v1 = register(params, BASE)
     first = promote(params, MODEL)
     assert first.passed and first.promoted and first.version == v1
-    assert [r.name for r in first.rules] == ["validation_passed", "floor"]
+    assert [r.name for r in first.rules] == ["validation_passed", "not_below_chance", "floor"]
     assert aliases(params)["champion"] == v1
     after_v1 = datetime.now(UTC)
 
@@ -126,6 +131,10 @@ def test_gate_promotes_refuses_forces_rolls_back_and_remembers(params, s3_env, m
     assert tags["climb.promotion.forced"] == "true"
     after_forced = datetime.now(UTC)
 
+    # promoting the champion again is a bad request (it used to make @previous-champion == @champion)
+    with pytest.raises(PromotionError, match="already @champion"):
+        promote(params, MODEL, worse)
+
     # rollback walks back through the chain, recorded
     back = rollback(params, MODEL, reason="forced model misbehaves")
     assert back.promoted and back.champion_before == worse and back.champion_after == v2
@@ -134,6 +143,11 @@ def test_gate_promotes_refuses_forces_rolls_back_and_remembers(params, s3_env, m
     assert aliases(params)["champion"] == v1 and "previous-champion" not in aliases(params)
     nothing = rollback(params, MODEL, reason="again")
     assert not nothing.passed and "previous-champion" in nothing.message
+
+    # a below-chance challenger is refused even though it beats the champion's recorded metric
+    below = register(params, BASE | {"macro_auc": 0.95}, quality="below_chance")
+    refused_below = promote(params, MODEL, below)
+    assert not refused_below.promoted and "not_below_chance" in refused_below.message
 
     # the history answers "which version was champion at time T"
     assert champion_at(params, MODEL, before_any) is None

@@ -3,7 +3,9 @@
 Samples of one patient are correlated, so resampling is by patient (cluster bootstrap): each replicate
 draws patients with replacement and takes all of their samples. ``paired_delta`` resamples the same
 patients for two models scored on the same test split, which is what a "model A beats model B" claim needs.
-Replicates in which a metric is undefined (e.g. no positive left) are skipped and counted.
+Replicates in which a metric is undefined (e.g. a class kept by the point estimate has no positive left) are
+invalid: they are left out of the percentiles and counted (``n_valid`` of ``n_boot``). A CI resting on fewer than
+``MIN_VALID_FRACTION`` valid replicates is conditional on an unusual subset of resamples and is flagged.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 
 MetricFn = Callable[[np.ndarray], dict[str, float]]  # rows of the test set -> {metric: value}
+MIN_VALID_FRACTION = 0.8  # below this share of valid replicates a CI is flagged as unreliable
 
 
 @dataclass(frozen=True)
@@ -24,9 +27,20 @@ class Interval:
     low: float
     high: float
     n_valid: int  # replicates where the metric was defined
+    n_boot: int = 0  # replicates drawn
+
+    @property
+    def valid_fraction(self) -> float:
+        return self.n_valid / self.n_boot if self.n_boot else math.nan
 
     def to_dict(self) -> dict[str, float | int]:
-        return {"estimate": self.estimate, "low": self.low, "high": self.high, "n_valid": self.n_valid}
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "n_valid": self.n_valid,
+            "n_boot": self.n_boot,
+        }
 
 
 def _clusters(groups: Sequence[Any]) -> list[np.ndarray]:
@@ -46,10 +60,18 @@ def _replicates(groups: Sequence[Any], n_boot: int, seed: int) -> list[np.ndarra
 def _interval(point: float, values: list[float], level: float) -> Interval:
     finite = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if finite.size == 0 or math.isnan(point):
-        return Interval(point, math.nan, math.nan, int(finite.size))
+        return Interval(point, math.nan, math.nan, int(finite.size), len(values))
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(finite, [alpha, 1.0 - alpha])
-    return Interval(point, float(low), float(high), int(finite.size))
+    return Interval(point, float(low), float(high), int(finite.size), len(values))
+
+
+def valid_fraction(ci: dict[str, dict[str, float | int]] | None) -> float | None:
+    """The smallest share of valid replicates over the CIs of a result (``None`` without CIs / counts)."""
+    shares = [
+        float(c["n_valid"]) / float(c["n_boot"]) for c in (ci or {}).values() if c.get("n_boot")
+    ]
+    return min(shares) if shares else None
 
 
 def bootstrap_ci(

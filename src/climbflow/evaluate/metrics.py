@@ -238,33 +238,53 @@ def _accuracy(f: _Formatted) -> float:
     return float(hits.mean()) if hits.size else math.nan
 
 
-def _compute(f: _Formatted, threshold: float) -> dict[str, Any]:
-    """Reduce the formatted view to the metrics dictionary."""
+def _compute(f: _Formatted, threshold: float, classes_used: Sequence[str] | None = None) -> dict[str, Any]:
+    """Reduce the formatted view to the metrics dictionary.
+
+    ``classes_used`` freezes the averaged class set (a bootstrap replicate averages the classes kept by the point
+    estimate): if any of them is degenerate here, the macro values are NaN and ``invalid_classes`` names them,
+    instead of silently averaging a different class set.
+    """
     per_class: dict[str, dict[str, Any]] = {}
     kept: list[str] = []
     dropped: list[str] = []
     for k, name in enumerate(f.class_names):
         per_class[name], usable = _per_class(f, k)
         (kept if usable else dropped).append(name)
+    invalid: list[str] = []
+    if classes_used is not None:
+        unknown = [c for c in classes_used if c not in per_class]
+        if unknown:
+            raise ValueError(f"classes_used not among the evaluated classes: {unknown}")
+        invalid = [c for c in classes_used if c not in kept]
+        kept = list(classes_used)
+        dropped = [c for c in f.class_names if c not in kept]
     n = int(f.row_known.sum())
     if n == 0:
         reason: str | None = "no labelled rows (all labels unknown)"
+    elif invalid:
+        reason = f"frozen class(es) degenerate in this sample: {', '.join(invalid)}"
     elif not kept:
         reason = "no usable class: every class has no positives or only positives among known labels"
     else:
         reason = None
+
+    def macro(key: str) -> float:
+        return math.nan if invalid else _mean([per_class[c][key] for c in kept])
+
     return {
         "task": f.task,
         "threshold": float(threshold),
         "n": n,
-        "macro_auc": _mean([per_class[c]["auc"] for c in kept]),
-        "sensitivity": _mean([per_class[c]["sensitivity"] for c in kept]),
-        "specificity": _mean([per_class[c]["specificity"] for c in kept]),
-        "f1": _mean([per_class[c]["f1"] for c in kept]),
+        "macro_auc": macro("auc"),
+        "sensitivity": macro("sensitivity"),
+        "specificity": macro("specificity"),
+        "f1": macro("f1"),
         "accuracy": _accuracy(f),
         "n_classes_used": len(kept),
         "per_class": per_class,
         "dropped_classes": dropped,
+        "invalid_classes": invalid,
         "reason": reason,
     }
 
@@ -278,6 +298,7 @@ def classification_metrics(
     task: Task,
     class_names: Sequence[str],
     threshold: float = 0.5,
+    classes_used: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """CLIMB metrics for one dataset.
 
@@ -289,15 +310,19 @@ def classification_metrics(
         task: ``"multilabel"``, ``"multiclass"`` or ``"binary"`` (``C`` in {1, 2}).
         class_names: one unique name per column.
         threshold: decision threshold for multilabel/binary (``score >= threshold`` is positive).
+        classes_used: average the macro values over exactly these classes (default: the non-degenerate
+            ones). A listed class that is degenerate in this data makes the macro values NaN and is named in
+            ``invalid_classes`` (a bootstrap replicate that lost a class of the point estimate is invalid).
 
     Returns:
         ``{"task", "threshold", "n", "macro_auc", "sensitivity", "specificity", "f1", "accuracy",
         "n_classes_used", "per_class": {name: {"auc", "sensitivity", "specificity", "f1",
-        "support", "n_known", "prevalence"}}, "dropped_classes": [...], "reason": str | None}``.
+        "support", "n_known", "prevalence"}}, "dropped_classes": [...], "invalid_classes": [...],
+        "reason": str | None}``.
         Macro values are NaN (with ``reason`` set) when no class is usable.
     """
     yt, ys, names = _validate(y_true, y_score, task, class_names, threshold)
-    return _compute(_format(yt, ys, task, names, float(threshold)), float(threshold))
+    return _compute(_format(yt, ys, task, names, float(threshold)), float(threshold), classes_used)
 
 
 def confusion_matrices(

@@ -78,6 +78,29 @@ def _with_ci(r: dict[str, Any], key: str) -> str:
     return f"{_fmt(r.get(key))} [{_fmt(ci['low'])}, {_fmt(ci['high'])}]"
 
 
+def _quality(r: dict[str, Any]) -> dict[str, Any]:
+    """The result's quality verdict (recorded by ``score``, else judged here from its metrics and CIs)."""
+    from climbflow.evaluate.quality import assess
+
+    if isinstance(r.get("quality"), dict) and r["quality"].get("verdict"):
+        return r["quality"]
+    return assess(str(r.get("task", "")), r, r.get("ci"), r.get("n_patients"))
+
+
+def _quality_cell(r: dict[str, Any]) -> str:
+    verdict = _quality(r)["verdict"]
+    return {"below_chance": "**BELOW CHANCE**", "uncertain": "uncertain"}.get(verdict, verdict)
+
+
+def _valid_text(r: dict[str, Any]) -> str:
+    """``; 950/1000 valid replicates`` (the fewest over the metrics) when the counts are recorded."""
+    counts = [(c.get("n_valid"), c.get("n_boot")) for c in (r.get("ci") or {}).values() if c.get("n_boot")]
+    if not counts:
+        return ""
+    n_valid, n_boot = min(counts, key=lambda c: c[0] / c[1])
+    return f"; {n_valid}/{n_boot} valid replicates (a replicate is invalid when a class of the estimate is degenerate in it)"
+
+
 def _columns(r: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return _REGRESSION_COLS if r.get("task") == "regression" else _SUMMARY_COLS
 
@@ -95,9 +118,11 @@ def _markdown(results: dict[str, dict[str, Any]], title: str) -> str:
             continue
         cols = _REGRESSION_COLS if task_kind == "regression" else _SUMMARY_COLS
         lines += _table(
-            ["dataset", "task"] + [h for h, _ in cols],
+            ["dataset", "task"] + [h for h, _ in cols] + ["quality"],
             [
-                [_cell(ds), _fmt(r.get("task"))] + [_fmt(r.get(k)) for _, k in cols]
+                [_cell(ds), _fmt(r.get("task"))]
+                + [_fmt(r.get(k)) for _, k in cols]
+                + [_quality_cell(r)]
                 for ds, r in sorted(chosen.items())
             ],
             n_text=2,
@@ -108,7 +133,13 @@ def _markdown(results: dict[str, dict[str, Any]], title: str) -> str:
         header = ["metric", "value [95% CI]"] if r.get("ci") else ["metric", "value"]
         lines += _table(header, [[h, _with_ci(r, k)] for h, k in _columns(r)])
         if r.get("ci"):
-            lines += ["", f"95% CIs: patient-level bootstrap over {r.get('n_patients', 'n/a')} patients."]
+            lines += ["", f"95% CIs: patient-level bootstrap over {r.get('n_patients', 'n/a')} patients{_valid_text(r)}."]
+            if r.get("ci_warning"):
+                lines += ["", f"**Warning:** {_cell(str(r['ci_warning']))}"]
+        quality = _quality(r)
+        if quality["verdict"] != "ok":
+            flag = "BELOW CHANCE" if quality["verdict"] == "below_chance" else "UNCERTAIN"
+            lines += ["", f"**{flag}:** " + _cell("; ".join(quality["reasons"]))]
         per_class = r.get("per_class") or {}
         if per_class:
             lines += ["", "### Per-class", ""]

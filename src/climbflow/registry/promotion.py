@@ -1,8 +1,11 @@
 """Promotion and rollback of registered model versions (MLflow aliases, never stages).
 
 ``promote`` runs the gate (:mod:`climbflow.registry.gate`) on a version (default: ``@challenger``) against
-``@champion``; if it passes (or ``force`` with a ``reason``) ``@champion`` moves to the version and the old
-champion becomes ``@previous-champion``. Each promoted version records the champion it replaced
+``@champion``; both are scored on the challenger's test split (the champion re-scored there when its own test
+split differed, e.g. new patients after a data change) and compared per patient with a paired bootstrap. If the
+gate passes (or ``force`` with a ``reason``) ``@champion`` moves to the version and the old champion becomes
+``@previous-champion``. Promoting the champion itself, or rolling back onto the same version, is refused as a bad
+request (:class:`PromotionError`). Each promoted version records the champion it replaced
 (``climb.promoted_over``), so ``rollback`` can walk back through the chain. Every decision is stored as version
 tags (``climb.promotion.*``) and appended to the promotion history (:mod:`climbflow.registry.history`).
 """
@@ -19,7 +22,7 @@ from typing import Any
 
 from climbflow.config import Params
 from climbflow.registry import history
-from climbflow.registry.gate import Evidence, Rule, broken, evaluate_gate
+from climbflow.registry.gate import Evidence, Paired, Rule, broken, evaluate_gate
 
 log = logging.getLogger(__name__)
 CHAMPION, PREVIOUS, CHALLENGER = "champion", "previous-champion", "challenger"
@@ -45,6 +48,7 @@ class Decision:
     rules: list[Rule] = field(default_factory=list)
     message: str = ""
     history_run_id: str | None = None
+    paired: dict[str, Any] | None = None  # both versions on the challenger's test split (gate.Paired), if scored
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -68,7 +72,9 @@ def default_actor(actor: str | None = None) -> str:
 
 
 def _alias(client, model: str, alias: str) -> str | None:
-    return client.get_registered_model(model).aliases.get(alias)
+    """The version an alias points at, as a string (a sqlite-backed registry returns ints)."""
+    version = client.get_registered_model(model).aliases.get(alias)
+    return None if version is None else str(version)
 
 
 def _version(client, model: str, version: str):
@@ -113,6 +119,10 @@ def _store(params: Params, client, decision: Decision) -> Decision:
             ],
             "climb.promotion.history_run_id": decision.history_run_id,
         }
+        primary = next((r for r in decision.rules if r.name == "primary_improvement" and r.delta), None)
+        if primary is not None:
+            d = primary.delta
+            tags["climb.promotion.primary_gain"] = f"{d['estimate']:.6g} [{d['low']:.6g}, {d['high']:.6g}]"
         for key, value in tags.items():
             client.set_model_version_tag(decision.model, decision.version, key, value)
     log.info("%s", decision.message)
@@ -164,14 +174,16 @@ def promote(
     who = default_actor(actor)
     challenger = Evidence.from_tags(version, dict(mv.tags))
     if champion_version == version:
-        rules = [Rule("not_already_champion", False, f"{model}/{version} is already @{CHAMPION}")]
-    else:
-        champion = (
-            Evidence.from_tags(champion_version, dict(_version(client, model, champion_version).tags))
-            if champion_version
-            else None
+        raise PromotionError(
+            f"{model}/{version} is already @{CHAMPION}: nothing to promote (promoting it again would make "
+            f"@{PREVIOUS} equal @{CHAMPION}); to go back to an older version use `climb rollback`"
         )
-        rules = evaluate_gate(params.promotion, challenger, champion)
+    champion, paired, paired_error = None, None, None
+    if champion_version:
+        champion_mv = _version(client, model, champion_version)
+        champion = Evidence.from_tags(champion_version, dict(champion_mv.tags))
+        paired, paired_error = _paired(params, model, mv, champion_mv, challenger, champion)
+    rules = evaluate_gate(params.promotion, challenger, champion, paired, paired_error)
     passed, can_move, forced = settle(rules, force, reason)
     failed = broken(rules)
     if can_move:
@@ -203,8 +215,27 @@ def promote(
         champion_after=version if can_move else champion_version,
         rules=rules,
         message=message,
+        paired=paired.to_dict() if paired is not None else None,
     )
     return _store(params, client, decision)
+
+
+def _paired(
+    params: Params, model: str, mv, champion_mv, challenger: Evidence, champion: Evidence
+) -> tuple[Paired | None, str | None]:
+    """Both versions scored on the challenger's test split, when the gate needs it: always for ``gate_on:
+    lower_bound``, and for ``point`` when the recorded test splits differ. (None, why) when not possible."""
+    from climbflow.registry.evidence import PairedUnavailable, paired_evidence
+
+    cfg = params.promotion
+    differs = not challenger.test_split_hash or challenger.test_split_hash != champion.test_split_hash
+    if cfg.gate_on != "lower_bound" and not (differs and cfg.require_same_test_split):
+        return None, None
+    try:
+        return paired_evidence(params, model, mv, champion_mv, rescored=differs), None
+    except PairedUnavailable as exc:
+        log.warning("%s: no paired comparison: %s", model, exc)
+        return None, str(exc)
 
 
 def rollback(params: Params, model: str, *, reason: str, actor: str | None = None) -> Decision:
@@ -219,6 +250,11 @@ def rollback(params: Params, model: str, *, reason: str, actor: str | None = Non
     previous = _alias(client, model, PREVIOUS)
     decided_at, micros = _stamp()
     who = default_actor(actor)
+    if previous is not None and previous == current:
+        raise PromotionError(
+            f"{model}: @{PREVIOUS} is the same version as @{CHAMPION} ({current}); rolling back would change "
+            f"nothing. Promote the version you want with `climb promote {model} --version N --force --reason ...`"
+        )
     if previous is None:
         rule = Rule("previous_champion_exists", False, f"{model} has no @{PREVIOUS} to roll back to")
         message = f"rollback of {model} refused: {rule.detail}"
@@ -226,7 +262,7 @@ def rollback(params: Params, model: str, *, reason: str, actor: str | None = Non
     else:
         rule = Rule("previous_champion_exists", True, f"@{PREVIOUS} is version {previous}", previous, current)
         client.set_registered_model_alias(model, CHAMPION, previous)
-        older = _version(client, model, previous).tags.get(PROMOTED_OVER) or None
+        older = str(_version(client, model, previous).tags.get(PROMOTED_OVER) or "") or None
         if older and older not in (previous, current):
             client.set_registered_model_alias(model, PREVIOUS, older)
         else:

@@ -3,7 +3,10 @@
 :func:`plan` runs the (cached) ingest -> validate -> standardize stages on the current sources to learn the data
 version each dataset would have now, and compares them with the data versions recorded on each target's
 ``@champion`` (or, with no champion yet, its ``@challenger``). :func:`retrain` runs the training pipeline when
-anything changed (or ``force``) and puts each new challenger through the promotion gate.
+anything changed (or ``force``) and puts each new challenger through the promotion gate. New patients change a
+hash-split test split, so the gate re-scores the champion on the challenger's test split and compares the two on
+the same patients (paired bootstrap, :func:`climbflow.registry.evidence.paired_evidence`): the loop promotes by
+itself, without ``--force``.
 
 Exit codes (for cron / systemd timers / schedulers): 0 = no change (nothing trained or nothing new),
 10 = promoted, 20 = gated out (a challenger was refused), 1 = failed.

@@ -327,8 +327,12 @@ def challenger_tags(
 ) -> dict[str, str]:
     """The version tags of a registered challenger (an evaluate report): what the promotion gate compares and
     lineage starts from. Metrics (``climb.metric.*``), sub-task metrics (``climb.subtask_auc.<class>``), the task,
-    the frozen test split hash, the data version of every dataset behind the model and its validation verdicts.
+    the frozen test split hash, the data version of every dataset behind the model and its validation verdicts,
+    and ``climb.quality`` (``ok`` / ``uncertain`` / ``below_chance``: the primary metric's CI against chance, see
+    :mod:`climbflow.evaluate.quality`) with ``climb.quality.reasons``, so a below-chance model is never promoted
+    by accident.
     """
+    from climbflow.evaluate.quality import assess
     from climbflow.registry.evidence import overall_verdict
 
     target = report["target"]
@@ -353,6 +357,14 @@ def challenger_tags(
             if _is_number(v) and v == v
         },
     }
+    ci = report.get("ci") or {}
+    n_patients = next((c["n_patients"] for c in ci.values() if c.get("n_patients") is not None), None)
+    quality = report.get("quality") or assess(out["climb.task"], report["metrics"], ci, n_patients)
+    out["climb.quality"] = quality["verdict"]
+    out["climb.quality.reasons"] = "; ".join(quality["reasons"])[:4000]
+    for key, interval in ci.items():
+        if _is_number(interval.get("low")) and _is_number(interval.get("high")):
+            out[f"climb.ci.{key}"] = f"{interval['low']:.6g},{interval['high']:.6g}"
     return out
 
 
@@ -361,14 +373,26 @@ def model_name(target: str) -> str:
 
 
 def _link_registered(params: Params, result: StageResult, run_id: str) -> bool:
-    """A cached evaluation: point at the model version registered when it first ran (by its output URI).
-    False when there is none (the run that evaluated it died before registering): the caller registers it."""
+    """A cached evaluation: point at the model version registered when it first ran (by its output URI), and at
+    the run that made the metrics and artifacts (``climb.source_run_id`` + a note shown in the MLflow UI), so the
+    cached run is not an empty one. False when there is no such version (the run that evaluated it died before
+    registering): the caller registers it."""
     mlflow, client = _client(params)
     name = model_name(result.report["target"])
-    for mv in client.search_model_versions(f"name = '{name}'"):
+    for mv in client.search_model_versions(f"name = '{_quote(name)}'"):
         if mv.tags.get("climb.evaluation_uri") == redact(result.uri):
             client.set_tag(run_id, "climb.registered_model", f"{name}/{mv.version}")
             result.extra["registered_model"] = {"name": name, "version": str(mv.version)}
+            source = mv.run_id if mv.run_id and mv.run_id != run_id else None
+            if source:
+                client.set_tag(run_id, "climb.source_run_id", source)
+                client.set_tag(
+                    run_id,
+                    "mlflow.note.content",
+                    f"Cache hit: this evaluation was reused, not recomputed. Its metrics are copied here; the "
+                    f"report, plots and logged model are in run {source} (model {name}/{mv.version}, output "
+                    f"{redact(result.uri)}).",
+                )
             return True
     return False
 

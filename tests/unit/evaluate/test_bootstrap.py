@@ -79,3 +79,86 @@ def test_score_reports_ci_for_headline_metrics() -> None:
     assert reg["mae"] == pytest.approx(1.0) and "mae" in reg["ci"]
     with pytest.raises(ValueError, match="group ids"):
         bootstrap_ci(lambda rows: {"m": 0.0}, 3, ["a"], 10)
+
+
+# --- issue 13.1: every replicate averages the classes of the point estimate ---------------------------------
+
+
+def _rare_and_common(n: int = 60, seed: int = 0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """A common class scored almost perfectly and a rare class (2 positives) scored near chance."""
+    rng = np.random.default_rng(seed)
+    common = (np.arange(n) % 2).astype(float)
+    rare = np.zeros(n)
+    rare[[5, 40]] = 1.0
+    p_common = np.clip(common * 0.6 + rng.uniform(0.0, 0.45, n), 0, 1)
+    p_rare = rng.uniform(0.0, 1.0, n)
+    p_rare[[5, 40]] = [0.75, 0.35]
+    return np.stack([common, rare], 1), np.stack([p_common, p_rare], 1), [f"p{i}" for i in range(n)]
+
+
+def _oracle_ci(y, p, groups, n_boot, seed):
+    """Independent cluster bootstrap with scikit-learn: macro AUC over BOTH classes, replicates missing a
+    positive or negative of either class are invalid."""
+    from sklearn.metrics import roc_auc_score
+
+    ids, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    clusters = [np.flatnonzero(inverse == i) for i in range(len(ids))]
+    picks = np.random.default_rng(seed).integers(0, len(clusters), size=(n_boot, len(clusters)))
+    values = []
+    for row in picks:
+        rows = np.concatenate([clusters[i] for i in row])
+        if any(len(np.unique(y[rows, k])) < 2 for k in range(y.shape[1])):
+            continue
+        values.append(roc_auc_score(y[rows], p[rows], average="macro"))
+    low, high = np.quantile(values, [0.025, 0.975])
+    return float(low), float(high), len(values)
+
+
+def test_replicates_average_the_frozen_class_set_like_an_sklearn_oracle() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    y, p, groups = _rare_and_common()
+    auc_common = roc_auc_score(y[:, 0], p[:, 0])
+    assert auc_common > 0.95 and roc_auc_score(y[:, 1], p[:, 1]) < 0.7
+    out = score(y, p, groups, "multilabel", ["common", "rare"], n_boot=300, seed=3)
+    ci = out["ci"]["macro_auc"]
+    low, high, n_valid = _oracle_ci(y, p, groups, 300, seed=3)
+    assert out["macro_auc"] == pytest.approx(roc_auc_score(y, p, average="macro"))
+    assert (ci["low"], ci["high"]) == (pytest.approx(low), pytest.approx(high))
+    assert ci["n_valid"] == n_valid < 300 and ci["n_boot"] == 300
+    # the upper bound is no longer the common class alone (today's bug: [0.566, 0.994])
+    assert ci["high"] < auc_common - 0.05
+    assert out["ci_valid_fraction"] == pytest.approx(n_valid / 300)
+
+
+def test_too_many_invalid_replicates_are_flagged() -> None:
+    y, p, groups = _rare_and_common(n=60)
+    y[:, 1] = 0.0
+    y[7, 1] = 1.0  # a single positive: most replicates lose it
+    out = score(y, p, groups, "multilabel", ["common", "rare"], n_boot=200, seed=0)
+    share = out["ci_valid_fraction"]
+    assert share < 0.8 and out["ci"]["macro_auc"]["n_valid"] == round(share * 200)
+    assert "ci_warning" in out and "valid" in out["ci_warning"]
+    assert out["quality"]["verdict"] == "uncertain"
+    # the common class alone: every replicate is valid, no warning
+    healthy = score(y[:, :1], p[:, :1], groups, "multilabel", ["common"], n_boot=50)
+    assert healthy["ci_valid_fraction"] == 1.0 and "ci_warning" not in healthy
+
+
+def test_paired_comparison_matches_an_sklearn_oracle_and_freezes_classes() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from climbflow.evaluate.scoring import paired_comparison
+
+    y, p, groups = _rare_and_common()
+    worse = np.clip(p + np.random.default_rng(9).normal(0, 0.3, p.shape), 0, 1)
+    out = paired_comparison(y, p, worse, groups, "multilabel", ["common", "rare"], n_boot=200, seed=1)
+    delta = out["delta"]["macro_auc"]
+    expected = roc_auc_score(y, p, average="macro") - roc_auc_score(y, worse, average="macro")
+    assert delta["estimate"] == pytest.approx(expected)
+    assert out["per_class_auc_delta"]["rare"] == pytest.approx(
+        roc_auc_score(y[:, 1], p[:, 1]) - roc_auc_score(y[:, 1], worse[:, 1])
+    )
+    assert delta["n_valid"] < 200 and delta["low"] <= delta["estimate"] <= delta["high"]
+    same = paired_comparison(y, p, p, groups, "multilabel", ["common", "rare"], n_boot=100)
+    assert same["delta"]["macro_auc"]["low"] == same["delta"]["macro_auc"]["high"] == 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from climbflow.config import PromotionConfig
-from climbflow.registry.gate import Evidence, broken, evaluate_gate, gain
+from climbflow.registry.gate import Evidence, Paired, broken, evaluate_gate, gain
 
 SPLIT = "a" * 64
 METRICS = {"macro_auc": 0.80, "sensitivity": 0.70, "specificity": 0.75, "f1": 0.60, "accuracy": 0.72}
@@ -27,7 +27,8 @@ def names(rules):
     return [r.name for r in broken(rules)]
 
 
-CFG = PromotionConfig(min_improvement=0.01, max_regression=0.02, max_subtask_regression=0.03)
+# recorded point estimates (gate_on: point); the paired lower-bound gate (the default) is tested below
+CFG = PromotionConfig(gate_on="point", min_improvement=0.01, max_regression=0.02, max_subtask_regression=0.03)
 CHAMPION = ev("1")
 
 
@@ -37,6 +38,7 @@ def test_better_challenger_passes_every_rule():
     assert names(rules) == []
     assert {r.name for r in rules} == {
         "validation_passed",
+        "not_below_chance",
         "same_test_split",
         "primary_improvement",
         "secondary_regression",
@@ -53,6 +55,9 @@ def test_worse_or_too_small_improvement_is_refused():
     small = evaluate_gate(CFG, ev(metrics=METRICS | {"macro_auc": 0.805}), CHAMPION)
     assert names(small) == ["primary_improvement"]
     assert "0.8050" in broken(small)[0].detail and "min_improvement 0.01" in broken(small)[0].detail
+    # a tie never passes, even with min_improvement 0
+    tie = evaluate_gate(CFG.model_copy(update={"min_improvement": 0.0}), ev(), CHAMPION)
+    assert names(tie) == ["primary_improvement"]
 
 
 def test_secondary_metric_regression_is_refused():
@@ -89,7 +94,7 @@ def test_different_or_missing_test_split_is_refused():
 def test_no_champion_checks_absolute_floors():
     cfg = CFG.model_copy(update={"floors": {"macro_auc": 0.75, "f1": 0.65}})
     rules = evaluate_gate(cfg, ev(), None)
-    assert [r.name for r in rules] == ["validation_passed", "floor", "floor"]
+    assert [r.name for r in rules] == ["validation_passed", "not_below_chance", "floor", "floor"]
     assert names(rules) == ["floor"] and "f1" in broken(rules)[0].detail
     assert names(evaluate_gate(cfg, ev(metrics=METRICS | {"f1": 0.7}), None)) == []
     # no floor applies to the recorded metrics: refused, not waved through
@@ -98,7 +103,7 @@ def test_no_champion_checks_absolute_floors():
 
 
 def test_lower_is_better_metrics_for_regression():
-    cfg = PromotionConfig(min_improvement=0.1, max_regression=0.05, floors={"mae": 2.0})
+    cfg = PromotionConfig(gate_on="point", min_improvement=0.1, max_regression=0.05, floors={"mae": 2.0})
     reg = {"mae": 1.5, "rmse": 2.0, "r2": 0.5, "pearson_r": 0.7}
     champ = Evidence("1", "regression", reg, {}, "passed", SPLIT)
     better = Evidence("2", "regression", reg | {"mae": 1.3}, {}, "passed", SPLIT)
@@ -126,16 +131,12 @@ def test_evidence_from_version_tags():
     e = Evidence.from_tags("3", tags)
     assert e.metrics["macro_auc"] == 0.81 and e.subtasks == {"MI": 0.7}
     assert (e.version, e.validation, e.test_split_hash) == ("3", "passed", SPLIT)
-    # a NaN metric is never compared
+    # a NaN secondary metric fails closed (it used to be skipped)
     champ = ev("1", metrics={"macro_auc": 0.8, "f1": 0.9}, subtasks={})
-    assert (
-        names(
-            evaluate_gate(
-                CFG, e.__class__(**{**e.__dict__, "metrics": {"macro_auc": 0.9, "f1": float("nan")}}), champ
-            )
-        )
-        == []
-    )
+    cfg = CFG.model_copy(update={"secondary_metrics": ["f1"]})
+    nan_f1 = e.__class__(**{**e.__dict__, "metrics": {"macro_auc": 0.9, "f1": float("nan")}})
+    rules = evaluate_gate(cfg, nan_f1, champ)
+    assert names(rules) == ["secondary_regression"] and "f1" in broken(rules)[0].detail
 
 
 def test_force_overrides_a_failed_gate_only_with_a_reason():
@@ -152,3 +153,95 @@ def test_force_overrides_a_failed_gate_only_with_a_reason():
     assert settle(passing, force=True, reason="x") == (True, True, False)
     same = [Rule("not_already_champion", False, "already champion")]
     assert settle(same, force=True, reason="x") == (False, False, False)
+
+
+# --- issue 13: paired lower-bound gate, fail closed, below chance, re-scored champion ---------------------------
+
+LB = PromotionConfig(max_regression=0.02, max_subtask_regression=0.03)  # defaults: gate_on lower_bound, > 0.0
+
+
+def paired(delta_auc=(0.03, 0.01, 0.05), rescored=False, leaked=0, n_valid=1000, per_class=None, **metrics):
+    est, low, high = delta_auc
+    champ = dict(METRICS)
+    chal = METRICS | {"macro_auc": METRICS["macro_auc"] + est} | metrics
+    delta = {
+        k: {"estimate": chal[k] - champ[k], "low": chal[k] - champ[k] - 0.01, "high": chal[k] - champ[k] + 0.01,
+            "n_valid": n_valid, "n_boot": 1000}
+        for k in METRICS
+    }
+    delta["macro_auc"] |= {"estimate": est, "low": low, "high": high}
+    return Paired(
+        split_hash="b" * 64 if rescored else SPLIT,
+        n_patients=50,
+        challenger=chal,
+        champion=champ,
+        delta=delta,
+        per_class_auc_delta={"NORM": 0.01, "MI": 0.0} if per_class is None else per_class,
+        champion_rescored=rescored,
+        leaked_patients=leaked,
+        n_boot=1000,
+    )
+
+
+def test_default_gate_needs_the_paired_lower_bound_above_zero():
+    assert PromotionConfig().gate_on == "lower_bound" and PromotionConfig().min_delta_lower_bound == 0.0
+    better = ev(metrics=METRICS | {"macro_auc": 0.9})
+    assert names(evaluate_gate(LB, better, CHAMPION, paired())) == []
+    rule = next(r for r in evaluate_gate(LB, better, CHAMPION, paired()) if r.name == "primary_improvement")
+    assert rule.delta["low"] == 0.01 and "[95% CI +0.0100, +0.0500]" in rule.detail
+    # a better point estimate whose CI spans 0 (noise), and an exact tie: refused
+    noisy = evaluate_gate(LB, better, CHAMPION, paired((0.03, -0.01, 0.07)))
+    assert names(noisy) == ["primary_improvement"] and "<= min_delta_lower_bound 0.0" in broken(noisy)[0].detail
+    assert names(evaluate_gate(LB, better, CHAMPION, paired((0.0, 0.0, 0.0)))) == ["primary_improvement"]
+    # no paired comparison available: fail closed, not a point-estimate fallback
+    closed = evaluate_gate(LB, better, CHAMPION, None, "champion model not loadable")
+    assert names(closed) == ["primary_improvement"] and "champion model not loadable" in broken(closed)[0].detail
+    # too many invalid replicates: the CI is not trusted
+    assert names(evaluate_gate(LB, better, CHAMPION, paired(n_valid=500))) == ["primary_improvement"]
+
+
+def test_lower_is_better_gain_swaps_the_bounds():
+    from climbflow.registry.gate import signed_interval
+
+    raw = {"estimate": -0.2, "low": -0.3, "high": -0.1, "n_valid": 10, "n_boot": 10}  # challenger mae lower
+    assert signed_interval("mae", raw) | {} == raw | {"estimate": 0.2, "low": 0.1, "high": 0.3}
+    assert signed_interval("macro_auc", raw) == raw
+
+
+def test_nan_paired_values_fail_closed():
+    better = ev(metrics=METRICS | {"macro_auc": 0.9})
+    rules = evaluate_gate(LB, better, CHAMPION, paired(sensitivity=float("nan")))
+    assert names(rules) == ["secondary_regression"] and "sensitivity" in broken(rules)[0].detail
+    rules = evaluate_gate(LB, better, CHAMPION, paired(per_class={"NORM": float("nan"), "MI": 0.0}))
+    assert names(rules) == ["subtask_regression"] and "NORM" in broken(rules)[0].detail
+    # recorded per-class AUC of the champion missing on the challenger: fail closed too
+    gone = ev(metrics=METRICS | {"macro_auc": 0.9}, subtasks={"NORM": 0.85, "STTC": 0.8})
+    assert names(evaluate_gate(CFG, gone, CHAMPION)) == ["subtask_regression"]
+
+
+def test_champion_rescored_on_the_challengers_split_is_comparable_unless_patients_leak():
+    better = ev(metrics=METRICS | {"macro_auc": 0.9}, split="b" * 64)
+    rules = evaluate_gate(LB, better, CHAMPION, paired(rescored=True))
+    assert names(rules) == []
+    split = next(r for r in rules if r.name == "same_test_split")
+    assert "re-scored on the challenger's test split" in split.detail
+    assert names(evaluate_gate(LB, better, CHAMPION, paired(rescored=True, leaked=3))) == ["same_test_split"]
+    assert names(evaluate_gate(LB, better, CHAMPION, paired(rescored=True, leaked=None))) == ["same_test_split"]
+    failed = evaluate_gate(LB, better, CHAMPION, None, "no store")
+    assert names(failed) == ["same_test_split", "primary_improvement"] and "no store" in broken(failed)[0].detail
+
+
+def test_below_chance_challenger_is_refused_even_without_a_champion():
+    from climbflow.registry.gate import Evidence
+
+    bad = Evidence.from_tags("1", {"climb.metric.macro_auc": "0.347", "climb.quality": "below_chance",
+                                   "climb.validation": "passed", "climb.task": "multilabel"})
+    assert bad.quality == "below_chance"
+    assert names(evaluate_gate(CFG.model_copy(update={"floors": {"macro_auc": 0.3}}), bad, None)) == [
+        "not_below_chance"
+    ]
+    better_but_bad = ev(metrics=METRICS | {"macro_auc": 0.9})
+    better_but_bad = better_but_bad.__class__(**{**better_but_bad.__dict__, "quality": "below_chance"})
+    assert names(evaluate_gate(LB, better_but_bad, CHAMPION, paired())) == ["not_below_chance"]
+    relaxed = LB.model_copy(update={"refuse_below_chance": False})
+    assert names(evaluate_gate(relaxed, better_but_bad, CHAMPION, paired())) == []
