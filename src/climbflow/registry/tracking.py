@@ -36,6 +36,7 @@ HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
 }
 _reachable: set[str] = set()
+_set_by_us: set[str] = set()  # tracking URIs this process exported via mlflow.set_tracking_uri
 
 
 class TrackingUnavailable(StageFailed):
@@ -45,7 +46,10 @@ class TrackingUnavailable(StageFailed):
 def tracking_uri(params: Params) -> str:
     """``workspace.tracking_uri``, else ``$MLFLOW_TRACKING_URI`` (a cluster's ConfigMap sets it), else the
     embedded sqlite database in the workspace. A workspace shared by pods (``s3://``) needs a server."""
-    uri = params.workspace.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env and env in _set_by_us:  # mlflow.set_tracking_uri exports it: another workspace's, not the user's
+        env = None
+    uri = params.workspace.tracking_uri or env
     ws = Workspace.from_params(params)
     if uri:
         return uri
@@ -78,6 +82,8 @@ def _client(params: Params):
     Workspace.from_params(params).local_root.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(params)
     check_reachable(uri)
+    if os.environ.get("MLFLOW_TRACKING_URI") != uri:
+        _set_by_us.add(uri)
     mlflow.set_tracking_uri(uri)
     return mlflow, MlflowClient(uri)
 
