@@ -26,7 +26,13 @@ def build(params: Params):
         actor: str = "kubeflow-ui",
     ):
         cfg = configure_task(
-            params, d["pretrain_epochs"], d["finetune_epochs"], d["batch_size"], overrides, d["gpu_count"]
+            params,
+            d["pretrain_epochs"],
+            d["finetune_epochs"],
+            d["batch_size"],
+            overrides,
+            d["gpu_count"],
+            d["gpu_type"],
         )
         for target in targets:
             gate = comp["promote"](

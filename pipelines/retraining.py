@@ -28,16 +28,20 @@ def build(params: Params):
         pretrain_epochs: int = d["pretrain_epochs"],
         finetune_epochs: int = d["finetune_epochs"],
         batch_size: int = d["batch_size"],
-        gpu_count: int = d["gpu_count"],
-        gpu_type: str = d["gpu_type"],
         overrides: dict = {},  # noqa: B006 - dotted params keys, e.g. gate thresholds
         force: bool = False,
         actor: str = "kubeflow-recurring-run",
     ):
-        cfg = configure_task(params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count)
+        # GPUs per task come from params.yaml (cluster.gpu_count / accelerator_type), not from run parameters:
+        # kfp 2.17's compiler does not pass a parameter used only as an accelerator setting into the dsl.If
+        # branch, so the backend could not resolve it there (tests/pipelines checks every branch's inputs)
+        gpu_count, gpu_type = d["gpu_count"], d["gpu_type"]
+        cfg = configure_task(
+            params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count, gpu_type
+        )
         decided = comp["plan"](params_json=cfg.output, force=force).set_display_name("plan")
         cpu_task(decided, params.cluster)
-        with dsl.If(decided.outputs["changed"] == True, name="data-changed"):  # noqa: E712 - KFP condition
+        with dsl.If(decided.outputs["Output"] == True, name="data-changed"):  # noqa: E712 - KFP condition
             evaluations = training_steps(
                 params, params_constant(params), cfg.output, tracking_json, datasets, gpu_count, gpu_type
             )

@@ -38,7 +38,9 @@ def ui_defaults(params: Params) -> dict[str, Any]:
     }
 
 
-def configure_task(params: Params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count):
+def configure_task(
+    params: Params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count, gpu_type
+):
     """The ``configure`` task: the UI's parameters applied to the params constant (its output: cfg_json)."""
     comp = images(params)
     task = comp["configure"](
@@ -48,6 +50,7 @@ def configure_task(params: Params, pretrain_epochs, finetune_epochs, batch_size,
         batch_size=batch_size,
         overrides=overrides,
         gpu_count=gpu_count,
+        gpu_type=gpu_type,
     ).set_display_name("configure")
     return cpu_task(task, params.cluster)
 
@@ -172,10 +175,21 @@ def build(params: Params):
         gpu_type: str = d["gpu_type"],
         overrides: dict = {},  # noqa: B006 - dotted params keys -> values, e.g. {"finetune.lr": 0.0005}
     ):
-        cfg = configure_task(params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count)
-        # the data stages get the params constant (see training_steps), the training stages configure's output
-        training_steps(
-            params, params_constant(params), cfg.output, tracking_json, datasets, gpu_count, gpu_type
+        # closes the parent MLflow run with the run's final state, also when a task failed (a climb run's
+        # driver closes its own instead: it passes tracking_json)
+        finish = images(params)["finish_pipeline_run"](
+            params_json=params_constant(params),
+            tracking_json=tracking_json,
+            pipeline_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER,
         )
+        cpu_task(finish.set_display_name("finish MLflow run"), params.cluster)
+        with dsl.ExitHandler(finish, name="tracked"):
+            cfg = configure_task(
+                params, pretrain_epochs, finetune_epochs, batch_size, overrides, gpu_count, gpu_type
+            )
+            # the data stages get the params constant (see training_steps), the training stages configure's output
+            training_steps(
+                params, params_constant(params), cfg.output, tracking_json, datasets, gpu_count, gpu_type
+            )
 
     return training

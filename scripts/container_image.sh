@@ -56,8 +56,14 @@ if [ -n "$links" ] && [ -d "$links" ]; then
 fi
 say "building $TAG (docker/Dockerfile, target cpu)"
 start=$SECONDS
-podman build --pull=never --network host "${mounts[@]}" "${build_args[@]}" --target cpu \
+log="$(mktemp /tmp/climb-image-build.XXXXXX.log)"
+if ! podman build --pull=never --network host "${mounts[@]}" "${build_args[@]}" --target cpu \
   --label "org.opencontainers.image.revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
-  -t "$TAG" -f docker/Dockerfile . >&2
+  -t "$TAG" -f docker/Dockerfile . >"$log" 2>&1; then
+  tail -n 60 "$log" >&2
+  say "build failed (full log: $log)"
+  exit 1
+fi
+rm -f "$log"
 say "built $TAG in $((SECONDS - start)) s ($(podman image inspect "$TAG" --format '{{.Size}}' | numfmt --to=iec) )"
 echo "$TAG"

@@ -15,6 +15,18 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CLIMBFLOW_NUM_THREADS", "1")
 
 
+@pytest.fixture(autouse=True)
+def _no_tracking_uri_leaks():
+    """``mlflow.set_tracking_uri`` (called by tests) exports ``$MLFLOW_TRACKING_URI``, which climbflow honours as
+    the user's setting: restore it after each test so one test's database never becomes the next one's."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory) -> Path:
     """Small PTB-XL and CheXpert copies in their real layouts (shared, read-only for tests)."""

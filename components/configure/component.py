@@ -15,23 +15,21 @@ def configure(
     batch_size: int,
     overrides: dict,
     gpu_count: int,
+    gpu_type: str,
 ) -> str:
-    """The validated params JSON with the UI's parameters applied (a bad key or value fails the run).
-
-    ``gpu_count`` is the GPU limit of the GPU pods: pretrain trains on that many devices (DDP when more than
-    one; 0 = CPU, one process). Finetune trains on one device. ``overrides`` are applied last and win.
-    """
+    """The validated params JSON with the run's parameters applied (a bad key or value fails the run):
+    :func:`climbflow.config.apply_run_parameters`."""
     import json
 
-    from climbflow.config import apply_override, parse
+    from climbflow.config import apply_run_parameters
 
-    data = json.loads(params_json)
-    apply_override(data, "pretrain.epochs", pretrain_epochs)
-    apply_override(data, "finetune.epochs", finetune_epochs)
-    apply_override(data, "pretrain.batch_size", batch_size)
-    apply_override(data, "finetune.batch_size", batch_size)
-    apply_override(data, "pretrain.devices", max(int(gpu_count), 1))
-    apply_override(data, "pretrain.strategy", "ddp" if gpu_count > 1 else "auto")
-    for key, value in sorted((overrides or {}).items()):
-        apply_override(data, key, value)
-    return json.dumps(parse(data, origin="pipeline parameters").to_dict(), sort_keys=True)
+    params = apply_run_parameters(
+        json.loads(params_json),
+        pretrain_epochs=pretrain_epochs,
+        finetune_epochs=finetune_epochs,
+        batch_size=batch_size,
+        gpu_count=gpu_count,
+        gpu_type=gpu_type,
+        overrides=overrides,
+    )
+    return json.dumps(params.to_dict(), sort_keys=True)

@@ -13,7 +13,8 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def evaluate(
     params_json: str,
-    tracking_json: str, pipeline_run_id: str,
+    tracking_json: str,
+    pipeline_run_id: str,
     target: str,
     model: str,
     standardized: List[str],
@@ -26,7 +27,13 @@ def evaluate(
     from climbflow.stages import execute_json
 
     uri = execute_json(
-        "evaluate", params_json, tracking_json, pipeline_run_id=pipeline_run_id, target=target, model=model, standardized=standardized
+        "evaluate",
+        params_json,
+        tracking_json,
+        pipeline_run_id=pipeline_run_id,
+        target=target,
+        model=model,
+        standardized=standardized,
     )
 
     # --- Kubeflow UI artifacts: copied from what the stage wrote (no computation here) ---

@@ -7,7 +7,12 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def finetune(
-    params_json: str, tracking_json: str, pipeline_run_id: str, target: str, pretrained: str, standardized: list[str]
+    params_json: str,
+    tracking_json: str,
+    pipeline_run_id: str,
+    target: str,
+    pretrained: str,
+    standardized: list[str],
 ) -> str:
     """Finetune the pretrained encoder on one target dataset; returns the model URI."""
     from climbflow.stages import execute_json
@@ -15,7 +20,8 @@ def finetune(
     return execute_json(
         "finetune",
         params_json,
-        tracking_json, pipeline_run_id=pipeline_run_id,
+        tracking_json,
+        pipeline_run_id=pipeline_run_id,
         target=target,
         pretrained=pretrained,
         standardized=standardized,

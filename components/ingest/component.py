@@ -10,4 +10,6 @@ def ingest(params_json: str, tracking_json: str, pipeline_run_id: str, dataset: 
     """Snapshot a raw dataset copy (folder or s3:// prefix) into the raw store; returns the snapshot URI."""
     from climbflow.stages import execute_json
 
-    return execute_json("ingest", params_json, tracking_json, pipeline_run_id=pipeline_run_id, dataset=dataset)
+    return execute_json(
+        "ingest", params_json, tracking_json, pipeline_run_id=pipeline_run_id, dataset=dataset
+    )

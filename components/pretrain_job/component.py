@@ -11,7 +11,9 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def pretrain_job(params_json: str, tracking_json: str, pipeline_run_id: str, modality: str, standardized: List[str]) -> str:
+def pretrain_job(
+    params_json: str, tracking_json: str, pipeline_run_id: str, modality: str, standardized: List[str]
+) -> str:
     """Run pretraining of ``modality`` as a PyTorchJob; returns the pretrain output URI."""
     import json
 
@@ -27,5 +29,10 @@ def pretrain_job(params_json: str, tracking_json: str, pipeline_run_id: str, mod
         delete_on_finish=job["delete_on_finish"],
     )
     return execute_json(
-        "pretrain", json.dumps(params), tracking_json, pipeline_run_id=pipeline_run_id, modality=modality, standardized=list(standardized)
+        "pretrain",
+        json.dumps(params),
+        tracking_json,
+        pipeline_run_id=pipeline_run_id,
+        modality=modality,
+        standardized=list(standardized),
     )

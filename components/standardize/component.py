@@ -6,10 +6,18 @@ from components import IMAGE
 
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
-def standardize(params_json: str, tracking_json: str, pipeline_run_id: str, dataset: str, snapshot: str, validation: str) -> str:
+def standardize(
+    params_json: str, tracking_json: str, pipeline_run_id: str, dataset: str, snapshot: str, validation: str
+) -> str:
     """Write the standardized, DVC-versioned store of a validated snapshot; returns its URI."""
     from climbflow.stages import execute_json
 
     return execute_json(
-        "standardize", params_json, tracking_json, pipeline_run_id=pipeline_run_id, dataset=dataset, snapshot=snapshot, validation=validation
+        "standardize",
+        params_json,
+        tracking_json,
+        pipeline_run_id=pipeline_run_id,
+        dataset=dataset,
+        snapshot=snapshot,
+        validation=validation,
     )

@@ -9,7 +9,13 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def standardize_merge(
-    params_json: str, tracking_json: str, pipeline_run_id: str, dataset: str, snapshot: str, validation: str, parts: List[str]
+    params_json: str,
+    tracking_json: str,
+    pipeline_run_id: str,
+    dataset: str,
+    snapshot: str,
+    validation: str,
+    parts: List[str],
 ) -> str:
     """Merge the range parts into the DVC-versioned store; returns its URI."""
     from climbflow.stages import execute_json
@@ -17,7 +23,8 @@ def standardize_merge(
     return execute_json(
         "standardize_merge",
         params_json,
-        tracking_json, pipeline_run_id=pipeline_run_id,
+        tracking_json,
+        pipeline_run_id=pipeline_run_id,
         dataset=dataset,
         snapshot=snapshot,
         validation=validation,

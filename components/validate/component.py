@@ -9,12 +9,24 @@ from components import IMAGE
 
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def validate(
-    params_json: str, tracking_json: str, pipeline_run_id: str, dataset: str, snapshot: str, summary: Output[Markdown]
+    params_json: str,
+    tracking_json: str,
+    pipeline_run_id: str,
+    dataset: str,
+    snapshot: str,
+    summary: Output[Markdown],
 ) -> str:
     """Great Expectations suites on a snapshot; fails closed. Returns the validation report URI."""
     from climbflow.stages import execute_json
 
-    uri = execute_json("validate", params_json, tracking_json, pipeline_run_id=pipeline_run_id, dataset=dataset, snapshot=snapshot)
+    uri = execute_json(
+        "validate",
+        params_json,
+        tracking_json,
+        pipeline_run_id=pipeline_run_id,
+        dataset=dataset,
+        snapshot=snapshot,
+    )
 
     # --- Kubeflow UI artifact: the stage's human summary ---
     from climbflow.stages.base import read_report

@@ -231,9 +231,8 @@ def compile_(
     ] = Path("pipelines/compiled"),
 ) -> None:
     """Compile the training, retraining and promotion pipelines to YAML (upload them in the Kubeflow UI)."""
-    from climbflow.pipeline_runner import compile_all
-
     from climbflow.cli_cluster import warn_unshared
+    from climbflow.pipeline_runner import compile_all
 
     cfg = _load(params, resolve=False)  # paths stay as written: they are resolved where the pipeline runs
     warn_unshared(cfg)

@@ -140,20 +140,6 @@ def warn_unshared(cfg: Any) -> None:
         )
 
 
-def enable_caching_everywhere(path: Path) -> None:
-    """Turn KFP caching on for every task of the compiled YAML, sub-DAGs included (the pipelines compile with
-    it off, and kfp.Client's ``enable_caching`` rewrites the root DAG's tasks only)."""
-    import yaml
-
-    docs = list(yaml.safe_load_all(path.read_text()))
-    spec = docs[0]
-    for comp in [spec["root"], *spec.get("components", {}).values()]:
-        for task in comp.get("dag", {}).get("tasks", {}).values():
-            if "executorLabel" in spec["components"][task["componentRef"]["name"]]:
-                task["cachingOptions"] = {"enableCache": True}
-    path.write_text(yaml.safe_dump_all(docs, sort_keys=True))
-
-
 def compiled(
     params: Path, pipeline: str, directory: Path, enable_caching: bool = False
 ) -> tuple[Path, dict[str, Any], Any]:
@@ -173,6 +159,8 @@ def compiled(
     refuse_unshared(cfg)
     path = compile_training(cfg, directory / f"{pipeline}.yaml", pipeline)
     if enable_caching:
+        from climbflow.pipeline_runner import enable_caching_everywhere
+
         enable_caching_everywhere(path)
     return path, next(yaml.safe_load_all(path.read_text())), cfg
 

@@ -65,8 +65,10 @@ def _print_decision(decision) -> None:
     console.print(table)
     paired = getattr(decision, "paired", None)
     if paired:
-        how = "champion re-scored on the challenger's test split" if paired.get("champion_rescored") else (
-            "both scored on the shared test split"
+        how = (
+            "champion re-scored on the challenger's test split"
+            if paired.get("champion_rescored")
+            else ("both scored on the shared test split")
         )
         console.print(
             f"paired comparison: {how}, {paired['n_patients']} patients, {paired['n_boot']} bootstrap replicates"

@@ -291,7 +291,8 @@ class PromotionConfig(Section):
         "gain's point estimate must be > 0 and >= min_improvement",
     )
     min_delta_lower_bound: float = Field(
-        0.0, description="gate_on lower_bound: the CI's lower bound of the gain must be > this (a tie never passes)"
+        0.0,
+        description="gate_on lower_bound: the CI's lower bound of the gain must be > this (a tie never passes)",
     )
     bootstrap: int = Field(
         1000, ge=50, description="patient-level bootstrap replicates of the paired challenger - champion gain"
@@ -306,7 +307,9 @@ class PromotionConfig(Section):
         True, description="refuse a challenger tagged climb.quality=below_chance (its CI lies below chance)"
     )
     min_improvement: float = Field(
-        0.0, ge=0.0, description="gate_on point: the primary metric must beat the champion's by at least this much"
+        0.0,
+        ge=0.0,
+        description="gate_on point: the primary metric must beat the champion's by at least this much",
     )
     max_regression: float = Field(
         0.02, ge=0.0, description="largest allowed drop of any secondary headline metric vs the champion"
@@ -591,3 +594,32 @@ def apply_override(data: dict[str, Any], dotted: str, value: Any) -> None:
         if not isinstance(node, dict):
             raise ConfigError(f"override {dotted}: {part} is not a mapping")
     node[leaf] = value
+
+
+def apply_run_parameters(
+    data: dict[str, Any],
+    *,
+    pretrain_epochs: int,
+    finetune_epochs: int,
+    batch_size: int,
+    gpu_count: int,
+    gpu_type: str | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Params:
+    """The params of one pipeline run: ``data`` (the compiled params) with the run form's typed parameters
+    applied, then the dotted ``overrides`` (which win). ``gpu_count`` is the GPU limit of the GPU pods: pretrain
+    trains on that many devices (DDP when more than one; 0 = CPU, one process); finetune trains on one device.
+    Both GPU values are recorded in ``cluster`` (what the run's pods got). A bad key or value raises
+    :class:`ConfigError` naming it."""
+    apply_override(data, "pretrain.epochs", pretrain_epochs)
+    apply_override(data, "finetune.epochs", finetune_epochs)
+    apply_override(data, "pretrain.batch_size", batch_size)
+    apply_override(data, "finetune.batch_size", batch_size)
+    apply_override(data, "pretrain.devices", max(int(gpu_count), 1))
+    apply_override(data, "pretrain.strategy", "ddp" if int(gpu_count) > 1 else "auto")
+    apply_override(data, "cluster.gpu_count", int(gpu_count))
+    if gpu_type:
+        apply_override(data, "cluster.accelerator_type", gpu_type)
+    for key, value in sorted((overrides or {}).items()):
+        apply_override(data, key, value)
+    return parse(data, origin="pipeline parameters")

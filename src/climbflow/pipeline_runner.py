@@ -55,14 +55,29 @@ def compile_all(params: Params, out_dir: Path) -> list[Path]:
     return [compile_training(params, Path(out_dir) / f"{name}.yaml", name) for name in PIPELINES]
 
 
+def enable_caching_everywhere(path: Path) -> None:
+    """Turn KFP caching on for every task of the compiled YAML, sub-DAGs included (the pipelines compile with
+    it off, and kfp.Client's ``enable_caching`` rewrites the root DAG's tasks only)."""
+    import yaml
+
+    docs = list(yaml.safe_load_all(path.read_text()))
+    spec = docs[0]
+    for comp in [spec["root"], *spec.get("components", {}).values()]:
+        for task in comp.get("dag", {}).get("tasks", {}).values():
+            if "executorLabel" in spec["components"][task["componentRef"]["name"]]:
+                task["cachingOptions"] = {"enableCache": True}
+    path.write_text(yaml.safe_dump_all(docs, sort_keys=True))
+
+
 def resolve_paths(params: Params, base: Path) -> Params:
     """Make the workspace root and local dataset sources absolute (components run in other directories)."""
     from climbflow.config import parse
     from climbflow.store.uri import is_s3
 
     data = params.to_dict()
-    root = Path(data["workspace"]["root"])
-    data["workspace"]["root"] = str(root if root.is_absolute() else (base / root).resolve())
+    root = data["workspace"]["root"]
+    if not is_s3(root):  # an s3:// workspace is shared as is
+        data["workspace"]["root"] = str(Path(root) if Path(root).is_absolute() else (base / root).resolve())
     for ds in data["datasets"].values():
         src = ds["source"]
         if not is_s3(src) and not Path(src).is_absolute():

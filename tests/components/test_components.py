@@ -68,6 +68,7 @@ def test_configure_applies_the_ui_parameters_and_rejects_bad_keys(params_factory
             batch_size=7,
             overrides={"finetune.lr": 0.0005},
             gpu_count=1,
+            gpu_type="nvidia.com/gpu",
         )
     )
     assert (out["pretrain"]["epochs"], out["finetune"]["epochs"], out["finetune"]["batch_size"]) == (3, 2, 7)
@@ -80,6 +81,7 @@ def test_configure_applies_the_ui_parameters_and_rejects_bad_keys(params_factory
             batch_size=7,
             overrides={"finetune.lrr": 1},
             gpu_count=1,
+            gpu_type="nvidia.com/gpu",
         )
 
 
@@ -106,9 +108,13 @@ def test_configure_trains_pretrain_on_every_gpu_of_the_pod(
             batch_size=4,
             overrides=overrides,
             gpu_count=gpu_count,
+            gpu_type="nvidia.com/mig-1g.10gb",
         )
     )
     assert (out["pretrain"]["devices"], out["pretrain"]["strategy"]) == expected
+    # what the run's pods got is recorded in the run's params (MLflow logs them: lineage)
+    assert out["cluster"]["gpu_count"] == gpu_count
+    assert out["cluster"]["accelerator_type"] == "nvidia.com/mig-1g.10gb"
     assert out["pretrain"]["num_nodes"] == 1
 
 
@@ -132,7 +138,11 @@ def test_component_runs_under_kfp_local(sample_root, params_factory, tmp_path):
     report = read_report(task.output)
     assert report["dataset"] == "chexpert" and report["n_files"] > 100
     val = _component("validate")(
-        params_json=json.dumps(params.to_dict()), tracking_json="", pipeline_run_id="", dataset="chexpert", snapshot=task.output
+        params_json=json.dumps(params.to_dict()),
+        tracking_json="",
+        pipeline_run_id="",
+        dataset="chexpert",
+        snapshot=task.output,
     )
     assert read_report(val.outputs["Output"])["passed"] is True
     summary = Path(val.outputs["summary"].path).read_text()

@@ -8,17 +8,23 @@ Where podman is missing the tier is skipped with the reason, except in CI (``$CI
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import free_port, s3_server, stop, wait_http  # noqa: F401 - fixture reuse
+from tests.integration.conftest import (  # noqa: F401 - s3_server: the fixture, reused
+    free_port,
+    running_mlflow_server,
+    s3_server,
+    stop,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -92,50 +98,75 @@ def postgres():
     as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     if as_pg:
         shutil.chown(root, "postgres", "postgres")
-    subprocess.run([*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [*as_pg, str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
     log = root / "postgres.log"
     subprocess.run(
-        [*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o",
-         f"-p {port} -h 127.0.0.1 -k {root}", "start"],
-        check=True, capture_output=True,
+        [
+            *as_pg,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {port} -h 127.0.0.1 -k {root}",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
-        subprocess.run([*as_pg, str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                        "mlflow"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                *as_pg,
+                str(PG_BIN / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "mlflow",
+            ],
+            check=True,
+            capture_output=True,
+        )
         yield f"postgresql://postgres@127.0.0.1:{port}/mlflow"
     finally:
-        subprocess.run([*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*as_pg, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def mlflow_on_postgres(postgres, s3_server, tmp_path_factory):
+def mlflow_on_postgres(postgres, s3_server, tmp_path_factory):  # noqa: F811 - the imported fixture
     """A real `mlflow server` on PostgreSQL with artifacts proxied to S3 (as the k8s Deployment runs it)."""
     bucket = s3_server.make_bucket("climb-mlflow")
-    port = free_port()
     root = tmp_path_factory.mktemp("mlflow-pg")
-    env = {**os.environ, **s3_server.env(), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-           "MLFLOW_DISABLE_TELEMETRY": "true"}
-    log = root / "mlflow.log"
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", "1", "--backend-store-uri", postgres,
-           "--artifacts-destination", f"s3://{bucket}/artifacts", "--serve-artifacts"]
-    with open(log, "w") as fh:
-        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/health", 180, proc, log)
+    with running_mlflow_server(postgres, f"s3://{bucket}/artifacts", root, s3_server.env()) as url:
         yield url
+
+
+@contextlib.contextmanager
+def new_pipeline_root() -> Iterator[Path]:
+    """A KFP pipeline root: the one folder kfp mounts into every task container, writable by uid 10001."""
+    root = Path(tempfile.mkdtemp(prefix="climb-kfp-root-", dir="/var/tmp"))
+    os.chown(root, TASK_UID, TASK_UID) if os.geteuid() == 0 else root.chmod(0o777)
+    try:
+        yield root
     finally:
-        stop(proc)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
 def pipeline_root():
-    """The KFP pipeline root: the one folder kfp mounts into every task container, writable by uid 10001."""
-    root = Path(tempfile.mkdtemp(prefix="climb-kfp-root-", dir="/var/tmp"))
-    os.chown(root, TASK_UID, TASK_UID) if os.geteuid() == 0 else root.chmod(0o777)
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
+    with new_pipeline_root() as root:
+        yield root

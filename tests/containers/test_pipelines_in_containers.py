@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.containers.conftest import REPO, TASK_UID
+from tests.containers.conftest import REPO, TASK_UID, new_pipeline_root
 
 pytestmark = [pytest.mark.integration, pytest.mark.containers]
 DATA_BUCKET, WS_BUCKET = "climb-data", "climb-ws"
@@ -63,7 +63,7 @@ def cluster(component_image, s3_server, mlflow_on_postgres, tmp_path_factory):
         "CLIMB_SCRATCH": "/tmp/climb-scratch",  # the pod's own scratch (emptyDir on a cluster)
         "CLIMBFLOW_NUM_THREADS": "1",
     }
-    return {"image": component_image, "env": env, "sample": sample}
+    return {"image": component_image, "env": env, "sample": sample, "s3": s3_server}
 
 
 def _run(pipeline_module: str, params, cluster, pipeline_root: Path, monkeypatch, **arguments):
@@ -124,20 +124,15 @@ def _parent_runs(client):
 @pytest.fixture(scope="module")
 def trained(cluster):
     """The training pipeline run once, as a run triggered from the Kubeflow UI (no tracking argument)."""
-    import os
-    import tempfile
-
     from _pytest.monkeypatch import MonkeyPatch
 
-    pipeline_root = Path(tempfile.mkdtemp(prefix="climb-kfp-root-", dir="/var/tmp"))
-    os.chown(pipeline_root, TASK_UID, TASK_UID)
     mp = MonkeyPatch()
-    try:
-        params = _params(cluster["image"])
-        records = _run("training", params, cluster, pipeline_root, mp)
-        yield params, records, pipeline_root
-    finally:
-        mp.undo()
+    with new_pipeline_root() as pipeline_root:
+        try:
+            params = _params(cluster["image"])
+            yield params, _run("training", params, cluster, pipeline_root, mp), pipeline_root
+        finally:
+            mp.undo()
 
 
 def test_training_pipeline_runs_every_task_in_its_own_container(trained, cluster):
@@ -154,6 +149,7 @@ def test_training_pipeline_is_tracked_and_registers_a_challenger(trained, cluste
     client = _client(cluster)
     parents = _parent_runs(client)
     assert len(parents) == 1, "one parent run per pipeline run, created by the pipeline itself"
+    assert parents[0].info.status == "FINISHED", "the exit handler closes the parent run"
     stages = _stage_runs(client, parents[0].info.run_id)
     assert set(stages) >= {
         ("ingest", "ptbxl"),
@@ -205,10 +201,14 @@ def test_a_failing_task_fails_the_run(cluster, component_image, pipeline_root, m
 
     failed = [r for r in RECORDS if r.exit_code != 0]
     assert failed and any("ingest" in " ".join(r.command) for r in failed)
+    # the exit handler still ran, in its own container, and marked the pipeline's MLflow run as failed
+    assert any("finish_pipeline_run" in " ".join(r.command) and r.exit_code == 0 for r in RECORDS)
+    newest = _parent_runs(_client(cluster))[-1]
+    assert newest.info.status == "FAILED", newest.info
 
 
 def test_promotion_then_scheduled_retraining_sees_new_data(trained, cluster, pipeline_root, monkeypatch):
-    params, first, _ = trained
+    params, _, _ = trained
     # the promotion pipeline makes the first champion (forced and recorded: sample-size floors may refuse it)
     records = _run(
         "promotion", params, cluster, pipeline_root, monkeypatch, force=True, reason="first champion (test)"
@@ -220,46 +220,37 @@ def test_promotion_then_scheduled_retraining_sees_new_data(trained, cluster, pip
     from climbflow import sampledata
 
     bigger = sampledata.write("ptbxl", cluster["sample"].parent / "ptbxl-v2", 130, seed=0)
-    _upload_replace(cluster, bigger)
+    _replace_source(cluster, bigger)
     records = _run("retraining", params, cluster, pipeline_root, monkeypatch)
     _assert_isolated(records, pipeline_root)
-    # kfp.local 2.17 leaves {{$.pipeline_job_uuid}} unresolved inside a dsl.If sub-DAG, so the tasks of this
-    # local retraining run are not tracked (a real backend resolves it); the data it saw is checked on S3
-    snapshots = _published(cluster, "ws/raw/ptbxl/")
-    stores = _published(cluster, "ws/standardized/ptbxl/")
-    assert len(snapshots) == 2, f"the retraining run did not re-ingest the changed source: {snapshots}"
-    assert len(stores) == 2, f"the retraining run did not re-standardize the new snapshot: {stores}"
-    assert champion.version == "1"
-
-
-def _published(cluster, prefix: str) -> list[str]:
-    """The published outputs (those with a report.json) directly under ``prefix`` of the workspace bucket."""
-    import boto3
-
-    env = cluster["env"]
-    client = boto3.client(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
+    parents = _parent_runs(client)
+    children = {p.info.run_id: _stage_runs(client, p.info.run_id) for p in parents}
+    ingested = [children[p.info.run_id] for p in parents if ("ingest", "ptbxl") in children[p.info.run_id]]
+    assert len(ingested) == 2, {p.info.run_name: sorted(children[p.info.run_id]) for p in parents}
+    then, now = ingested
+    # the new snapshot (its plan task ingested it first, so the training steps find it in the stage cache)
+    assert (
+        now[("ingest", "ptbxl")].data.tags["climb.snapshot_id"]
+        != then[("ingest", "ptbxl")].data.tags["climb.snapshot_id"]
     )
-    keys = [o["Key"] for o in client.list_objects_v2(Bucket=WS_BUCKET, Prefix=prefix).get("Contents", [])]
-    return sorted({k[len(prefix) :].split("/")[0] for k in keys if k.endswith("/report.json")})
-
-
-def _upload_replace(cluster, local: Path) -> None:
-    import boto3
-
-    env = cluster["env"]
-    s3 = boto3.resource(
-        "s3",
-        endpoint_url=env["AWS_ENDPOINT_URL"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
+    assert (
+        now[("standardize", "ptbxl")].data.tags["climb.data_version"]
+        != then[("standardize", "ptbxl")].data.tags["climb.data_version"]
     )
-    bucket = s3.Bucket(DATA_BUCKET)
-    bucket.objects.filter(Prefix="ptbxl/").delete()
-    for path in sorted(p for p in local.rglob("*") if p.is_file()):
-        bucket.upload_file(str(path), f"ptbxl/{path.relative_to(local).as_posix()}")
+    assert now[("pretrain", "ecg")].data.tags["climb.cache_hit"] == "false", "retrained on the new data"
+    challenger = client.get_model_version_by_alias("climb-ptbxl", "challenger")
+    assert int(challenger.version) > int(champion.version), "the retraining run registered no new challenger"
+    # the gate ran in its own container: both models scored on the challenger's test split read from S3
+    tags = challenger.tags
+    assert tags.get("climb.promotion.action") == "promote", tags
+    assert "climb.promotion.primary_gain" in tags, tags.get("climb.promotion.message")
+
+
+def _replace_source(cluster, local: Path) -> None:
+    """The dataset at the source changes: every old object goes, the new copy is uploaded."""
+    s3 = cluster["s3"]
+    client = s3.client()
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=DATA_BUCKET, Prefix="ptbxl/"):
+        for obj in page.get("Contents", []):
+            client.delete_object(Bucket=DATA_BUCKET, Key=obj["Key"])
+    _upload(s3, local, "ptbxl")

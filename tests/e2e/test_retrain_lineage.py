@@ -159,7 +159,9 @@ def test_unattended_retrain_promotes_a_better_model_and_gates_out_a_worse_one(tm
         },
     )
     p = str(params)
-    sampledata.write("ptbxl", sample, 500, seed=0, shuffle_labels=True)  # the first champion: a negative control
+    sampledata.write(
+        "ptbxl", sample, 500, seed=0, shuffle_labels=True
+    )  # the first champion: a negative control
     ok(climb("run", "--params", p, registry=False))
     ok(climb("promote", "climb-ptbxl", "--force", "--reason", "e2e: shuffled-label champion", "--params", p))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,15 +164,14 @@ def s3_env(s3_server, monkeypatch):
     return s3_server
 
 
-@pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory, s3_server):
-    """A real `mlflow server` (sqlite backend) whose artifacts live on the SeaweedFS S3 server."""
-    root = tmp_path_factory.mktemp("mlflow")
-    bucket = s3_server.make_bucket("mlflow-artifacts")
+@contextlib.contextmanager
+def running_mlflow_server(backend_uri: str, artifacts: str, root: Path, env: dict[str, str]) -> Iterator[str]:
+    """A real `mlflow server` on loopback (one worker, no job runner) proxying artifacts to ``artifacts``;
+    yields its URL and stops it afterwards."""
     port = free_port()
     env = {
         **os.environ,
-        **s3_server.env(),
+        **env,
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
         "MLFLOW_DISABLE_TELEMETRY": "true",
     }
@@ -187,18 +188,29 @@ def mlflow_server(tmp_path_factory, s3_server):
         "--workers",
         "1",
         "--backend-store-uri",
-        f"sqlite:///{root / 'mlflow.db'}",
+        backend_uri,
         "--artifacts-destination",
-        f"s3://{bucket}/artifacts",
+        artifacts,
     ]
     with open(log, "w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_http(url + "/health", 120, proc, log)
+        wait_http(url + "/health", 180, proc, log)
         yield url
     finally:
         stop(proc)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory, s3_server):
+    """A real `mlflow server` (sqlite backend) whose artifacts live on the SeaweedFS S3 server."""
+    root = tmp_path_factory.mktemp("mlflow")
+    bucket = s3_server.make_bucket("mlflow-artifacts")
+    with running_mlflow_server(
+        f"sqlite:///{root / 'mlflow.db'}", f"s3://{bucket}/artifacts", root, s3_server.env()
+    ) as url:
+        yield url
 
 
 class RestartableS3:

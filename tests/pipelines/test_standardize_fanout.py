@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from climbflow.pipeline_runner import resolve_paths
+from tests.pipelines.spec import training_dag
 
 pytestmark = pytest.mark.integration
 
@@ -85,8 +86,10 @@ def test_training_pipeline_fans_out_only_when_opted_in(tmp_path):
         update={"cluster": params.cluster.model_copy(update={"standardize_fanout": True})}
     )
     spec = next(yaml.safe_load_all(compile_training(fanned, tmp_path / "t.yaml").read_text()))
-    assert {"comp-standardize-plan", "comp-standardize-range", "comp-standardize-merge"} <= set(spec["components"])
-    root = spec["root"]["dag"]["tasks"]
+    assert {"comp-standardize-plan", "comp-standardize-range", "comp-standardize-merge"} <= set(
+        spec["components"]
+    )
+    root = training_dag(spec)
     loop = next(t for name, t in root.items() if name.startswith("for-loop"))
     inner = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
     ranges = next(name for name in inner if name.startswith("for-loop"))
@@ -97,4 +100,7 @@ def test_training_pipeline_fans_out_only_when_opted_in(tmp_path):
     assert set(range_tasks) == {"standardize-range"}
     local_params = params
     spec_local = next(yaml.safe_load_all(compile_training(local_params, tmp_path / "l.yaml").read_text()))
-    assert "comp-standardize-range" not in spec_local["components"] and "comp-standardize" in spec_local["components"]
+    assert (
+        "comp-standardize-range" not in spec_local["components"]
+        and "comp-standardize" in spec_local["components"]
+    )

@@ -10,6 +10,7 @@ import yaml
 
 from climbflow.config import load
 from climbflow.pipeline_runner import PIPELINES, compile_training
+from tests.pipelines.spec import training_dag
 
 REPO = Path(__file__).resolve().parents[2]
 _CACHE: dict[str, tuple[str, list]] = {}
@@ -38,7 +39,7 @@ def _executor_of(spec: dict) -> dict[str, str]:
 def test_compiles_with_the_stage_chain(tmp_path):
     spec, _ = _compiled(tmp_path)
     assert spec["pipelineInfo"]["name"] == "climb-training"
-    root = spec["root"]["dag"]["tasks"]
+    root = training_dag(spec)
     loop = next(t for name, t in root.items() if name.startswith("for-loop"))
     inner = spec["components"][loop["componentRef"]["name"]]["dag"]["tasks"]
     # one standardize task per dataset (its ranges in a process pool); the fan-out is an experimental opt-in
@@ -64,10 +65,12 @@ def test_parameters_editable_in_the_ui_default_to_params_yaml(tmp_path):
     assert inputs["pretrain_epochs"]["defaultValue"] == params.pretrain.epochs
     assert inputs["gpu_count"]["defaultValue"] == params.cluster.gpu_count
     assert inputs["gpu_type"]["defaultValue"] == params.cluster.accelerator_type
-    configure = spec["root"]["dag"]["tasks"]["configure"]["inputs"]["parameters"]
+    configure = training_dag(spec)["configure"]["inputs"]["parameters"]
     constant = json.loads(configure["params_json"]["runtimeValue"]["constant"])
     assert constant == params.to_dict()
-    assert configure["gpu_count"]["componentInputParameter"] == "gpu_count"
+    # through the exit handler's DAG input to the run's parameter
+    assert configure["gpu_count"]["componentInputParameter"] == "pipelinechannel--gpu_count"
+    assert configure["gpu_type"]["componentInputParameter"] == "pipelinechannel--gpu_type"
 
 
 @pytest.mark.parametrize("name", PIPELINES)
@@ -144,10 +147,14 @@ def test_gpu_tasks_land_on_the_gpu_pool_and_cpu_tasks_do_not(tmp_path, name):
             assert k8s["tolerations"] == [
                 {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
             ]
-            assert (
-                resources[label]["accelerator"]["resourceCount"]
-                == "{{$.inputs.parameters['pipelinechannel--gpu_count']}}"
+            # a run parameter on the UI's pipelines; the recurring retraining takes params.yaml's (see
+            # test_every_placeholder_names_an_input_of_its_own_dag)
+            expected = (
+                str(cluster.gpu_count)
+                if name == "retraining"
+                else "{{$.inputs.parameters['pipelinechannel--gpu_count']}}"
             )
+            assert resources[label]["accelerator"]["resourceCount"] == expected
             assert k8s["emptyDirMounts"] == [
                 {
                     "medium": "Memory",
@@ -169,7 +176,10 @@ def test_retraining_trains_only_inside_the_data_changed_condition(tmp_path):
     root = spec["root"]["dag"]["tasks"]
     assert {"configure", "plan"} <= set(root)
     cond = next(t for t in root.values() if "triggerPolicy" in t)
-    assert "changed" in cond["triggerPolicy"]["condition"]
+    assert (
+        cond["triggerPolicy"]["condition"]
+        == "inputs.parameter_values['pipelinechannel--plan-Output'] == true"
+    )
     inner = spec["components"][cond["componentRef"]["name"]]["dag"]["tasks"]
     names = {t["taskInfo"]["name"] for t in inner.values()}
     assert {"finetune ptbxl", "evaluate ptbxl", "promote ptbxl", "promote chexpert"} <= names
@@ -211,3 +221,30 @@ def test_checked_in_pipeline_matches_the_code(tmp_path, name):
     assert _strip_versions(_CACHE[name][0]) == _strip_versions(golden), (
         "run `climb compile` and commit the YAML"
     )
+
+
+@pytest.mark.parametrize("name", PIPELINES)
+def test_every_placeholder_names_an_input_of_its_own_dag(tmp_path, name):
+    """The KFP wire contract: a task's ``{{$.inputs.parameters['X']}}`` is resolved against the inputs of the DAG
+    the task is in. kfp 2.17's compiler does not add a parameter used only in a platform setting (the GPU
+    count) to a dsl.If branch's inputs, so the backend could not resolve it there; the container tier found it."""
+    import re
+
+    spec, _ = _compiled(tmp_path, name)
+    placeholder = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
+    dags = {"root": spec["root"]} | {k: c for k, c in spec["components"].items() if "dag" in c}
+    assert len(dags) > 1 or name == "promotion"
+    checked = 0
+    for dag_name, comp in dags.items():
+        declared = set((comp.get("inputDefinitions") or {}).get("parameters") or {})
+        for task_name, task in comp["dag"]["tasks"].items():
+            inputs = (task.get("inputs") or {}).get("parameters") or {}
+            used = set(placeholder.findall(json.dumps(task)))
+            assert used <= set(inputs), f"{name}: {dag_name}/{task_name} uses {sorted(used - set(inputs))}"
+            for key, value in inputs.items():
+                parent = value.get("componentInputParameter")
+                assert parent is None or parent in declared, (
+                    f"{name}: {dag_name}/{task_name} input {key} reads {parent!r}, not an input of {dag_name}"
+                )
+                checked += parent is not None
+    assert checked

@@ -68,9 +68,7 @@ def _interval(point: float, values: list[float], level: float) -> Interval:
 
 def valid_fraction(ci: dict[str, dict[str, float | int]] | None) -> float | None:
     """The smallest share of valid replicates over the CIs of a result (``None`` without CIs / counts)."""
-    shares = [
-        float(c["n_valid"]) / float(c["n_boot"]) for c in (ci or {}).values() if c.get("n_boot")
-    ]
+    shares = [float(c["n_valid"]) / float(c["n_boot"]) for c in (ci or {}).values() if c.get("n_boot")]
     return min(shares) if shares else None
 
 

@@ -87,8 +87,3 @@ def assess(
             verdict = UNCERTAIN
             reasons.append(f"only {n_patients} test patients (< {MIN_PATIENTS})")
     return {"verdict": verdict, "metric": metric, "chance": chance, "reasons": reasons}
-
-
-def label(verdict: str | None) -> str:
-    """Short flag for tables: '' for ok, 'BELOW CHANCE' / 'uncertain' otherwise."""
-    return {BELOW_CHANCE: "BELOW CHANCE", UNCERTAIN: "uncertain"}.get(verdict or "", "")

@@ -120,9 +120,7 @@ def _markdown(results: dict[str, dict[str, Any]], title: str) -> str:
         lines += _table(
             ["dataset", "task"] + [h for h, _ in cols] + ["quality"],
             [
-                [_cell(ds), _fmt(r.get("task"))]
-                + [_fmt(r.get(k)) for _, k in cols]
-                + [_quality_cell(r)]
+                [_cell(ds), _fmt(r.get("task"))] + [_fmt(r.get(k)) for _, k in cols] + [_quality_cell(r)]
                 for ds, r in sorted(chosen.items())
             ],
             n_text=2,
@@ -133,7 +131,10 @@ def _markdown(results: dict[str, dict[str, Any]], title: str) -> str:
         header = ["metric", "value [95% CI]"] if r.get("ci") else ["metric", "value"]
         lines += _table(header, [[h, _with_ci(r, k)] for h, k in _columns(r)])
         if r.get("ci"):
-            lines += ["", f"95% CIs: patient-level bootstrap over {r.get('n_patients', 'n/a')} patients{_valid_text(r)}."]
+            lines += [
+                "",
+                f"95% CIs: patient-level bootstrap over {r.get('n_patients', 'n/a')} patients{_valid_text(r)}.",
+            ]
             if r.get("ci_warning"):
                 lines += ["", f"**Warning:** {_cell(str(r['ci_warning']))}"]
         quality = _quality(r)

@@ -143,9 +143,7 @@ def paired_comparison(
     fn_a = _replicate_fn(y_true, score_a, task, classes, threshold, kept, keys)
     fn_b = _replicate_fn(y_true, score_b, task, classes, threshold, kept, keys)
     delta = paired_delta(fn_a, fn_b, len(y_true), patients, n_boot, seed=seed) if n_boot > 0 else {}
-    per_class = {
-        c: float(a["per_class"][c]["auc"] - b["per_class"][c]["auc"]) for c in (kept or [])
-    }
+    per_class = {c: float(a["per_class"][c]["auc"] - b["per_class"][c]["auc"]) for c in (kept or [])}
     return {
         "task": task,
         "a": {k: a[k] for k in keys} | {"n": a["n"]},

@@ -61,8 +61,7 @@ def _arm(params: Params, target: str, stores: list[str], target_store: str) -> A
 
 def compare_target(params: Params, target: str, stores: dict[str, str], n_boot: int) -> dict[str, Any]:
     """Both arms for one target, their metrics with CIs and the paired delta of every headline metric."""
-    from climbflow.evaluate.bootstrap import paired_delta
-    from climbflow.evaluate.scoring import headline, metrics_for, primary_metric, score
+    from climbflow.evaluate.scoring import headline, paired_comparison, primary_metric, score
     from climbflow.store.format import StoreReader
 
     target_store = stores[target]
@@ -81,19 +80,15 @@ def compare_target(params: Params, target: str, stores: dict[str, str], n_boot: 
     patients = [patient_of[i] for i in single.sample_ids]
     threshold, seed = params.evaluate.threshold, params.seed
     keys = headline(task)
-
-    def metric_fn(arm: Arm):
-        def fn(rows: np.ndarray) -> dict[str, float]:
-            m = metrics_for(arm.y_true[rows], arm.y_score[rows], task, classes, threshold)
-            return {k: float(m[k]) for k in keys}
-
-        return fn
-
-    delta = paired_delta(metric_fn(multi), metric_fn(single), len(patients), patients, n_boot, seed=seed)
+    # multi-task minus single-task on the same patients, every replicate over the same frozen class set
+    delta = paired_comparison(
+        multi.y_true, multi.y_score, single.y_score, patients, task, classes, threshold, n_boot, seed
+    )["delta"]
     primary = primary_metric(task)
     base = score(single.y_true, single.y_score, patients, task, classes, threshold, n_boot, seed)
     best = score(multi.y_true, multi.y_score, patients, task, classes, threshold, n_boot, seed)
-    rel = delta[primary].estimate / abs(base[primary]) if base[primary] not in (0, None) else float("nan")
+    gain = delta[primary]["estimate"] if primary in delta else float("nan")
+    rel = gain / abs(base[primary]) if base[primary] not in (0, None) else float("nan")
     return {
         "target": target,
         "modality": modality,
@@ -111,7 +106,7 @@ def compare_target(params: Params, target: str, stores: dict[str, str], n_boot: 
             }
             for (name, arm), m in zip(arms.items(), (base, best), strict=True)
         },
-        "delta": {k: v.to_dict() for k, v in delta.items()},
+        "delta": delta,
         "relative_delta": rel,
     }
 

@@ -4,7 +4,6 @@ split and the validation verdicts of the datasets behind the model (read from th
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 from climbflow.config import Params
 from climbflow.store import uri as uris
@@ -81,7 +80,7 @@ def _load_model(model: str, mv, report: dict):
 
     try:
         fine = read_report(report["model"])
-        return load_model(Path(report["model"]) / fine["model"])
+        return load_model(uris.local_copy(report["model"]) / fine["model"])
     except Exception:  # noqa: BLE001 - fall back to the registry's copy
         pass
     try:
@@ -99,7 +98,7 @@ def _patients(store: str, splits: tuple[str, ...]) -> dict[str, str]:
     """sample id -> patient id of the store's rows in ``splits``."""
     from climbflow.store.format import StoreReader
 
-    manifest = StoreReader(Path(store)).manifest
+    manifest = StoreReader(uris.local_copy(store)).manifest
     rows = manifest[manifest["split"].isin(list(splits))]
     return dict(zip(rows["sample_id"], rows["patient_id"].astype(str), strict=True))
 
@@ -119,7 +118,9 @@ def paired_evidence(params: Params, model: str, challenger_mv, champion_mv, resc
     ch_report, cp_report = _evaluation_report(challenger_mv), _evaluation_report(champion_mv)
     store = ch_report.get("standardized")
     if not store:
-        raise PairedUnavailable(f"version {challenger_mv.version}: no standardized store in its evaluation report")
+        raise PairedUnavailable(
+            f"version {challenger_mv.version}: no standardized store in its evaluation report"
+        )
     net_a = _load_model(model, challenger_mv, ch_report)
     net_b = _load_model(model, champion_mv, cp_report)
     if list(net_a.classes) != list(net_b.classes) or net_a.task != net_b.task:
@@ -128,8 +129,9 @@ def paired_evidence(params: Params, model: str, challenger_mv, champion_mv, resc
             f"champion {net_b.task} {list(net_b.classes)[:8]}"
         )
     try:
-        y_true, p_a, ids = predict(net_a, Path(store), "test", params.finetune.batch_size)
-        _, p_b, ids_b = predict(net_b, Path(store), "test", params.finetune.batch_size)
+        local = uris.local_copy(store)  # an s3:// store is downloaded once into this pod's scratch
+        y_true, p_a, ids = predict(net_a, local, "test", params.finetune.batch_size)
+        _, p_b, ids_b = predict(net_b, local, "test", params.finetune.batch_size)
         patient_of = _patients(store, ("test",))
     except Exception as exc:  # noqa: BLE001
         raise PairedUnavailable(
@@ -157,7 +159,9 @@ def paired_evidence(params: Params, model: str, challenger_mv, champion_mv, resc
         except Exception:  # noqa: BLE001 - unknown: the gate fails closed on it
             leaked = None
     return Paired(
-        split_hash=test_split_hash(store) if rescored else (challenger_mv.tags or {}).get("climb.test_split_hash"),
+        split_hash=test_split_hash(store)
+        if rescored
+        else (challenger_mv.tags or {}).get("climb.test_split_hash"),
         n_patients=cmp["n_patients"],
         challenger=cmp["a"],
         champion=cmp["b"],

@@ -170,24 +170,17 @@ def check_test_split(
     if paired is not None and paired.champion_rescored:
         where = f"champion re-scored on the challenger's test split {(paired.split_hash or a or '?')[:12]}"
         if paired.leaked_patients is None:
-            return Rule(
-                "same_test_split",
-                False,
-                f"{where}, but the champion's training patients could not be checked against it",
-                a,
-                b,
-                "no champion training patient in the test split",
+            unfair = "the champion's training patients could not be checked against it"
+        elif paired.leaked_patients:
+            unfair = (
+                f"{paired.leaked_patients} of its patients were in the champion's training / validation split: "
+                "not a fair comparison"
             )
-        if paired.leaked_patients:
-            return Rule(
-                "same_test_split",
-                False,
-                f"{where}, but {paired.leaked_patients} of its patients were in the champion's "
-                "training / validation split: not a fair comparison",
-                a,
-                b,
-                "no champion training patient in the test split",
-            )
+        else:
+            unfair = ""
+        if unfair:
+            threshold = "no champion training patient in the test split"
+            return Rule("same_test_split", False, f"{where}, but {unfair}", a, b, threshold)
         detail = f"{where} ({paired.n_patients} patients, paired; recorded split {(b or 'missing')[:12]})"
         return Rule("same_test_split", True, detail, a, b, "same patients")
     if not a or not b:
@@ -232,7 +225,12 @@ def check_primary(
     where = f" on the same {paired.n_patients} patients" if paired is not None else " (recorded)"
     if not _ok(a) or not _ok(b):
         return Rule(
-            "primary_improvement", False, f"{metric} missing or NaN (challenger {a}, champion {b})", a, b, delta=g
+            "primary_improvement",
+            False,
+            f"{metric} missing or NaN (challenger {a}, champion {b})",
+            a,
+            b,
+            delta=g,
         )
     if cfg.gate_on == "lower_bound":
         if g is None:

@@ -71,7 +71,9 @@ def _run_node(run) -> dict[str, Any]:
 
 def _readable(output_uri: str | None) -> bool:
     """A recorded output location this process can read: a local path, or ``s3://`` (not a redacted URL)."""
-    return bool(output_uri) and ("://" not in output_uri or (output_uri.startswith("s3://") and "***" not in output_uri))
+    return bool(output_uri) and (
+        "://" not in output_uri or (output_uri.startswith("s3://") and "***" not in output_uri)
+    )
 
 
 def _local_report(output_uri: str | None) -> dict[str, Any] | None:

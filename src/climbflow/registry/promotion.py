@@ -48,7 +48,9 @@ class Decision:
     rules: list[Rule] = field(default_factory=list)
     message: str = ""
     history_run_id: str | None = None
-    paired: dict[str, Any] | None = None  # both versions on the challenger's test split (gate.Paired), if scored
+    paired: dict[str, Any] | None = (
+        None  # both versions on the challenger's test split (gate.Paired), if scored
+    )
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -21,8 +21,8 @@ from typing import Any
 
 from climbflow.config import Params
 from climbflow.stages.base import StageFailed, StageResult, Workspace
-from climbflow.store.faults import fault_point
 from climbflow.store import uri as uris
+from climbflow.store.faults import fault_point
 from climbflow.store.uri import redact
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,6 @@ HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
 }
 _reachable: set[str] = set()
-_set_by_us: set[str] = set()  # tracking URIs this process exported via mlflow.set_tracking_uri
 
 
 class TrackingUnavailable(StageFailed):
@@ -46,10 +45,7 @@ class TrackingUnavailable(StageFailed):
 def tracking_uri(params: Params) -> str:
     """``workspace.tracking_uri``, else ``$MLFLOW_TRACKING_URI`` (a cluster's ConfigMap sets it), else the
     embedded sqlite database in the workspace. A workspace shared by pods (``s3://``) needs a server."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    if env and env in _set_by_us:  # mlflow.set_tracking_uri exports it: another workspace's, not the user's
-        env = None
-    uri = params.workspace.tracking_uri or env
+    uri = params.workspace.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     ws = Workspace.from_params(params)
     if uri:
         return uri
@@ -82,9 +78,14 @@ def _client(params: Params):
     Workspace.from_params(params).local_root.mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(params)
     check_reachable(uri)
-    if os.environ.get("MLFLOW_TRACKING_URI") != uri:
-        _set_by_us.add(uri)
+    before = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
+    # mlflow exports it for subprocesses; $MLFLOW_TRACKING_URI is the user's (or the ConfigMap's) setting, so
+    # put it back: a second config in this process, or a child, must not inherit this workspace's database
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
     return mlflow, MlflowClient(uri)
 
 

@@ -14,16 +14,17 @@ from climbflow.store.versioning import DataVersion, version_and_push
 
 
 def open_spec(params: Params, dataset: str) -> DatasetSpec:
-    from climbflow.catalog.dicom import SALT_ENV, SALT_FILE_ENV, DicomImageMixin
-
     spec = catalog.get(dataset)(params.dataset_options(dataset))
     ws = Workspace.from_params(params)
-    if ws.is_s3 and isinstance(spec, DicomImageMixin) and not (os.environ.get(SALT_ENV) or os.environ.get(SALT_FILE_ENV)):
-        # a salt file in one pod's scratch would give every pod different pseudonyms
-        raise StageFailed(
-            f"{dataset}: de-identification needs one salt shared by every pod of an s3:// workspace; set "
-            f"{SALT_ENV} (from a Secret; see docs/cluster.md) or {SALT_FILE_ENV}"
-        )
+    if ws.is_s3 and hasattr(type(spec), "deidentifier"):  # DICOM: pseudonyms need one salt for all pods
+        from climbflow.catalog.dicom import SALT_ENV, SALT_FILE_ENV
+
+        if not (os.environ.get(SALT_ENV) or os.environ.get(SALT_FILE_ENV)):
+            # a salt file in one pod's scratch would give every pod different pseudonyms
+            raise StageFailed(
+                f"{dataset}: de-identification needs one salt shared by every pod of an s3:// workspace; set "
+                f"{SALT_ENV} (from a Secret; see docs/cluster.md) or {SALT_FILE_ENV}"
+            )
     spec.bind_workspace(ws.local_root)
     return spec
 

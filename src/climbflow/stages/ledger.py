@@ -36,7 +36,9 @@ def record(params: Params, pipeline_run_id: str, result: StageResult, mlflow_run
 
 
 def read(params: Params, pipeline_run_id: str) -> list[dict[str, Any]]:
-    return [json.loads(uris.read_text(p)) for p in uris.list_files(run_dir(params, pipeline_run_id), "*.json")]
+    return [
+        json.loads(uris.read_text(p)) for p in uris.list_files(run_dir(params, pipeline_run_id), "*.json")
+    ]
 
 
 def log_cached(params: Params, pipeline_run_id: str, parent_run_id: str) -> list[dict[str, Any]]:

@@ -33,7 +33,9 @@ def run(params: Params, modality: str, standardized: list[str], out: str | None 
     def build(tmp: Path) -> dict[str, Any]:
         from climbflow.train.fit import pretrain
 
-        summary = pretrain([uris.local_copy(s) for s in stores], modality, cfg, tmp, params.seed, checkpoint_dir=ckpt)
+        summary = pretrain(
+            [uris.local_copy(s) for s in stores], modality, cfg, tmp, params.seed, checkpoint_dir=ckpt
+        )
         return {
             "stage": "pretrain",
             "modality": modality,

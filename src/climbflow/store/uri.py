@@ -120,22 +120,28 @@ def materialize(uri: str, cache_dir: Path) -> Path:
     if not _s3_call(fs, f"check {redact(uri)}", lambda: fs.exists(uri)):
         raise FileNotFoundError(f"{redact(uri)}: no such S3 prefix")
     local = cache_dir / hashlib.sha256(uri.encode()).hexdigest()[:16]
-    clean_stale(cache_dir, local.name + ".tmp-")
-    tmp = local.with_name(local.name + f".tmp-{_owner_tag()}-{uuid.uuid4().hex[:8]}")
+    _download(fs, uri, local)
+    return local
+
+
+def _download(fs, uri: str, local: Path) -> None:
+    """Download the S3 prefix ``uri`` into the folder ``local`` whole: into a hidden temp folder first (a retry
+    starts over, a crash leaves only that, removed by the next call), then renamed into place."""
+    local.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(local.parent, f".{local.name}.tmp-")
+    tmp = local.with_name(f".{local.name}.tmp-{_owner_tag()}-{uuid.uuid4().hex[:8]}")
 
     def download() -> None:
-        shutil.rmtree(tmp, ignore_errors=True)  # a retry starts over: no partial file survives
+        shutil.rmtree(tmp, ignore_errors=True)
         fs.get(uri.rstrip("/") + "/", str(tmp), recursive=True)
 
     try:
         _s3_call(fs, f"download {redact(uri)}", download)
-    except BaseException:
+        if local.exists():
+            shutil.rmtree(local)
+        os.replace(tmp, local)
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    if local.exists():
-        shutil.rmtree(local)
-    os.replace(tmp, local)
-    return local
 
 
 def join(uri: str, *parts: str) -> str:
@@ -166,23 +172,10 @@ def local_copy(uri: str) -> Path:
     if (local / COMPLETION_MARKER).exists():
         return local
     if not is_complete(uri):
-        raise FileNotFoundError(f"{redact(uri)}: no published output there (its {COMPLETION_MARKER} is missing)")
-    local.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(local.parent, f".{local.name}.tmp-")
-    tmp = local.with_name(f".{local.name}.tmp-{_owner_tag()}-{uuid.uuid4().hex[:8]}")
-    fs = s3_filesystem()
-
-    def download() -> None:
-        shutil.rmtree(tmp, ignore_errors=True)
-        fs.get(uri.rstrip("/") + "/", str(tmp), recursive=True)
-
-    try:
-        _s3_call(fs, f"download {redact(uri)}", download)
-        if local.exists():
-            shutil.rmtree(local)
-        os.replace(tmp, local)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        raise FileNotFoundError(
+            f"{redact(uri)}: no published output there (its {COMPLETION_MARKER} is missing)"
+        )
+    _download(s3_filesystem(), uri, local)
     return local
 
 

@@ -22,7 +22,7 @@ import yaml
 
 from climbflow.store.faults import fault_point
 from climbflow.store.retry import retry_call
-from climbflow.store.uri import redact
+from climbflow.store.uri import redact, write_text
 
 log = logging.getLogger(__name__)
 REMOTE_NAME = "climb"
@@ -89,9 +89,7 @@ def read_dvc_file(path: Path) -> DataVersion | None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text(str(path), text)
 
 
 @contextlib.contextmanager

@@ -72,6 +72,8 @@ def test_climb_run_results_table_flags_the_row() -> None:
         "cache_hit": False,
     }
     assert "BELOW CHANCE" in _result_cells(row)[-1]
-    fine = row | {"metrics": {"macro_auc": 0.9, "n_test": 120}, "ci": {"macro_auc": ci["macro_auc"] | {
-        "low": 0.85, "high": 0.95, "n_patients": 100}}}
+    fine = row | {
+        "metrics": {"macro_auc": 0.9, "n_test": 120},
+        "ci": {"macro_auc": ci["macro_auc"] | {"low": 0.85, "high": 0.95, "n_patients": 100}},
+    }
     assert "ok" in _result_cells(fine)[-1] and "BELOW" not in _result_cells(fine)[-1]

@@ -165,8 +165,13 @@ def paired(delta_auc=(0.03, 0.01, 0.05), rescored=False, leaked=0, n_valid=1000,
     champ = dict(METRICS)
     chal = METRICS | {"macro_auc": METRICS["macro_auc"] + est} | metrics
     delta = {
-        k: {"estimate": chal[k] - champ[k], "low": chal[k] - champ[k] - 0.01, "high": chal[k] - champ[k] + 0.01,
-            "n_valid": n_valid, "n_boot": 1000}
+        k: {
+            "estimate": chal[k] - champ[k],
+            "low": chal[k] - champ[k] - 0.01,
+            "high": chal[k] - champ[k] + 0.01,
+            "n_valid": n_valid,
+            "n_boot": 1000,
+        }
         for k in METRICS
     }
     delta["macro_auc"] |= {"estimate": est, "low": low, "high": high}
@@ -191,11 +196,15 @@ def test_default_gate_needs_the_paired_lower_bound_above_zero():
     assert rule.delta["low"] == 0.01 and "[95% CI +0.0100, +0.0500]" in rule.detail
     # a better point estimate whose CI spans 0 (noise), and an exact tie: refused
     noisy = evaluate_gate(LB, better, CHAMPION, paired((0.03, -0.01, 0.07)))
-    assert names(noisy) == ["primary_improvement"] and "<= min_delta_lower_bound 0.0" in broken(noisy)[0].detail
+    assert (
+        names(noisy) == ["primary_improvement"] and "<= min_delta_lower_bound 0.0" in broken(noisy)[0].detail
+    )
     assert names(evaluate_gate(LB, better, CHAMPION, paired((0.0, 0.0, 0.0)))) == ["primary_improvement"]
     # no paired comparison available: fail closed, not a point-estimate fallback
     closed = evaluate_gate(LB, better, CHAMPION, None, "champion model not loadable")
-    assert names(closed) == ["primary_improvement"] and "champion model not loadable" in broken(closed)[0].detail
+    assert (
+        names(closed) == ["primary_improvement"] and "champion model not loadable" in broken(closed)[0].detail
+    )
     # too many invalid replicates: the CI is not trusted
     assert names(evaluate_gate(LB, better, CHAMPION, paired(n_valid=500))) == ["primary_improvement"]
 
@@ -226,16 +235,27 @@ def test_champion_rescored_on_the_challengers_split_is_comparable_unless_patient
     split = next(r for r in rules if r.name == "same_test_split")
     assert "re-scored on the challenger's test split" in split.detail
     assert names(evaluate_gate(LB, better, CHAMPION, paired(rescored=True, leaked=3))) == ["same_test_split"]
-    assert names(evaluate_gate(LB, better, CHAMPION, paired(rescored=True, leaked=None))) == ["same_test_split"]
+    assert names(evaluate_gate(LB, better, CHAMPION, paired(rescored=True, leaked=None))) == [
+        "same_test_split"
+    ]
     failed = evaluate_gate(LB, better, CHAMPION, None, "no store")
-    assert names(failed) == ["same_test_split", "primary_improvement"] and "no store" in broken(failed)[0].detail
+    assert (
+        names(failed) == ["same_test_split", "primary_improvement"] and "no store" in broken(failed)[0].detail
+    )
 
 
 def test_below_chance_challenger_is_refused_even_without_a_champion():
     from climbflow.registry.gate import Evidence
 
-    bad = Evidence.from_tags("1", {"climb.metric.macro_auc": "0.347", "climb.quality": "below_chance",
-                                   "climb.validation": "passed", "climb.task": "multilabel"})
+    bad = Evidence.from_tags(
+        "1",
+        {
+            "climb.metric.macro_auc": "0.347",
+            "climb.quality": "below_chance",
+            "climb.validation": "passed",
+            "climb.task": "multilabel",
+        },
+    )
     assert bad.quality == "below_chance"
     assert names(evaluate_gate(CFG.model_copy(update={"floors": {"macro_auc": 0.3}}), bad, None)) == [
         "not_below_chance"

@@ -25,7 +25,12 @@ def recorded(params_factory, tmp_path, monkeypatch):
     ).info.run_id
 
     def child(stage, name, **tags):
-        base = {"mlflow.parentRunId": parent, "climb.stage": stage, "climb.name": name, "climb.cache_hit": "false"}
+        base = {
+            "mlflow.parentRunId": parent,
+            "climb.stage": stage,
+            "climb.name": name,
+            "climb.cache_hit": "false",
+        }
         run = client.create_run(exp, run_name=f"{stage}:{name}", tags=base | tags).info.run_id
         time.sleep(0.01)
         return run
@@ -34,20 +39,30 @@ def recorded(params_factory, tmp_path, monkeypatch):
         "ingest": child("ingest", "ptbxl", **{"climb.snapshot_id": SNAP, "climb.output_uri": "/ws/raw/1"}),
         "validate": child("validate", "ptbxl", **{"climb.snapshot_id": SNAP, "climb.passed": "True"}),
         "standardize": child(
-            "standardize", "ptbxl", **{"climb.snapshot_id": SNAP, "climb.data_version": V, "climb.dvc_remote": "r"}
+            "standardize",
+            "ptbxl",
+            **{"climb.snapshot_id": SNAP, "climb.data_version": V, "climb.dvc_remote": "r"},
         ),
-        "pretrain": child("pretrain", "ecg", **{"climb.output_uri": "/ws/pre/1", "climb.data_version.ptbxl": V}),
+        "pretrain": child(
+            "pretrain", "ecg", **{"climb.output_uri": "/ws/pre/1", "climb.data_version.ptbxl": V}
+        ),
         "finetune": child(
             "finetune",
             "ptbxl",
-            **{"climb.output_uri": "/ws/fine/1", "climb.input.pretrained": "/ws/pre/1", "climb.modality": "ecg"},
+            **{
+                "climb.output_uri": "/ws/fine/1",
+                "climb.input.pretrained": "/ws/pre/1",
+                "climb.modality": "ecg",
+            },
         ),
     }
     # decoys with the same stage and name, recorded later (a search returns them first)
     decoys = {
         "pretrain": child("pretrain", "ecg", **{"climb.output_uri": "/ws/pre/2", "climb.modality": "ecg"}),
         "finetune": child("finetune", "ptbxl", **{"climb.output_uri": "/ws/fine/2", "climb.modality": "ecg"}),
-        "standardize": child("standardize", "ptbxl", **{"climb.snapshot_id": OTHER_SNAP, "climb.data_version": W}),
+        "standardize": child(
+            "standardize", "ptbxl", **{"climb.snapshot_id": OTHER_SNAP, "climb.data_version": W}
+        ),
         "ingest": child("ingest", "ptbxl", **{"climb.snapshot_id": OTHER_SNAP}),
     }
     ids["evaluate"] = child("evaluate", "ptbxl", **{"climb.input.model": "/ws/fine/1"})

@@ -11,13 +11,23 @@ from climbflow.registry.evidence import split_hash
 MODEL = "climb-ptbxl"
 SPLIT = split_hash([("ptbxl/1", "s1"), ("ptbxl/2", "s2")])
 BASE = {"macro_auc": 0.80, "sensitivity": 0.70, "specificity": 0.75, "f1": 0.60, "accuracy": 0.72}
-CI_OK = {"macro_auc": {"estimate": 0.8, "low": 0.72, "high": 0.87, "n_valid": 1000, "n_boot": 1000,
-                       "n_patients": 120}}
+CI_OK = {
+    "macro_auc": {
+        "estimate": 0.8,
+        "low": 0.72,
+        "high": 0.87,
+        "n_valid": 1000,
+        "n_boot": 1000,
+        "n_patients": 120,
+    }
+}
 
 
 @pytest.fixture
 def params(params_factory, tmp_path, monkeypatch):
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # mlflow.set_tracking_uri exports it; config reads it
+    monkeypatch.delenv(
+        "MLFLOW_TRACKING_URI", raising=False
+    )  # mlflow.set_tracking_uri exports it; config reads it
     return params_factory({"ptbxl": str(tmp_path / "no-source")}, **{"promotion.floors": {"macro_auc": 0.3}})
 
 
@@ -105,8 +115,16 @@ def test_below_chance_version_is_tagged_and_refused_unless_forced(params):
     from climbflow.registry import tracking
     from climbflow.registry.promotion import promote
 
-    ci = {"macro_auc": {"estimate": 0.347, "low": 0.281, "high": 0.489, "n_valid": 1000, "n_boot": 1000,
-                        "n_patients": 80}}
+    ci = {
+        "macro_auc": {
+            "estimate": 0.347,
+            "low": 0.281,
+            "high": 0.489,
+            "n_valid": 1000,
+            "n_boot": 1000,
+            "n_patients": 80,
+        }
+    }
     v1 = register(params, BASE | {"macro_auc": 0.347}, ci)
     tags = tracking._client(params)[1].get_model_version(MODEL, v1).tags
     assert tags["climb.quality"] == "below_chance" and "below chance" in tags["climb.quality.reasons"]
