@@ -765,7 +765,26 @@ def cases() -> list[Case]:
           "config", "bad_value", _yaml("datasets:\n  chexpert:\n    source: x\n    options: {uncertain: maybe}\n")),
         c("yaml_nested_unknown_key", "yaml", None, "standardize.ecg.sampling_rat (typo)", "config",
           "unknown_key", _yaml("standardize:\n  ecg: {sampling_rat: 100}\n")),
+        # --- cases added by topic (each list below is maintained in its own function)
+        *signal_cases(),
+        *file_cases(),
+        *label_cases(),
     ]  # fmt: skip
+
+
+def signal_cases() -> list[Case]:
+    """Signal units, sampling rates and channel names (WFDB, EDF)."""
+    return []
+
+
+def file_cases() -> list[Case]:
+    """Files as sites send them: links, encodings, empty tables, what ingest/validate/standardize must refuse."""
+    return []
+
+
+def label_cases() -> list[Case]:
+    """Label vocabularies, identities and DICOM metadata."""
+    return []
 
 
 # ------------------------------------------------------------------------------------------------- runner
