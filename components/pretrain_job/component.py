@@ -1,7 +1,7 @@
 """KFP component `pretrain_job`: multi-node pretraining of one modality as a Kubeflow Training Operator
 PyTorchJob (N nodes x G GPUs, Lightning DDP via `climb stage pretrain`), created and watched from this small
 CPU pod; then the pretrain stage is run here with the same params, which finds the job's finished output in the
-stage cache and returns (and records) its URI. Needs components/ and k8s/ in the image (docker/Dockerfile)."""
+stage cache and returns (and records) its URI. The job logic lives in climbflow.cluster.pytorchjob."""
 
 from typing import List
 
@@ -18,7 +18,7 @@ def pretrain_job(
     import json
 
     from climbflow.stages import execute_json
-    from components.pretrain_job.launcher import distributed_params, render, run_job
+    from climbflow.cluster.pytorchjob import distributed_params, render, run_job
 
     params = distributed_params(json.loads(params_json))
     job = params["cluster"]["pytorchjob"]

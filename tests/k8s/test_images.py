@@ -13,6 +13,8 @@ import tomllib
 import pytest
 import yaml
 
+from climbflow.cluster.pytorchjob import TEMPLATE
+
 from tests.k8s.render import K8S, REPO, kustomize, one
 
 REPOSITORY = "ghcr.io/climbflow/climbflow"
@@ -63,10 +65,10 @@ def test_rendered_deployment_runs_the_image_build_sh_produces(overlay):
 
 def test_pytorchjob_images_are_the_params_images():
     from climbflow.config import load
-    from components.pretrain_job.launcher import distributed_params, render
+    from climbflow.cluster.pytorchjob import distributed_params, render
 
     cpu, gpu = _build_tags()
-    template = yaml.safe_load((K8S / "pytorchjob" / "pytorchjob.yaml").read_text())
+    template = yaml.safe_load(TEMPLATE.read_text())
     assert (
         template["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]["image"] == gpu
     )

@@ -1,5 +1,5 @@
 """NetworkPolicies of each overlay (real kubectl kustomize) against the pods that really run: the PyTorchJob
-master and workers as the launcher renders them (components/pretrain_job/launcher.render) plus the labels the
+master and workers as the launcher renders them (climbflow.cluster.pytorchjob.render) plus the labels the
 Training Operator adds, pipeline pods, and the MLflow pod. Multi-node training needs worker -> master on the
 rendezvous port (and rank <-> rank for NCCL/gloo); the namespace otherwise denies ingress.
 """
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.pretrain_job.launcher import distributed_params, render
+from climbflow.cluster.pytorchjob import distributed_params, render
 from tests.k8s.render import K8S, REPO, by_kind, ingress_allowed, kustomize, namespace_labels, one
 
 OVERLAYS = {"dev": "climbflow-dev", "prod": "climbflow"}

@@ -1,6 +1,6 @@
 """Restricted Pod Security Standard for every pod climbflow puts in its namespaces: the MLflow Deployment (both
 overlays, rendered by real kubectl kustomize) and the PyTorchJob pods rendered by the launcher itself
-(components/pretrain_job/launcher.render), the worker pods including the `init-pytorch` init container the
+(climbflow.cluster.pytorchjob.render), the worker pods including the `init-pytorch` init container the
 Training Operator injects (from k8s/training-operator's template, rendered as the operator does). The rules come
 from tests/k8s/pod_security.py, an oracle written from the Kubernetes documentation.
 """
@@ -13,7 +13,9 @@ import re
 import pytest
 import yaml
 
-from components.pretrain_job.launcher import distributed_params, render
+from climbflow.cluster.pytorchjob import TEMPLATE
+
+from climbflow.cluster.pytorchjob import distributed_params, render
 from tests.k8s.pod_security import violations
 from tests.k8s.render import K8S, REPO, by_kind, kustomize, one
 
@@ -146,7 +148,7 @@ def test_launcher_pytorchjob_pods_are_restricted(nodes, gpus, pvc):
 
 def test_launcher_restricts_a_template_that_does_not(tmp_path):
     """A custom template without securityContext (or a loosened one) still renders restricted pods."""
-    job = yaml.safe_load((K8S / "pytorchjob" / "pytorchjob.yaml").read_text())
+    job = yaml.safe_load(TEMPLATE.read_text())
     for spec in job["spec"]["pytorchReplicaSpecs"].values():
         spec["template"]["spec"].pop("securityContext", None)  # Master and Worker share one YAML anchor
         container = spec["template"]["spec"]["containers"][0]

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from climbflow.cluster.pytorchjob import TEMPLATE
+
 from tests.k8s.test_manifests import OVERLAYS, build
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,7 +23,7 @@ def _pods(objs):
     for o in objs:
         if o["kind"] == "Deployment":
             yield o["metadata"]["name"], o["spec"]["template"]["spec"]
-    job = yaml.safe_load((REPO / "k8s" / "pytorchjob" / "pytorchjob.yaml").read_text())
+    job = yaml.safe_load(TEMPLATE.read_text())
     for role, spec in job["spec"]["pytorchReplicaSpecs"].items():
         yield f"pytorchjob/{role}", spec["template"]["spec"]
 

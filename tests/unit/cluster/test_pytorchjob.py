@@ -18,9 +18,9 @@ import jsonschema
 import pytest
 
 from climbflow.config import load
-from components.pretrain_job.launcher import JobFailed, distributed_params, job_name, render, run_job
+from climbflow.cluster.pytorchjob import JobFailed, distributed_params, job_name, render, run_job
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 JOBS = "/apis/kubeflow.org/v1/namespaces/climbflow/pytorchjobs"
 
 _REPLICA = {

@@ -1,6 +1,6 @@
 """Launch multi-node pretraining as a Kubeflow Training Operator PyTorchJob and watch it to completion.
 
-:func:`render` turns ``k8s/pytorchjob/pytorchjob.yaml`` + ``params.cluster`` into the job manifest;
+:func:`render` turns ``pytorchjob.yaml`` (next to this module) + ``params.cluster`` into the job manifest;
 :func:`run_job` creates it (or adopts an existing job of the same name: a retried task does not start a second
 job), polls its status conditions until Succeeded / Failed / timeout, and on failure raises
 :class:`JobFailed` with the operator's message and the master pod's last log lines.
@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "pytorchjobs"
-TEMPLATE = Path(__file__).resolve().parents[2] / "k8s" / "pytorchjob" / "pytorchjob.yaml"
+TEMPLATE = Path(__file__).with_name("pytorchjob.yaml")
 JOB_LABEL = "training.kubeflow.org/job-name"
 ROLE_LABEL = "training.kubeflow.org/replica-type"
 # Labels of every job pod: NetworkPolicy pytorchjob-peers (k8s/base/networkpolicy.yaml) selects and admits pods

@@ -1,0 +1,1 @@
+"""What climbflow asks of a Kubernetes cluster beyond Kubeflow Pipelines: multi-node training jobs."""
