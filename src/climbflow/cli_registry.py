@@ -206,7 +206,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from climbflow.registry.retrain import retrain as do_retrain
+        from climbflow.retraining import retrain as do_retrain
 
         cfg = _cli()._load(params, set_)
         outcome = do_retrain(cfg, force=force)
