@@ -24,7 +24,7 @@ def evaluate(
     report_html: Output[HTML],
 ) -> str:
     """Test-split metrics + report for a finetuned model; registers it as challenger in MLflow."""
-    from climbflow.stages import execute_json
+    from climbflow.tasks import execute_json
 
     uri = execute_json(
         "evaluate",

@@ -15,7 +15,7 @@ def finetune(
     standardized: list[str],
 ) -> str:
     """Finetune the pretrained encoder on one target dataset; returns the model URI."""
-    from climbflow.stages import execute_json
+    from climbflow.tasks import execute_json
 
     return execute_json(
         "finetune",

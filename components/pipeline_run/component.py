@@ -10,7 +10,7 @@ from components import IMAGE
 @dsl.component(base_image=IMAGE, install_kfp_package=False)
 def start_pipeline_run(params_json: str, tracking_json: str, pipeline_run_id: str) -> str:
     """Find or create the parent MLflow run of this pipeline run; returns the tracking JSON ('' untracked)."""
-    from climbflow.stages import pipeline_run_json
+    from climbflow.tasks import pipeline_run_json
 
     return pipeline_run_json(params_json, tracking_json, pipeline_run_id)
 
@@ -20,6 +20,6 @@ def finish_pipeline_run(
     params_json: str, tracking_json: str, pipeline_run_id: str, status: dsl.PipelineTaskFinalStatus
 ) -> str:
     """Close the parent MLflow run with the pipeline's final state (exit handler: runs on failure too)."""
-    from climbflow.stages import pipeline_run_json
+    from climbflow.tasks import pipeline_run_json
 
     return pipeline_run_json(params_json, tracking_json, pipeline_run_id, status=status.state)

@@ -12,7 +12,7 @@ def pretrain(
     params_json: str, tracking_json: str, pipeline_run_id: str, modality: str, standardized: List[str]
 ) -> str:
     """Multi-task pretraining of one modality's encoder on all its standardized datasets."""
-    from climbflow.stages import execute_json
+    from climbflow.tasks import execute_json
 
     return execute_json(
         "pretrain",

@@ -17,7 +17,7 @@ def pretrain_job(
     """Run pretraining of ``modality`` as a PyTorchJob; returns the pretrain output URI."""
     import json
 
-    from climbflow.stages import execute_json
+    from climbflow.tasks import execute_json
     from climbflow.cluster.pytorchjob import distributed_params, render, run_job
 
     params = distributed_params(json.loads(params_json))

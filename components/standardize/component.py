@@ -10,7 +10,7 @@ def standardize(
     params_json: str, tracking_json: str, pipeline_run_id: str, dataset: str, snapshot: str, validation: str
 ) -> str:
     """Write the standardized, DVC-versioned store of a validated snapshot; returns its URI."""
-    from climbflow.stages import execute_json
+    from climbflow.tasks import execute_json
 
     return execute_json(
         "standardize",

@@ -18,7 +18,7 @@ def standardize_merge(
     parts: List[str],
 ) -> str:
     """Merge the range parts into the DVC-versioned store; returns its URI."""
-    from climbflow.stages import execute_json
+    from climbflow.tasks import execute_json
 
     return execute_json(
         "standardize_merge",

@@ -17,7 +17,7 @@ def validate(
     summary: Output[Markdown],
 ) -> str:
     """Great Expectations suites on a snapshot; fails closed. Returns the validation report URI."""
-    from climbflow.stages import execute_json
+    from climbflow.tasks import execute_json
 
     uri = execute_json(
         "validate",

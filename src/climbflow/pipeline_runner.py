@@ -224,10 +224,10 @@ def run_local(params: Params, verbose: bool = False, standardize_fanout: bool = 
 
 def collect_results(params: Params, pipeline_run_id: str, parent_run_id: str) -> list[dict]:
     """Log child runs for cached stages, then return the evaluate rows of the results table."""
-    from climbflow.stages import ledger
+    from climbflow.tasks import log_cached
 
     rows = []
-    for entry in ledger.log_cached(params, pipeline_run_id, parent_run_id):
+    for entry in log_cached(params, pipeline_run_id, parent_run_id):
         if entry["stage"] != "evaluate":
             continue
         report = entry["report"]

@@ -32,7 +32,7 @@ def test_wrapper_only_delegates_to_the_stage(name):
         if not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant))
     ]
     imp, call = body[0], body[1]
-    assert isinstance(imp, ast.ImportFrom) and imp.module == "climbflow.stages"
+    assert isinstance(imp, ast.ImportFrom) and imp.module == "climbflow.tasks"
     assert [a.name for a in imp.names] == ["execute_json"]
     value = call.value
     assert isinstance(value, ast.Call) and value.func.id == "execute_json"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from climbflow.stages import execute
+from climbflow.tasks import execute_tracked
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +28,13 @@ def test_chain_logs_child_runs_and_registers_challenger(sample_root, s3_env, mlf
         },
     )
     parent = tracking.start_pipeline_run(params, "it-run-1")
-    ctx = {"tracking": {"parent_run_id": parent, "pipeline_run_id": "it-run-1"}}
-    snap = execute("ingest", params, dataset="ptbxl", **ctx)
-    val = execute("validate", params, dataset="ptbxl", snapshot=snap.uri, **ctx)
-    std = execute("standardize", params, dataset="ptbxl", snapshot=snap.uri, validation=val.uri, **ctx)
-    pre = execute("pretrain", params, modality="ecg", standardized=[std.uri], **ctx)
-    fine = execute("finetune", params, target="ptbxl", pretrained=pre.uri, standardized=std.uri, **ctx)
-    ev = execute("evaluate", params, target="ptbxl", model=fine.uri, standardized=std.uri, **ctx)
+    ctx = {"parent_run_id": parent, "pipeline_run_id": "it-run-1"}
+    snap = execute_tracked("ingest", params, ctx, dataset="ptbxl")
+    val = execute_tracked("validate", params, ctx, dataset="ptbxl", snapshot=snap.uri)
+    std = execute_tracked("standardize", params, ctx, dataset="ptbxl", snapshot=snap.uri, validation=val.uri)
+    pre = execute_tracked("pretrain", params, ctx, modality="ecg", standardized=[std.uri])
+    fine = execute_tracked("finetune", params, ctx, target="ptbxl", pretrained=pre.uri, standardized=std.uri)
+    ev = execute_tracked("evaluate", params, ctx, target="ptbxl", model=fine.uri, standardized=std.uri)
     tracking.finish_pipeline_run(
         params, parent, "FINISHED", {"ptbxl.macro_auc": ev.report["metrics"]["macro_auc"]}
     )

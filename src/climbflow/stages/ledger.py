@@ -1,7 +1,7 @@
 """The ledger of one pipeline run: a JSON record per stage execution under ``<workspace>/runs/<run id>/``.
 
-Written by every task (cheap, no MLflow import), read by the driver to log child runs for cache hits and to build
-the results table. On a cluster the workspace is shared storage, so the same ledger works there.
+Written by every task (cheap, no MLflow import), read by the driver (:func:`climbflow.tasks.log_cached`) to log
+child runs for cache hits and to build the results table. On a cluster the workspace is shared storage, so the same ledger works there.
 """
 
 from __future__ import annotations
@@ -39,24 +39,3 @@ def read(params: Params, pipeline_run_id: str) -> list[dict[str, Any]]:
     return [
         json.loads(uris.read_text(p)) for p in uris.list_files(run_dir(params, pipeline_run_id), "*.json")
     ]
-
-
-def log_cached(params: Params, pipeline_run_id: str, parent_run_id: str) -> list[dict[str, Any]]:
-    """Log an MLflow child run for every cache hit of the run (tagged climb.cache_hit=true); returns the ledger."""
-    from climbflow.registry.tracking import log_stage
-
-    entries = read(params, pipeline_run_id)
-    for entry in entries:
-        if entry["cache_hit"] and entry["mlflow_run_id"] is None:
-            result = StageResult(
-                entry["stage"],
-                entry["name"],
-                entry["uri"],
-                entry["report"],
-                True,
-                entry["seconds"],
-                entry["extra"],
-            )
-            entry["mlflow_run_id"] = log_stage(params, result, parent_run_id, pipeline_run_id)
-            entry["extra"] = result.extra
-    return entries

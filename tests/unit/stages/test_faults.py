@@ -193,13 +193,13 @@ import sys
 from climbflow.config import load
 from climbflow.pipeline_runner import resolve_paths
 from climbflow.registry import tracking
-from climbflow.stages import execute, ledger
+from climbflow.tasks import execute_tracked, log_cached
 from pathlib import Path
 params = resolve_paths(load(Path("params.yaml")), Path("."))
 parent = tracking.start_pipeline_run(params, "pr-kill")
 ctx = {"parent_run_id": parent, "pipeline_run_id": "pr-kill"}
-execute("evaluate", params, target="ptbxl", model=sys.argv[1], standardized=sys.argv[2], tracking=ctx)
-ledger.log_cached(params, "pr-kill", parent)
+execute_tracked("evaluate", params, ctx, target="ptbxl", model=sys.argv[1], standardized=sys.argv[2])
+log_cached(params, "pr-kill", parent)
 tracking.finish_pipeline_run(params, parent, "FINISHED", {})
 """
 
