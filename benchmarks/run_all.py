@@ -5,9 +5,13 @@
 Sub-benchmarks (each runnable alone with ``--only``):
   standardize  standardize vs plain decode (records/s ratio) and peak RSS at N vs 10N (benchmarks/standardize.py)
   train        Lightning vs bare PyTorch step, loader vs model consumption (benchmarks/train_throughput.py)
-  noop_run     a second, no-op ``climb run`` on a tiny sample (everything cached)
+  cxr          chest X-ray standardize vs decode on real-size JPEGs / DICOMs (benchmarks/cxr_decode.py)
+  noop_run     a second, no-op ``climb run`` on a tiny sample (every stage a cache hit, asserted from the ledger)
   help         ``climb --help`` in a cold process
-  dvc_push     files a DVC push of a standardized store version touches, per 1,000 samples
+  dvc_push     files a DVC push of a standardized store version touches, per 1,000 samples, at several shard sizes
+
+A benchmark whose measurement would be invalid (e.g. a "no-op" re-run that executed a stage) raises instead of
+reporting a number.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "src"), str(REPO), str(REPO / "benchmarks")]
 ENV = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}:{REPO}", "DVC_NO_ANALYTICS": "1"}
 CLIMB = [sys.executable, "-m", "climbflow.cli"]
+
+from standardize import check  # noqa: E402  (benchmarks/ is on sys.path above)
 
 Row = tuple[str, float, str, str, bool]  # what, value, unit, target (text), met
 
@@ -74,9 +80,27 @@ def bench_train(args) -> list[Row]:
     return [
         (f"Lightning / bare PyTorch step ({r['lightning']:.0f} vs {r['bare']:.0f} samples/s, {r['device']})",
          r["lightning_vs_bare"], "x", ">= 0.9", r["lightning_vs_bare"] >= 0.9),
+        ("Lightning / bare PyTorch step per CPU-second (process time, all threads; robust to shared cores)",
+         r["lightning_vs_bare_cpu"], "x", ">= 0.9", r["lightning_vs_bare_cpu"] >= 0.9),
         (f"loader / model consumption ({r['loader']:.0f} vs {r['lightning']:.0f} samples/s)",
          r["loader_vs_model"], "x", ">= 3", r["loader_vs_model"] >= 3),
     ]  # fmt: skip
+
+
+def bench_cxr(args) -> list[Row]:
+    import cxr_decode
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for dataset in ("chexpert", "vindr_cxr"):
+            r = cxr_decode.measure(dataset, args.cxr_records, Path(tmp))
+            ratio = r["ratio (target >= 0.8)"]
+            rows.append(
+                (f"standardize / decode at real size, {dataset} ({r['MB/record']:.1f} MB/record, "
+                 f"{r['standardize rec/s']:.1f} vs {r['plain decode rec/s']:.1f} rec/s, synthetic images)",
+                 ratio, "x", ">= 0.8", ratio >= 0.8)
+            )  # fmt: skip
+    return rows
 
 
 def _tiny_params(tmp: Path, records: int) -> Path:
@@ -96,6 +120,27 @@ def _tiny_params(tmp: Path, records: int) -> Path:
     return path
 
 
+def _run_ids(params: Path) -> set[str]:
+    """Pipeline run ids that have a ledger folder in the workspace of ``params``."""
+    import yaml
+
+    runs = Path(yaml.safe_load(params.read_text())["workspace"]["root"]) / "runs"
+    return {p.name for p in runs.iterdir()} if runs.is_dir() else set()
+
+
+def cached_stages(params: Path, run_id: str) -> list[dict]:
+    """The ledger of one pipeline run; raises unless it recorded stages and every one was a cache hit."""
+    from climbflow.config import load
+    from climbflow.pipeline_runner import resolve_paths
+    from climbflow.stages import ledger
+
+    entries = ledger.read(resolve_paths(load(params), params.parent), run_id)
+    ran = sorted(f"{e['stage']}[{e['name']}]" for e in entries if not e["cache_hit"])
+    check(bool(entries), f"the re-run {run_id} recorded no stage in its ledger")
+    check(not ran, f"the re-run {run_id} was not a no-op: it executed {ran}")
+    return entries
+
+
 def bench_noop_run(args) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         params = _tiny_params(Path(tmp), args.run_records)
@@ -103,13 +148,16 @@ def bench_noop_run(args) -> list[Row]:
         start = time.perf_counter()
         subprocess.run(cmd, env=ENV, check=True, capture_output=True, text=True, cwd=tmp)
         first = time.perf_counter() - start
+        before = _run_ids(params)
         start = time.perf_counter()
-        out = subprocess.run(cmd, env=ENV, check=True, capture_output=True, text=True, cwd=tmp)
+        subprocess.run(cmd, env=ENV, check=True, capture_output=True, text=True, cwd=tmp)
         second = time.perf_counter() - start
-    cached = out.stdout.count("yes")
+        new = _run_ids(params) - before
+        check(len(new) == 1, f"expected one new pipeline run in the ledger, found {sorted(new)}")
+        cached = cached_stages(params, new.pop())
     return [
         (f"no-op `climb run` re-run (first run {first:.0f} s, {args.run_records} records, 1 epoch; "
-         f"{cached} cached result rows)", second, "s", "<= 30", second <= 30),
+         f"all {len(cached)} stages cache hits per the run ledger)", second, "s", "<= 30", second <= 30),
     ]  # fmt: skip
 
 
@@ -123,53 +171,60 @@ def bench_help(args) -> list[Row]:
     return [("`climb --help`, cold process (median of 3)", t, "s", "<= 1.0", t <= 1.0)]
 
 
+def pushed_objects(remote: Path, store: Path) -> tuple[int, int]:
+    """(objects of the store version on the DVC remote, of which shards); raises if any is missing there."""
+    import json
+
+    from climbflow.store.versioning import read_dvc_file
+
+    md5 = read_dvc_file(store).md5  # "<hash>.dir": the version's directory listing
+    listing = next(remote.rglob(md5[2:]), None)
+    check(listing is not None, f"{store}: version {md5} is not on the remote {remote}")
+    entries = json.loads(listing.read_text())
+    missing = [e["relpath"] for e in entries if next(remote.rglob(e["md5"][2:]), None) is None]
+    check(not missing, f"{store}: {len(missing)} files of the version are not on the remote: {missing[:3]}")
+    on_disk = sorted(p.name for p in (store / "shards").iterdir())
+    shards = [e for e in entries if e["relpath"].startswith("shards/")]
+    check(len(shards) == len(on_disk), f"{store}: {len(shards)} shards pushed, {len(on_disk)} in the store")
+    return 1 + len(entries), len(shards)
+
+
 def bench_dvc_push(args) -> list[Row]:
     import standardize as std
+    import yaml
 
     from climbflow import sampledata
 
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())["standardize"]["shard_size"]
+    counts = {}  # shard_size -> (files pushed, of which shards)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         source = sampledata.write(args.dataset, work / "raw", args.dvc_records, seed=0)
-        params = std._params(work, args.dataset, source)
-        import yaml
-
-        data = yaml.safe_load(params.read_text())
-        data["standardize"]["shard_size"] = yaml.safe_load((REPO / "params.yaml").read_text())["standardize"][
-            "shard_size"
-        ]  # the shipped shard size, not the standardize benchmark's
-        params.write_text(yaml.safe_dump(data, sort_keys=False))
-        r = std._child("standardize", params, args.dataset)
-        import json
-
-        from climbflow.store.versioning import read_dvc_file
-
-        remote = work / "workspace" / "dvc-remote"
-        stores = [
-            p.parent for p in (work / "workspace").rglob("labels.json") if (p.parent / "shards").is_dir()
-        ]
-        store = next(s for s in stores if ".dvc" not in s.parts)
-        md5 = read_dvc_file(store).md5  # "<hash>.dir": the version's directory listing
-        listing = next(remote.rglob(md5[2:]))
-        entries = json.loads(listing.read_text())
-        # what this version's push puts on the remote (the remote also holds the raw snapshot's objects)
-        pushed = [listing] + [f for e in entries if (f := next(remote.rglob(e["md5"][2:]), None)) is not None]
-        shards = [e for e in entries if e["relpath"].startswith("shards/")]
-        shard_size = data["standardize"]["shard_size"]
-    n = r["n"]
-    fixed = len(pushed) - len(shards)
-    per_k = len(shards) * 1000 / n
-    allowed = math.ceil(n / 1000)
+        prep = std.prepare(std.params_file(work, args.dataset, source, shipped), args.dataset)
+        for size in sorted(
+            {*args.dvc_shard_sizes, shipped}
+        ):  # one snapshot + validation, one version per size
+            r = std.run_standardize(std.params_file(work, args.dataset, source, size), args.dataset, prep)
+            n, counts[size] = r["n"], pushed_objects(work / "workspace" / "dvc-remote", Path(r["uri"]))
+            got = counts[size][1]
+            check(got == math.ceil(n / size), f"shard_size {size}: {got} shards for {n} records")
+    check(
+        len({c[1] for c in counts.values()}) > 1, f"the shard count did not change with shard_size: {counts}"
+    )
+    files, shards = counts[shipped]
+    others = ", ".join(f"{k}: {v[1]}" for k, v in counts.items() if k != shipped)
+    per_started_k = shards / math.ceil(n / 1000)  # a partial last thousand may have its own shard
     return [
-        (f"DVC push of a standardized version: {len(pushed)} files for {n} samples = {len(shards)} shard(s) "
-         f"(shard_size {shard_size}) + {fixed} fixed", per_k, "files/1k", "<= 1 (+ fixed)",
-         len(shards) <= allowed),
+        (f"DVC push of a standardized version: {files} files for {n} samples = {shards} shard(s) (shipped "
+         f"shard_size {shipped}; {shards * 1000 / n:.2f} per 1k) + {files - shards} fixed; shards at other "
+         f"shard_size: {others}", per_started_k, "shards per started 1k", "<= 1", per_started_k <= 1),
     ]  # fmt: skip
 
 
 BENCHES: dict[str, Callable] = {
     "standardize": bench_standardize,
     "train": bench_train,
+    "cxr": bench_cxr,
     "noop_run": bench_noop_run,
     "help": bench_help,
     "dvc_push": bench_dvc_push,
@@ -182,8 +237,10 @@ def main() -> None:
     ap.add_argument("--dataset", default="ptbxl", help="dataset of the standardize and DVC benchmarks")
     ap.add_argument("--n", type=int, default=100, help="N of the standardize benchmark (memory run: 10N)")
     ap.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument("--cxr-records", type=int, default=16, help="N of the cxr benchmark (and 3N)")
     ap.add_argument("--run-records", type=int, default=80)
-    ap.add_argument("--dvc-records", type=int, default=1000)
+    ap.add_argument("--dvc-records", type=int, default=1500, help="not a multiple of the shipped shard size")
+    ap.add_argument("--dvc-shard-sizes", type=int, nargs="+", default=[250], help="besides the shipped one")
     args = ap.parse_args()
     os.environ.setdefault("CLIMBFLOW_NUM_THREADS", str(os.cpu_count()))
     rows: list[Row] = []

@@ -8,6 +8,8 @@ model, batch and device (CUDA in bf16 autocast when available, else CPU fp32):
     AdamW + cosine + grad-clip loop over the same in-memory batches (target ratio >= 0.9), both under the same
     global torch state (threads, deterministic algorithms: see :func:`same_state`), after one discarded run
     each, alternating order, median of the rounds;
+  * the same ratio per CPU-second (``time.process_time``, all threads), which other jobs on shared cores
+    disturb far less than wall time;
   * samples/s of the memory-mapped train loader (``StoreDataModule``, augmentation included) against the
     model's consumption (target >= 3x).
 """
@@ -36,14 +38,17 @@ from climbflow.store.format import (
 from climbflow.train.data import AUGMENTED_MODALITIES, StoreDataModule
 from climbflow.train.fit import _trainer, resolve_precision
 from climbflow.train.module import MultiTaskModule, WarmupCosine
+from climbflow.train.progress_bar import TrainProgress
 
 SHAPES = {"image2d": ((3, 64, 64), "uint8"), "ecg": ((12, 5000), "float16")}
 CLASSES = ["c0", "c1", "c2", "c3", "c4"]
 
 
-def build_store(root: Path, modality: str, n: int, seed: int = 0) -> Path:
-    """A multilabel store of ``n`` random train samples in one shard."""
-    shape, dtype = SHAPES[modality]
+def build_store(
+    root: Path, modality: str, n: int, seed: int = 0, shape: tuple[int, ...] | None = None
+) -> Path:
+    """A multilabel store of ``n`` random train samples in one shard (``shape`` default: :data:`SHAPES`)."""
+    shape, dtype = shape or SHAPES[modality][0], SHAPES[modality][1]
     rng = np.random.default_rng(seed)
     (root / "shards").mkdir(parents=True)
     y = (rng.random((n, len(CLASSES))) < 0.3).astype(np.float32)
@@ -84,11 +89,14 @@ def build_store(root: Path, modality: str, n: int, seed: int = 0) -> Path:
     return root
 
 
-def make_module(modality: str, total: int, enc: EncoderConfig) -> MultiTaskModule:
+def make_module(
+    modality: str, total: int, enc: EncoderConfig, shape: tuple[int, ...] | None = None
+) -> MultiTaskModule:
     V = len(CLASSES)
     ds = [{"name": "bench", "task": "multilabel", "classes": CLASSES, "valid_mask": [True] * V}]
     optim = {"lr": 1e-3, "weight_decay": 0.01, "warmup_steps": 5, "total_steps": total}
-    return MultiTaskModule(modality, enc.model_dump(), list(SHAPES[modality][0]), CLASSES, ds, optim)
+    shape = shape or SHAPES[modality][0]
+    return MultiTaskModule(modality, enc.model_dump(), list(shape), CLASSES, ds, optim)
 
 
 def sync(device: torch.device) -> None:
@@ -96,16 +104,24 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+last_cpu_rate = float("nan")  # samples per CPU-second (all threads) of the last bare_loop / lightning_loop
+
+
+def _cpu_rate(seen: int, cpu_start: float) -> None:
+    global last_cpu_rate
+    last_cpu_rate = seen / max(time.process_time() - cpu_start, 1e-9)
+
+
 def bare_loop(module: MultiTaskModule, batches: list, device: torch.device, warmup: int, bf16: bool) -> float:
     """samples/s of a plain AdamW + cosine + clipping loop over ``batches`` (after ``warmup`` steps)."""
     module.to(device).train()
     opt = torch.optim.AdamW(module.parameters(), lr=1e-3, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, WarmupCosine(5, len(batches)))
-    start, seen = 0.0, 0
+    start, cpu, seen = 0.0, 0.0, 0
     for i, (x, y, d) in enumerate(batches):
         if i == warmup:
             sync(device)
-            start, seen = time.perf_counter(), 0
+            start, cpu, seen = time.perf_counter(), time.process_time(), 0
         x, y, d = x.to(device, non_blocking=True), y.to(device), d.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss = module.loss(module(x), y, d)
@@ -116,23 +132,25 @@ def bare_loop(module: MultiTaskModule, batches: list, device: torch.device, warm
         sched.step()
         seen += len(x)
     sync(device)
+    _cpu_rate(seen, cpu)
     return seen / (time.perf_counter() - start)
 
 
 class _Timer(pl.Callback):
     def __init__(self, warmup: int) -> None:
-        self.warmup, self.start, self.seen, self.end = warmup, 0.0, 0, 0.0
+        self.warmup, self.start, self.seen, self.end, self.cpu = warmup, 0.0, 0, 0.0, 0.0
 
     def on_train_batch_start(self, trainer, module, batch, i) -> None:  # noqa: ANN001
         if trainer.global_step == self.warmup:
             sync(module.device)
-            self.start, self.seen = time.perf_counter(), 0
+            self.start, self.seen, self.cpu = time.perf_counter(), 0, time.process_time()
         if trainer.global_step >= self.warmup:
             self.seen += len(batch[0])
 
     def on_train_end(self, trainer, module) -> None:  # noqa: ANN001
         sync(module.device)
         self.end = time.perf_counter()
+        _cpu_rate(self.seen, self.cpu)
 
 
 class _Batches(torch.utils.data.Dataset):
@@ -150,7 +168,7 @@ def lightning_loop(module: MultiTaskModule, batches: list, warmup: int) -> float
     """samples/s of the same steps under the pretrain Trainer (same precision, clipping and schedule)."""
     cfg = PretrainConfig(epochs=1, batch_size=len(batches[0][0]), checkpoint_every_n_steps=0)
     timer = _Timer(warmup)
-    trainer = _trainer(cfg, [timer])
+    trainer = _trainer(cfg, [timer, TrainProgress()])  # with pretrain's progress callback, as _fit adds it
     trainer.fit_loop.epoch_loop.max_steps = len(batches)
     loader = torch.utils.data.DataLoader(_Batches(batches), batch_size=None, shuffle=False)
     trainer.fit(module, train_dataloaders=loader)
@@ -222,13 +240,15 @@ def measure(
             return lightning_loop(make_module(modality, total, enc), batches, warmup)
 
         bare(), light()  # discarded: first-use costs (allocator, oneDNN primitives, Lightning set-up)
-        runs: dict[str, list[float]] = {"bare": [], "lightning": []}
+        runs: dict[str, list[float]] = {"bare": [], "lightning": [], "bare_cpu": [], "lightning_cpu": []}
         for i in range(rounds):  # alternate the order each round (shared, noisy CPUs)
             order = [("bare", bare), ("lightning", light)]
             for key, fn in order if i % 2 == 0 else order[::-1]:
                 runs[key].append(fn())
+                runs[f"{key}_cpu"].append(last_cpu_rate)
         load = loader_rate(store, batch_size, steps, workers, modality)
     b, lt = statistics.median(runs["bare"]), statistics.median(runs["lightning"])
+    b_cpu, lt_cpu = statistics.median(runs["bare_cpu"]), statistics.median(runs["lightning_cpu"])
     return {
         "device": name,
         "precision": precision,
@@ -237,6 +257,7 @@ def measure(
         "lightning": lt,
         "loader": load,
         "lightning_vs_bare": lt / b,
+        "lightning_vs_bare_cpu": lt_cpu / b_cpu,  # per CPU-second: robust to other jobs on shared cores
         "loader_vs_model": load / lt,
         "runs": runs,
     }

@@ -14,6 +14,10 @@ os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("CLIMBFLOW_NUM_THREADS", "1")
 
+# dvc binds its log handlers to the sys.stderr of its first import: import it now, at session start, not inside a
+# CliRunner.invoke whose stream is closed afterwards ("I/O operation on closed file" in every later dvc call)
+import dvc  # noqa: E402, F401
+
 
 @pytest.fixture(autouse=True)
 def _no_tracking_uri_leaks():

@@ -17,8 +17,8 @@ def pretrain_job(
     """Run pretraining of ``modality`` as a PyTorchJob; returns the pretrain output URI."""
     import json
 
-    from climbflow.tasks import execute_json
     from climbflow.cluster.pytorchjob import distributed_params, render, run_job
+    from climbflow.tasks import execute_json
 
     params = distributed_params(json.loads(params_json))
     job = params["cluster"]["pytorchjob"]

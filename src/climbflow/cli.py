@@ -9,50 +9,14 @@ from typing import Annotated
 
 import typer
 
+from climbflow.cli_common import DatasetsOpt, ParamsOpt, SetOpt, fail, load_params
+
 app = typer.Typer(
     help="climbflow: CLIMB's clinical datasets and models as a reproducible pipeline.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="override a key: --set pretrain.epochs=3")]
-DatasetsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--datasets",
-        help="comma-separated datasets to run (enables them, makes them the targets), e.g. ptbxl,chapman",
-    ),
-]
-
-
-def _load(
-    params: Path, overrides: list[str] | None = None, resolve: bool = True, datasets: str | None = None
-):
-    from climbflow.config import ConfigError, load, select_datasets
-    from climbflow.logs import setup_logging
-    from climbflow.pipeline_runner import resolve_paths
-
-    setup_logging()
-    pairs = {}
-    for item in overrides or []:
-        if "=" not in item:
-            _fail(f"--set {item!r}: expected KEY=VALUE, e.g. --set pretrain.epochs=3")
-        key, value = item.split("=", 1)
-        pairs[key] = value
-    try:
-        loaded = load(params, pairs)
-        if datasets:
-            loaded = select_datasets(loaded, [d.strip() for d in datasets.split(",") if d.strip()])
-        return resolve_paths(loaded, params.resolve().parent) if resolve else loaded
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
-def _fail(message: str, code: int = 2):
-    typer.secho(message, fg=typer.colors.RED, err=True)
-    raise typer.Exit(code)
 
 
 @app.command()
@@ -66,16 +30,15 @@ def run(
     from rich.console import Console
     from rich.table import Table
 
+    from climbflow.cli_registry import is_server, run_url, ui_base
     from climbflow.pipeline_runner import PipelineFailed, ensure_sample_data, run_local
-    from climbflow.registry.tracking import tracking_uri
-    from climbflow.store.uri import redact
 
-    cfg = _load(params, set_, datasets=datasets)
+    cfg = load_params(params, set_, datasets=datasets)
     ensure_sample_data(cfg)
     try:
         outcome = run_local(cfg, verbose=verbose)
     except PipelineFailed as exc:
-        _fail(f"pipeline failed: {exc}", code=1)
+        fail(f"pipeline failed: {exc}", code=1)
     console = Console(width=max(Console().width, 130))
     table = Table(title=f"climb run {outcome.pipeline_run_id} ({outcome.seconds:.0f} s)")
     for col in (
@@ -94,9 +57,9 @@ def run(
         table.add_row(*_result_cells(row))
     console.print(table)
     console.print(f"log: {outcome.log_path}")
-    console.print(
-        f"MLflow UI: [bold]mlflow ui --backend-store-uri {redact(tracking_uri(cfg))} --port 5000[/bold]"
-    )
+    page = run_url(ui_base(outcome.tracking_uri), outcome.parent_run_id, outcome.experiment_id)
+    start = "" if is_server(outcome.tracking_uri) else "[bold]bin/climb ui[/bold], then "
+    console.print(f"MLflow UI: {start}{page}", soft_wrap=True)  # one line: the link stays clickable
 
 
 def _result_cells(row: dict) -> list[str]:
@@ -145,7 +108,7 @@ def sample_data(
     """Write small deterministic copies of the datasets in their real layouts."""
     from climbflow import sampledata
 
-    cfg = _load(params)
+    cfg = load_params(params)
     for name in dataset or [d for d in cfg.enabled_datasets() if d in sampledata.WRITERS]:
         dest = out / name if out else Path(cfg.datasets[name].source)
         n = records or cfg.sample_data.records.get(name, 200)
@@ -180,8 +143,8 @@ def stage(
     from climbflow.store.retry import StorageUnavailable
 
     if name not in STAGES:
-        _fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
-    cfg = _load(params, set_)
+        fail(f"unknown stage {name!r}; stages: {', '.join(STAGES)}")
+    cfg = load_params(params, set_)
     given = {
         "dataset": dataset,
         "source": source,
@@ -204,15 +167,15 @@ def stage(
     }[name]
     missing = [f"--{k}" for k in needs if not given[k]]
     if missing:
-        _fail(f"climb stage {name}: missing {', '.join(missing)}")
+        fail(f"climb stage {name}: missing {', '.join(missing)}")
     optional = {"ingest": ["source"]}.get(name, [])
-    inputs = {k: given[k] for k in needs + optional + ["out"] if given[k] is not None}
+    inputs = _collection_folders({k: given[k] for k in needs + optional + ["out"] if given[k] is not None})
     try:
         result = execute(name, cfg, **inputs)
     except StageFailed as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     except (FileNotFoundError, ValueError, StorageUnavailable) as exc:
-        _fail(f"climb stage {name}: {exc}", code=1)
+        fail(f"climb stage {name}: {exc}", code=1)
     typer.echo(
         json.dumps(
             {"uri": result.uri, "cache_hit": result.cache_hit, **result.extra, "report": result.report},
@@ -221,6 +184,34 @@ def stage(
             default=str,
         )
     )
+
+
+def _collection_folders(inputs: dict) -> dict:
+    """dvc.yaml's folder convention: ``--standardized data/standardized`` (a folder of stores, no labels.json of
+    its own) means every store in it; ``--pretrained data/models/pretrain`` (a folder of encoders) means the one of
+    the target's modality."""
+    from climbflow import catalog
+    from climbflow.store.format import LABELS
+
+    def is_collection(path: str, marker: str) -> bool:
+        return Path(path).is_dir() and not (Path(path) / marker).exists()
+
+    out = dict(inputs)
+    stores = out.get("standardized")
+    if isinstance(stores, list):
+        out["standardized"] = [
+            str(child)
+            for store in stores
+            for child in (
+                sorted(c for c in Path(store).iterdir() if (c / LABELS).exists())
+                if is_collection(store, LABELS)
+                else [store]
+            )
+        ]
+    pretrained = out.get("pretrained")
+    if pretrained and is_collection(pretrained, "report.json"):
+        out["pretrained"] = str(Path(pretrained) / catalog.get(out["target"]).modality)
+    return out
 
 
 @app.command("compile")
@@ -234,7 +225,9 @@ def compile_(
     from climbflow.cli_cluster import warn_unshared
     from climbflow.pipeline_runner import compile_all
 
-    cfg = _load(params, resolve=False)  # paths stay as written: they are resolved where the pipeline runs
+    cfg = load_params(
+        params, resolve=False
+    )  # paths stay as written: they are resolved where the pipeline runs
     warn_unshared(cfg)
     for path in compile_all(cfg, out_dir):
         typer.echo(str(path))
@@ -252,7 +245,7 @@ def datasets(
     from climbflow import catalog
     from climbflow.catalog.discovery import local_copy
 
-    cfg = _load(params) if params.exists() else None
+    cfg = load_params(params) if params.exists() else None
     table = Table(title="climbflow catalog", show_lines=layout)
     for col in ("name", "modality", "task", "classes", "split", "access", "local copy"):
         table.add_column(col, overflow="fold")
@@ -285,12 +278,12 @@ def _report(params: Path, set_, datasets: str | None, run, markdown, errors: tup
     from climbflow.pipeline_runner import ensure_sample_data
     from climbflow.stages import StageFailed
 
-    cfg = _load(params, set_, datasets=datasets)
+    cfg = load_params(params, set_, datasets=datasets)
     ensure_sample_data(cfg)
     try:
         result = run(cfg)
     except (StageFailed, *errors) as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     typer.echo(markdown(result))
     typer.echo(f"report: {result['out_dir']}")
 
@@ -350,7 +343,7 @@ def report_fusion(
     chosen = strategy or list(STRATEGIES)
     unknown = sorted(set(chosen) - set(STRATEGIES))
     if unknown:
-        _fail(f"--strategy {unknown}: allowed {list(STRATEGIES)}")
+        fail(f"--strategy {unknown}: allowed {list(STRATEGIES)}")
     # fit_fusion raises ValueError for a cohort it cannot train on (no train admissions, missing stores)
     _report(params, set_, datasets, lambda cfg: run_fusion(cfg, chosen, out), markdown, errors=(ValueError,))
 
@@ -363,23 +356,19 @@ app.add_typer(data_app, name="data")
 
 @data_app.command("versions")
 def data_versions(dataset: str, params: ParamsOpt = Path("params.yaml")) -> None:
-    """List every recorded version of DATASET (standardized stores and raw snapshots), newest first."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """List every recorded version of DATASET (standardized stores and raw snapshots), newest first; piped, as
+    tab-separated lines with the full DVC hash (`climb data pull DATASET@HASH` takes any unique prefix)."""
     from climbflow.stages.base import Workspace
     from climbflow.store.versioning import list_versions
 
-    cfg = _load(params)
+    cfg = load_params(params)
     entries = list_versions(Workspace.from_params(cfg).local_root, dataset)
     if not entries:
-        _fail(f"no versions of {dataset!r} recorded in {cfg.workspace.root}; run `climb run` first", code=1)
-    table = Table(title=f"versions of {dataset}")
-    for col in ("version", "kind", "created", "files", "MB", "local", "remote"):
-        table.add_column(col)
-    for e in entries:
-        table.add_row(
-            e.md5[:12],
+        fail(f"no versions of {dataset!r} recorded in {cfg.workspace.root}; run `climb run` first", code=1)
+    columns = ("version", "kind", "created", "files", "MB", "local", "remote")
+    rows = [
+        (
+            e.md5,
             e.stage,
             e.created,
             str(e.nfiles),
@@ -387,7 +376,28 @@ def data_versions(dataset: str, params: ParamsOpt = Path("params.yaml")) -> None
             "yes" if e.present else "no",
             e.remote,
         )
-    Console().print(table)
+        for e in entries
+    ]
+    print_table(f"versions of {dataset}", columns, rows)
+
+
+def print_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """A table on a terminal; piped or redirected, tab-separated lines, never truncated (scripts and files
+    need every character of a hash)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        for row in [columns, *rows]:
+            typer.echo("\t".join(row))
+        return
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
 
 
 @data_app.command("pull")
@@ -401,15 +411,15 @@ def data_pull(
     from climbflow.store.versioning import find_version, pull_version
 
     if "@" not in spec:
-        _fail(f"{spec!r}: expected DATASET@VERSION, e.g. ptbxl@3f2a9c or ptbxl@latest")
+        fail(f"{spec!r}: expected DATASET@VERSION, e.g. ptbxl@3f2a9c or ptbxl@latest")
     dataset, version = spec.split("@", 1)
-    cfg = _load(params)
+    cfg = load_params(params)
     ws = Workspace.from_params(cfg).local_root
     try:
         entry = find_version(ws, dataset, version)
         path = pull_version(ws, entry, dvc_remote(cfg), cfg.workspace.dvc_remote_endpoint)
     except (LookupError, RuntimeError) as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     typer.echo(str(path))
 
 
@@ -417,24 +427,38 @@ doctor_app = typer.Typer(help="Self-checks: the bad-input corpus and the PHI re-
 app.add_typer(doctor_app, name="doctor")
 
 
+LibraryLogOpt = Annotated[
+    Path | None,
+    typer.Option(help="write what the readers' libraries print (warnings, C-level messages) to this file"),
+]
+
+
 @doctor_app.command("bad-input")
 def doctor_bad_input(
     out: Annotated[Path | None, typer.Option(help="keep the generated bad files here")] = None,
+    library_log: LibraryLogOpt = None,
 ) -> None:
     """Run every reader on the bad-input corpus: prints caught / total per reader (exit 1 if any is missed)."""
     from climbflow.hardening import badinput
+    from climbflow.logs import quiet_libraries
 
-    raise typer.Exit(badinput.main(["--out", str(out)] if out else []))
+    with quiet_libraries(library_log):  # the corpus makes the readers' libraries complain, by design
+        code = badinput.main(["--out", str(out)] if out else [])
+    raise typer.Exit(code)
 
 
 @doctor_app.command("phi")
 def doctor_phi(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable report")] = False,
+    library_log: LibraryLogOpt = None,
 ) -> None:
     """Re-check DICOM de-identification on every DICOM fixture: surviving PHI values and tags removed."""
     from climbflow.hardening import phi_report
+    from climbflow.logs import quiet_libraries
 
-    raise typer.Exit(phi_report.main(["--json"] if as_json else []))
+    with quiet_libraries(library_log):
+        code = phi_report.main(["--json"] if as_json else [])
+    raise typer.Exit(code)
 
 
 def _register_subcommands() -> None:
@@ -444,6 +468,31 @@ def _register_subcommands() -> None:
 
     register_registry(app)
     register_cluster(app)
+    _unwrap_help(app)
+
+
+def unwrap(text: str) -> str:
+    """Help text with each paragraph on one line (typer keeps a docstring's line breaks, so a terminal wider
+    or narrower than the source broke sentences mid-way); indented lines (lists, exit codes) stay as written."""
+    import inspect
+
+    out: list[str] = []
+    for line in inspect.cleandoc(text).splitlines():
+        prev = out[-1] if out else ""
+        if line and not line[0].isspace() and prev and not prev[0].isspace() and not prev.endswith(":"):
+            out[-1] = f"{prev} {line}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _unwrap_help(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        text = info.help or (info.callback.__doc__ if info.callback else None)
+        if text:
+            info.help = unwrap(text)
+    for group in typer_app.registered_groups:
+        _unwrap_help(group.typer_instance)
 
 
 _register_subcommands()

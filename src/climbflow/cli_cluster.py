@@ -22,12 +22,13 @@ from typing import Annotated, Any
 
 import typer
 
+from climbflow.cli_common import ParamsOpt
+
 TOKEN_ENV = "KFP_TOKEN"
 COOKIES_ENV = "KFP_COOKIES"
 HostOpt = Annotated[
     str, typer.Option("--host", help="Kubeflow Pipelines API endpoint, e.g. https://kf.example/pipeline")
 ]
-ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file")]
 PipelineOpt = Annotated[str, typer.Option("--pipeline", help="training | retraining | promotion")]
 ExperimentOpt = Annotated[str, typer.Option("--experiment", help="KFP experiment (created if missing)")]
 NamespaceOpt = Annotated[

@@ -11,10 +11,7 @@ from typing import Annotated
 
 import typer
 
-ParamsOpt = Annotated[Path, typer.Option("--params", "-p", help="the config file")]
-SetOpt = Annotated[
-    list[str] | None, typer.Option("--set", help="override a key: --set promotion.min_improvement=0.01")
-]
+from climbflow.cli_common import ParamsOpt, SetOpt, fail, load_params
 
 RETRAIN_HELP = """Retrain when the data changed, then run the promotion gate on each new challenger.
 
@@ -28,12 +25,6 @@ Exit codes for schedulers (cron, systemd timers):
   20 gated out (at least one new challenger was refused by the gate)
   1  failed (a stage, the pipeline or the registry failed; see the message and the run log)
 """
-
-
-def _cli():
-    from climbflow import cli
-
-    return cli
 
 
 def _delta_text(delta: dict | None) -> str:
@@ -97,14 +88,14 @@ def register(app: typer.Typer) -> None:
 
         from climbflow.registry.gate import primary_metric
         from climbflow.registry.promotion import champion_at
-        from climbflow.registry.tracking import _client
+        from climbflow.registry.tracking import mlflow_client
 
-        cfg = _cli()._load(params, set_)
+        cfg = load_params(params, set_)
         when = _parse_time(at) if at else None
-        _, client = _client(cfg)
+        _, client = mlflow_client(cfg)
         registered = sorted(client.search_registered_models(), key=lambda m: m.name)
         if not registered:
-            _cli()._fail("no registered models yet; `climb run` registers one per target", code=1)
+            fail("no registered models yet; `climb run` registers one per target", code=1)
         table = Table(title="registered models")
         for col in ("model", "version", "aliases", "metric", "value", "validation", "data version", "gate"):
             table.add_column(col)
@@ -135,9 +126,9 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         if when is not None:
             for rm in registered:
-                console.print(
-                    f"{rm.name}: @champion at {when.isoformat()} = {champion_at(cfg, rm.name, when)}"
-                )
+                version = champion_at(cfg, rm.name, when)
+                held = f"version {version}" if version else "none (no version was @champion then)"
+                console.print(f"{rm.name}: @champion at {when.isoformat()}: {held}")
 
     @app.command()
     def promote(
@@ -163,11 +154,11 @@ def register(app: typer.Typer) -> None:
         from climbflow.registry.promotion import PromotionError
         from climbflow.registry.promotion import promote as run_gate
 
-        cfg = _cli()._load(params, set_)
+        cfg = load_params(params, set_)
         try:
             decision = run_gate(cfg, model, version, force=force, reason=reason, actor=actor)
         except PromotionError as exc:
-            _cli()._fail(str(exc), code=2)
+            fail(str(exc), code=2)
         if as_json:
             typer.echo(json.dumps(decision.to_dict(), indent=2, default=str))
         else:
@@ -188,11 +179,11 @@ def register(app: typer.Typer) -> None:
         from climbflow.registry.promotion import PromotionError
         from climbflow.registry.promotion import rollback as do_rollback
 
-        cfg = _cli()._load(params)
+        cfg = load_params(params)
         try:
             decision = do_rollback(cfg, model, reason=reason, actor=actor)
         except PromotionError as exc:
-            _cli()._fail(str(exc), code=2)
+            fail(str(exc), code=2)
         _print_decision(decision)
         raise typer.Exit(0 if decision.promoted else 1)
 
@@ -208,7 +199,7 @@ def register(app: typer.Typer) -> None:
 
         from climbflow.retraining import retrain as do_retrain
 
-        cfg = _cli()._load(params, set_)
+        cfg = load_params(params, set_)
         outcome = do_retrain(cfg, force=force)
         if as_json:
             typer.echo(json.dumps(outcome.to_dict(), indent=2, default=str))
@@ -238,6 +229,39 @@ def register(app: typer.Typer) -> None:
         raise typer.Exit(outcome.code)
 
     @app.command()
+    def ui(
+        port: Annotated[int, typer.Option(help="port of the UI")] = 5000,
+        host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+        params: ParamsOpt = Path("params.yaml"),
+    ) -> None:
+        """Open the MLflow UI on this workspace's runs and models; prints the URL of the latest `climb run`.
+
+        Starts `mlflow server` on the workspace's tracking store with this environment's Python (`mlflow` need
+        not be on PATH) until Ctrl-C. With a tracking server configured (workspace.tracking_uri,
+        $MLFLOW_TRACKING_URI) it only prints the URLs on that server.
+        """
+        import subprocess
+        import sys
+
+        from climbflow.registry.tracking import tracking_uri
+
+        cfg = load_params(params)
+        store = tracking_uri(cfg)
+        base = ui_base(store, host, port)
+        latest = latest_run_url(cfg, base)
+        typer.echo(f"MLflow UI: {base}")
+        typer.echo(f"latest climb run: {latest}" if latest else "no climb run recorded yet (`bin/climb run`)")
+        if is_server(store):
+            return
+        command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store]
+        command += ["--host", host, "--port", str(port)]
+        typer.echo("Ctrl-C stops it", err=True)
+        try:
+            raise typer.Exit(subprocess.call(command))
+        except KeyboardInterrupt:
+            raise typer.Exit(0) from None
+
+    @app.command()
     def lineage(
         refs: Annotated[
             list[str],
@@ -260,19 +284,17 @@ def register(app: typer.Typer) -> None:
         from climbflow.registry import lineage as lin
 
         if fmt not in ("tree", "json", "html"):
-            _cli()._fail(f"--format {fmt!r}: expected tree, json or html")
-        cfg = _cli()._load(params)
+            fail(f"--format {fmt!r}: expected tree, json or html")
+        cfg = load_params(params)
         try:
             if refs[0] == "diff":
                 if len(refs) != 3:
-                    _cli()._fail("usage: climb lineage diff MODEL/VERSION_A MODEL/VERSION_B")
+                    fail("usage: climb lineage diff MODEL/VERSION_A MODEL/VERSION_B")
                 result = lin.diff(cfg, refs[1], refs[2])
                 text = json.dumps(result, indent=2, default=str) if fmt != "tree" else _diff_text(result)
             else:
                 if len(refs) != 1:
-                    _cli()._fail(
-                        "usage: climb lineage MODEL@ALIAS | MODEL/VERSION (or: climb lineage diff A B)"
-                    )
+                    fail("usage: climb lineage MODEL@ALIAS | MODEL/VERSION (or: climb lineage diff A B)")
                 tree = lin.lineage(cfg, refs[0])
                 if fmt == "tree" and out is None:
                     Console(width=max(Console().width, 140)).print(lin.to_rich(tree))
@@ -284,13 +306,44 @@ def register(app: typer.Typer) -> None:
                 else:
                     text = lin.to_json(tree) if fmt == "json" else lin.to_html(tree)
         except (LookupError, ValueError) as exc:
-            _cli()._fail(str(exc), code=1)
+            fail(str(exc), code=1)
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text)
             typer.echo(f"wrote {out}")
         else:
             typer.echo(text)
+
+
+def is_server(store: str) -> bool:
+    """The tracking store is an MLflow server (which serves its own UI), not a database `climb ui` opens."""
+    return store.startswith(("http://", "https://"))
+
+
+def ui_base(store: str, host: str = "127.0.0.1", port: int = 5000) -> str:
+    """Where the MLflow UI of tracking store ``store`` is: the tracking server itself (credentials redacted),
+    else what `climb ui` starts on this machine."""
+    from climbflow.store.uri import redact
+
+    return redact(store).rstrip("/") if is_server(store) else f"http://{host}:{port}"
+
+
+def run_url(base: str, run_id: str, experiment_id: str | None = None) -> str:
+    """The MLflow UI page of one run; with its experiment, in the UI's "Model training" view (MLflow 3.17 opens
+    GenAI views unless the URL or the user's toggle says otherwise, whatever the experiment's kind tag)."""
+    if experiment_id is None:
+        return f"{base}/#/runs/{run_id}"
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}?workflowType=machine_learning"
+
+
+def latest_run_url(cfg, base: str) -> str | None:
+    """The UI page of the newest pipeline run (a parent run: no ``mlflow.parentRunId``), or None."""
+    from climbflow.registry.tracking import experiment_id, mlflow_client
+
+    _, client = mlflow_client(cfg)
+    runs = client.search_runs([experiment_id(cfg)], order_by=["attributes.start_time DESC"], max_results=200)
+    parent = next((r for r in runs if "mlflow.parentRunId" not in r.data.tags), None)
+    return run_url(base, parent.info.run_id, parent.info.experiment_id) if parent else None
 
 
 def _diff_text(result: dict) -> str:

@@ -34,6 +34,9 @@ class WorkspaceConfig(Section):
         None, description="DVC remote URL (path or s3://); default <root>/dvc-remote"
     )
     dvc_remote_endpoint: str | None = Field(None, description="S3 endpoint URL for an s3:// DVC remote")
+    push_raw: bool = Field(
+        True, description="DVC-version and push raw snapshots (they may hold PHI); false keeps them local"
+    )
 
 
 class DatasetConfig(Section):
@@ -157,6 +160,10 @@ class StandardizeConfig(Section):
 
 
 class EncoderConfig(Section):
+    arch: Literal["resnet", "convnextv2-atto", "convnextv2-tiny", "convnextv2-base"] = Field(
+        "resnet",
+        description="resnet (width/depth) for every modality; convnextv2-* (fixed sizes) for image2d",
+    )
     width: int = Field(32, ge=4)
     depth: int = Field(4, ge=1, le=8)
     dropout: float = Field(0.1, ge=0.0, lt=1.0)
@@ -208,6 +215,9 @@ class PretrainConfig(OptimConfig):
     devices: int | Literal["auto"] = Field(1, description="processes (GPUs / CPU processes) per node")
     num_nodes: int = Field(1, ge=1, description="nodes (e.g. PyTorchJob replicas)")
     strategy: str = Field("auto", description="Lightning strategy: auto | ddp | ddp_spawn | ...")
+    compile: bool = Field(
+        False, description="torch.compile the encoder (faster steps on GPU after a warm-up)"
+    )
 
 
 class FinetuneConfig(OptimConfig):

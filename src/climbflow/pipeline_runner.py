@@ -6,12 +6,14 @@ runs, executed by ``kfp.local.SubprocessRunner(use_venv=False)`` -> results read
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import io
 import json
 import logging
 import re
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -117,6 +119,7 @@ class RunOutcome:
     results: list[dict]
     tracking_uri: str
     log_path: Path
+    experiment_id: str | None = None
 
 
 class PipelineFailed(RuntimeError):
@@ -124,7 +127,10 @@ class PipelineFailed(RuntimeError):
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_SHOW = re.compile(r"Executing task|finished with status|Pipeline .* finished|StageFailed|ERROR|FAILED")
+_SHOW = re.compile(r"^task (started|done|FAILED):|Pipeline .* finished|StageFailed|ERROR|FAILED")
+# kfp.local's own task lines name tasks by their DAG key ('pretrain-2'); announce_tasks prints readable ones
+_HIDE = re.compile(r"Executing task|Task '[^']*' (finished with status|cache hit)")
+_ITEM_KEYS = ("dataset", "target", "modality")  # the inputs that say what a task works on
 
 
 class _Filter(io.TextIOBase):
@@ -133,18 +139,20 @@ class _Filter(io.TextIOBase):
     def __init__(self, log_file, console, verbose: bool):
         self.log_file, self.console, self.verbose = log_file, console, verbose
         self.pending = ""
+        self.lock = threading.Lock()  # kfp.local runs parallel tasks in threads
 
     def write(self, text: str) -> int:
         from climbflow.logs import redact_text
 
         n, text = len(text), redact_text(text)  # the executor input carries params (URLs with credentials)
-        self.log_file.write(text)
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            plain = _ANSI.sub("", line)
-            if self.verbose or _SHOW.search(plain):
-                self.console.write(plain.strip() + "\n")
+        with self.lock:
+            self.log_file.write(text)
+            self.pending += text
+            *lines, self.pending = self.pending.split("\n")
+            for line in lines:
+                plain = _ANSI.sub("", line)
+                if self.verbose or (_SHOW.search(plain) and not _HIDE.search(plain)):
+                    self.console.write(plain.strip() + "\n")
         return n
 
     def flush(self) -> None:
@@ -158,6 +166,48 @@ def console_filter(log_path: Path, verbose: bool):
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as fh, contextlib.redirect_stdout(_Filter(fh, sys.__stdout__, verbose)):
         yield
+
+
+def task_label(display_name: str, arguments: dict) -> str:
+    """'ingest ptbxl': the task's display name plus the dataset / target / modality it works on, unless the
+    name already holds it (a ParallelFor body's display name is fixed at compile time, without the loop item)."""
+    words = display_name.split()
+    items = [arguments[k] for k in _ITEM_KEYS if isinstance(arguments.get(k), str) and arguments[k]]
+    return " ".join(words + [item for item in items[:1] if item not in words])
+
+
+@contextlib.contextmanager
+def announce_tasks():
+    """While kfp.local runs a pipeline, write one line to stdout as each task starts and ends, named by
+    :func:`task_label` (``task started: ingest ptbxl`` ... ``task done: ingest ptbxl (3.1 s)``)."""
+    from kfp.local import status
+    from kfp.local.orchestrator import task_executor
+    from kfp.local.orchestrator.orchestrator_utils import OrchestratorUtils
+
+    original = task_executor.execute_single_task
+
+    def execute(**kwargs):
+        spec = kwargs["task_spec"]
+        arguments = OrchestratorUtils.make_task_arguments(
+            task_inputs_spec=spec.inputs, io_store=kwargs["io_store"]
+        )
+        label = task_label(spec.task_info.name or kwargs["task_name"], arguments)
+        sys.stdout.write(f"task started: {label}\n")
+        start = time.perf_counter()
+        outputs, task_status = original(**kwargs)
+        word = "done" if task_status == status.Status.SUCCESS else "FAILED"
+        sys.stdout.write(f"task {word}: {label} ({time.perf_counter() - start:.1f} s)\n")
+        return outputs, task_status
+
+    task_executor.execute_single_task = execute
+    original_print = (
+        builtins.print
+    )  # kfp.local indents print() in a generator context a failed task can leave open
+    try:
+        yield
+    finally:
+        task_executor.execute_single_task = original
+        builtins.print = original_print
 
 
 def failure_excerpt(log_path: Path, lines: int = 60) -> str:
@@ -201,7 +251,7 @@ def run_local(params: Params, verbose: bool = False, standardize_fanout: bool = 
     try:
         local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(ws.local_root / "kfp"))
         pipeline = training.build(params)
-        with console_filter(log_path, verbose):
+        with console_filter(log_path, verbose), announce_tasks():
             pipeline(  # the params are compiled in (training.build(params)); gpu_count is a cluster setting:
                 # on this machine pretrain keeps its own devices / strategy
                 tracking_json=json.dumps({"parent_run_id": parent, "pipeline_run_id": pipeline_run_id}),
@@ -219,7 +269,15 @@ def run_local(params: Params, verbose: bool = False, standardize_fanout: bool = 
         results = collect_results(params, pipeline_run_id, parent)
         summary = {f"{r['target']}.{k}": v for r in results for k, v in r["metrics"].items() if v == v}
         tracking.finish_pipeline_run(params, parent, status, summary | {"pipeline_seconds": seconds})
-    return RunOutcome(pipeline_run_id, parent, seconds, results, tracking.tracking_uri(params), log_path)
+    return RunOutcome(
+        pipeline_run_id,
+        parent,
+        seconds,
+        results,
+        tracking.tracking_uri(params),
+        log_path,
+        tracking.experiment_id(params),
+    )
 
 
 def collect_results(params: Params, pipeline_run_id: str, parent_run_id: str) -> list[dict]:

@@ -34,7 +34,9 @@ def execute_tracked(stage: str, params: Params, tracking: dict[str, Any], **inpu
     return result
 
 
-def resolve_tracking(params: Params, tracking_json: str = "", pipeline_run_id: str = "") -> dict[str, Any] | None:
+def resolve_tracking(
+    params: Params, tracking_json: str = "", pipeline_run_id: str = ""
+) -> dict[str, Any] | None:
     """Where a task records itself in MLflow.
 
     ``tracking_json`` set (``climb run``'s driver made the parent run): used as is. Else, inside a pipeline run

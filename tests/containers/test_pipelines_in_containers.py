@@ -103,7 +103,7 @@ def _assert_isolated(records, pipeline_root: Path) -> None:
     assert not any(kfp_workspace.rglob("*")), f"a task wrote to the KFP workspace {kfp_workspace}"
 
 
-def _client(cluster):
+def mlflow_client(cluster):
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(cluster["env"]["MLFLOW_TRACKING_URI"])
@@ -146,7 +146,7 @@ def test_training_pipeline_runs_every_task_in_its_own_container(trained, cluster
 def test_training_pipeline_is_tracked_and_registers_a_challenger(trained, cluster, monkeypatch):
     for key, value in cluster["env"].items():
         monkeypatch.setenv(key, value)
-    client = _client(cluster)
+    client = mlflow_client(cluster)
     parents = _parent_runs(client)
     assert len(parents) == 1, "one parent run per pipeline run, created by the pipeline itself"
     assert parents[0].info.status == "FINISHED", "the exit handler closes the parent run"
@@ -203,7 +203,7 @@ def test_a_failing_task_fails_the_run(cluster, component_image, pipeline_root, m
     assert failed and any("ingest" in " ".join(r.command) for r in failed)
     # the exit handler still ran, in its own container, and marked the pipeline's MLflow run as failed
     assert any("finish_pipeline_run" in " ".join(r.command) and r.exit_code == 0 for r in RECORDS)
-    newest = _parent_runs(_client(cluster))[-1]
+    newest = _parent_runs(mlflow_client(cluster))[-1]
     assert newest.info.status == "FAILED", newest.info
 
 
@@ -214,7 +214,7 @@ def test_promotion_then_scheduled_retraining_sees_new_data(trained, cluster, pip
         "promotion", params, cluster, pipeline_root, monkeypatch, force=True, reason="first champion (test)"
     )
     _assert_isolated(records, pipeline_root)
-    client = _client(cluster)
+    client = mlflow_client(cluster)
     champion = client.get_model_version_by_alias("climb-ptbxl", "champion")
     # new records arrive at the source; the recurring retraining run must see them (no KFP cache reuse)
     from climbflow import sampledata

@@ -59,7 +59,10 @@ def test_climb_run_trains_learns_and_registers(small_run):
     }
     assert not any(e["cache_hit"] for e in entries)
     assert _metric(entries, "ptbxl") >= 0.75, "sample PTB-XL has learnable class structure"
-    assert "mlflow ui --backend-store-uri" in stdout and "climb-ptbxl/1" in stdout
+    assert "bin/climb ui" in stdout and "climb-ptbxl/1" in stdout
+    assert (
+        "/runs/" in stdout and "?workflowType=machine_learning" in stdout
+    )  # opens MLflow's Model training view
     evaluation = Path(next(e["uri"] for e in entries if e["stage"] == "evaluate" and e["name"] == "ptbxl"))
     assert {"metrics.json", "report.md", "roc_ptbxl.png", "confusion_ptbxl.png"} <= {
         p.name for p in evaluation.iterdir()

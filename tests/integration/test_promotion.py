@@ -42,7 +42,7 @@ def register(params, metrics, subtasks=CLASSES, verdict="passed", split=SPLIT, q
     """An evaluate run + a model version tagged exactly as a pipeline registration tags it; aliased challenger."""
     from climbflow.registry import tracking
 
-    mlflow, client = tracking._client(params)
+    mlflow, client = tracking.mlflow_client(params)
     run = client.create_run(tracking.experiment_id(params), run_name="evaluate:ptbxl")
     client.log_text(run.info.run_id, "tiny model", "model/weights.txt")  # through the server to S3
     report = {
@@ -74,7 +74,7 @@ def register(params, metrics, subtasks=CLASSES, verdict="passed", split=SPLIT, q
 def aliases(params) -> dict[str, str]:
     from climbflow.registry import tracking
 
-    return dict(tracking._client(params)[1].get_registered_model(MODEL).aliases)
+    return dict(tracking.mlflow_client(params)[1].get_registered_model(MODEL).aliases)
 
 
 def test_gate_promotes_refuses_forces_rolls_back_and_remembers(params, s3_env, monkeypatch):
@@ -114,7 +114,7 @@ def test_gate_promotes_refuses_forces_rolls_back_and_remembers(params, s3_env, m
         assert [r.name for r in decision.rules if not r.passed] == [rule]
         assert rule in decision.message and decision.message.startswith(f"refused {MODEL}/{version}")
         assert aliases(params)["champion"] == v2
-        tags = tracking._client(params)[1].get_model_version(MODEL, version).tags
+        tags = tracking.mlflow_client(params)[1].get_model_version(MODEL, version).tags
         assert tags["climb.promotion.passed"] == "false" and rule in tags["climb.promotion.message"]
 
     # --force needs a reason; with one it overrides the gate and records who and why
@@ -124,7 +124,7 @@ def test_gate_promotes_refuses_forces_rolls_back_and_remembers(params, s3_env, m
     forced = promote(params, MODEL, worse, force=True, reason="hotfix for label bug")
     assert forced.promoted and forced.forced and not forced.passed and forced.actor == "alice"
     assert aliases(params).items() >= {"champion": worse, "previous-champion": v2}.items()
-    tags = tracking._client(params)[1].get_model_version(MODEL, worse).tags
+    tags = tracking.mlflow_client(params)[1].get_model_version(MODEL, worse).tags
     assert (
         tags["climb.promotion.actor"] == "alice" and tags["climb.promotion.reason"] == "hotfix for label bug"
     )

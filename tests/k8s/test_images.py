@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 from climbflow.cluster.pytorchjob import TEMPLATE
-
 from tests.k8s.render import K8S, REPO, kustomize, one
 
 REPOSITORY = "ghcr.io/climbflow/climbflow"
@@ -64,8 +63,8 @@ def test_rendered_deployment_runs_the_image_build_sh_produces(overlay):
 
 
 def test_pytorchjob_images_are_the_params_images():
-    from climbflow.config import load
     from climbflow.cluster.pytorchjob import distributed_params, render
+    from climbflow.config import load
 
     cpu, gpu = _build_tags()
     template = yaml.safe_load(TEMPLATE.read_text())

@@ -13,9 +13,7 @@ import re
 import pytest
 import yaml
 
-from climbflow.cluster.pytorchjob import TEMPLATE
-
-from climbflow.cluster.pytorchjob import distributed_params, render
+from climbflow.cluster.pytorchjob import TEMPLATE, distributed_params, render
 from tests.k8s.pod_security import violations
 from tests.k8s.render import K8S, REPO, by_kind, kustomize, one
 

@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from climbflow.cluster.pytorchjob import TEMPLATE
-
 from tests.k8s.test_manifests import OVERLAYS, build
 
 REPO = Path(__file__).resolve().parents[2]

@@ -80,3 +80,21 @@ def test_failed_validation_exits_nonzero_with_summary(sample_root, tmp_path):
     )
     assert result.exit_code == 1
     assert "FAILED" in result.output and "scp_codes" in result.output and "Traceback" not in result.output
+
+
+def test_help_text_is_not_broken_where_the_source_broke_its_lines():
+    """typer keeps a docstring's line breaks: on a wide terminal a sentence stopped mid-way at each of them."""
+    joined = {
+        "retrain": "(cached ingest -> validate -> standardize) with the data versions recorded on each target's",
+        "lineage": "pipeline run (git commit, image, params) -> per dataset",
+        "promote": "positive = better) and its paired patient-bootstrap 95% CI",
+    }
+    for command, phrase in joined.items():
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "250"}, terminal_width=250)
+        assert result.exit_code == 0, result.output
+        assert any(phrase in line for line in result.stdout.splitlines()), (command, result.stdout)
+    # lists stay one item a line
+    result = runner.invoke(app, ["retrain", "--help"], env={"COLUMNS": "250"}, terminal_width=250)
+    codes = ("0  ", "10 ", "20 ", "1  ")
+    items = [line.strip() for line in result.stdout.splitlines() if line.strip()[:3] in codes]
+    assert [i.split()[0] for i in items] == ["0", "10", "20", "1"], result.stdout

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, RecordError, Rejected, TaskType
+from climbflow.catalog.values import whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ class ABIDE(DatasetSpec):
         self, row: dict[str, str], line: int, files: dict[str, str], seen: set[str]
     ) -> RawRecord | Rejected:
         where = f"{PHENOTYPE} line {line}"
-        sub = _int(row["SUB_ID"])
+        sub = whole_number(row["SUB_ID"])
         if sub is None:
             return Rejected(f"line{line}", PHENOTYPE, "bad_sub_id", f"{where}: SUB_ID {row['SUB_ID']!r}")
         record_id = str(sub)
@@ -85,7 +86,7 @@ class ABIDE(DatasetSpec):
         if record_id in seen:
             return Rejected(record_id, PHENOTYPE, "duplicate_record", f"{where}: SUB_ID repeated")
         seen.add(record_id)
-        dx = _int(row["DX_GROUP"])
+        dx = whole_number(row["DX_GROUP"])
         if dx not in (1, 2):
             message = f"{where}: DX_GROUP {row['DX_GROUP']!r}; allowed 1 (autism) or 2 (control)"
             return Rejected(record_id, PHENOTYPE, "unknown_label", message)
@@ -109,7 +110,7 @@ class ABIDE(DatasetSpec):
             split=None,
             meta={
                 "age": age,
-                "sex": {1: "M", 2: "F"}.get(_int(row["SEX"]) or 0),
+                "sex": {1: "M", 2: "F"}.get(whole_number(row["SEX"]) or 0),
                 "site": row["SITE_ID"].strip() or None,
                 "file_id": file_id,
             },
@@ -169,14 +170,6 @@ def _subject_files(root: Path) -> dict[str, str]:
             if p.is_file():
                 found[p.name[: -len(suffix)]] = p.relative_to(root).as_posix()
     return found
-
-
-def _int(raw: str) -> int | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return int(value) if math.isfinite(value) and value.is_integer() else None
 
 
 def _float(raw: str) -> float | None:

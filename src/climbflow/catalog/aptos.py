@@ -8,7 +8,6 @@ linked), so each image is its own patient and the standardize stage hash-splits 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,8 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType, unsafe_path
+from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType
 from climbflow.catalog.images import decode_image, one_hot
+from climbflow.catalog.rows import csv_header, csv_rows, file_rejection
 
 CLASSES: tuple[str, ...] = ("No DR", "Mild DR", "Moderate DR", "Severe DR", "Proliferative DR")
 TRAIN_CSV = "train.csv"
@@ -41,9 +41,7 @@ class APTOS(DatasetSpec):
         path = Path(root) / TRAIN_CSV
         if not path.is_file() or not (Path(root) / IMAGE_DIR).is_dir():
             return False
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
-        return header[:2] == list(COLUMNS)
+        return csv_header(path)[:2] == list(COLUMNS)
 
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
         root = Path(root)
@@ -51,14 +49,8 @@ class APTOS(DatasetSpec):
         if not path.is_file():
             raise CatalogError(f"{path}: metadata file missing (expected {self.layout})")
         seen: set[str] = set()
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            for column in COLUMNS:
-                if column not in header:
-                    raise CatalogError(f"{path}: required column {column!r} missing (columns: {header})")
-            for row in reader:
-                yield self._record(root, row, reader.line_num, seen)
+        for line, row in csv_rows(path, COLUMNS):
+            yield self._record(root, row, line, seen)
 
     def _record(self, root: Path, row: dict[str, str], line: int, seen: set[str]) -> RawRecord | Rejected:
         where = f"{TRAIN_CSV} line {line}"
@@ -72,12 +64,10 @@ class APTOS(DatasetSpec):
         seen.add(code)
         if raw not in {str(g) for g in range(len(CLASSES))}:
             return Rejected(record_id, TRAIN_CSV, "unknown_label", f"{where}: diagnosis {raw!r}; allowed 0-4")
-        problem = unsafe_path(code)
-        if problem:
-            return Rejected(record_id, TRAIN_CSV, "unsafe_path", f"{where}: id_code {problem}")
         rel = f"{IMAGE_DIR}/{code}.png"
-        if not (root / rel).is_file():
-            return Rejected(record_id, TRAIN_CSV, "missing_file", f"{where}: image {rel} not found")
+        refused = file_rejection(root, rel, "id_code", code, record_id, TRAIN_CSV, where)
+        if refused:
+            return refused
         return RawRecord(
             record_id=code,
             patient_id=code,

@@ -45,6 +45,7 @@ class RawRecord:
     source_labels: str  # the dataset's own labels, verbatim (e.g. the scp_codes dict string)
     split: Split | None = None  # official split if the dataset has one, else None (hash split)
     meta: dict[str, Any] = field(default_factory=dict)  # age, sex, view, sampling_rate, ...
+    split_key: str | None = None  # salt-free split key if patient_id is a salted pseudonym (never stored)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class DatasetSpec:
     license: ClassVar[str]
     layout: ClassVar[str]  # human description of the expected on-disk layout
     official_split: ClassVar[bool] = False
+    # datasets whose patient ids name the same people share a namespace (None: the dataset's own name)
+    patient_namespace: ClassVar[str | None] = None
     Options: ClassVar[type[BaseModel]] = NoOptions
     decode_size: int | None = (
         None  # set by standardize for images: the side they are resized to (decode hint)

@@ -41,6 +41,7 @@ from climbflow.catalog.base import (
     unsafe_path,
 )
 from climbflow.catalog.dicom import DicomImageMixin
+from climbflow.catalog.rows import csv_header, open_csv
 
 BIRADS_CLASSES: tuple[str, ...] = ("BIRAD 1", "BIRAD 2", "BIRAD 3", "BIRAD 4", "BIRAD 5")
 DESCRIPTION_CSVS: tuple[tuple[str, Split | None], ...] = (
@@ -119,8 +120,7 @@ class CBISDDSM(DicomImageMixin, DatasetSpec):
         if found is None:
             return False
         path = next(found / n for n, _ in DESCRIPTION_CSVS if (found / n).is_file())
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
+        header = csv_header(path)
         return "image file path" in header and "pathology" in header
 
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
@@ -223,7 +223,7 @@ def _subject(path: str) -> str:
 
 
 def _read_description(path: Path, source: str, split: Split | None) -> Iterator[_Row | Rejected]:
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with open_csv(path) as fh:
         reader = csv.DictReader(fh)
         header = [h.strip() for h in reader.fieldnames or []]
         reader.fieldnames = header
@@ -288,7 +288,7 @@ def _read_metadata(root: Path) -> dict[tuple[str, str, str], str] | None:
     if not path.is_file():
         return None
     out: dict[tuple[str, str, str], str] = {}
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    with open_csv(path) as fh:
         reader = csv.DictReader(fh)
         for column in METADATA_COLUMNS:
             if column not in (reader.fieldnames or []):

@@ -12,7 +12,6 @@ the standardize stage hash-splits them by patient.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import math
@@ -34,6 +33,7 @@ from climbflow.catalog.base import (
     unsafe_path,
 )
 from climbflow.catalog.images import read_image
+from climbflow.catalog.rows import csv_header, csv_rows
 
 logger = logging.getLogger(__name__)
 
@@ -53,12 +53,22 @@ LABELS: tuple[str, ...] = (
     "Fracture",
     "Support Devices",
 )
+# CheXpert's label hierarchy: Consolidation, Edema and Pneumonia are kinds of Lung Opacity (Irvin et al.
+# 2019). Sources mapped onto CheXpert-14 (VinDr-CXR) apply it (:func:`with_parents`); CheXpert's and
+# MIMIC-CXR's own labels are kept as the CheXpert labeler wrote them.
+LUNG_OPACITY_CHILDREN = frozenset({"Consolidation", "Edema", "Pneumonia"})
+CXR_LABELS_VERSION = "cxr-labels-2"  # bump when a mapping onto CheXpert-14 changes (stage cache key)
 META_COLUMNS: tuple[str, ...] = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA")
 DATA_DIRS: tuple[str, ...] = ("CheXpert-v1.0-small", "CheXpert-v1.0")
 CSV_SPLITS: tuple[tuple[str, Split | None], ...] = (("train.csv", None), ("valid.csv", "test"))
 ALLOWED_VALUES = "1.0, 0.0, -1.0 (uncertain) or blank"
 _PATIENT = re.compile(r"^patient\d+$")
 _SEX = {"male": "M", "female": "F"}
+
+
+def with_parents(classes: set[str]) -> set[str]:
+    """CheXpert-14 classes plus the parent they imply (Consolidation/Edema/Pneumonia -> Lung Opacity)."""
+    return classes | ({"Lung Opacity"} if classes & LUNG_OPACITY_CHILDREN else set())
 
 
 class CheXpertOptions(BaseModel):
@@ -102,8 +112,7 @@ class CheXpert(DatasetSpec):
         if data is None:
             return False
         csv_path = next(p for p in (data / "train.csv", data / "valid.csv") if p.is_file())
-        with csv_path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
+        header = csv_header(csv_path)
         return "Path" in header and "Frontal/Lateral" in header
 
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
@@ -126,20 +135,12 @@ class CheXpert(DatasetSpec):
     ) -> Iterator[RawRecord | Rejected]:
         csv_path = root / prefix / csv_name
         source = (prefix / csv_name).as_posix()
-        with csv_path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            for column in (*META_COLUMNS, *LABELS):
-                if column not in header:
-                    raise CatalogError(f"{csv_path}: required column {column!r} missing (columns: {header})")
-            skipped = 0
-            for row in reader:
-                line = reader.line_num
-                if self.options.frontal_only and (row["Frontal/Lateral"] or "").strip() != "Frontal":
-                    skipped += 1
-                    continue
-                item = self._record(root, prefix, source, line, row, split, seen)
-                yield item
+        skipped = 0
+        for line, row in csv_rows(csv_path, (*META_COLUMNS, *LABELS)):
+            if self.options.frontal_only and (row["Frontal/Lateral"] or "").strip() != "Frontal":
+                skipped += 1
+                continue
+            yield self._record(root, prefix, source, line, row, split, seen)
         if skipped:
             logger.info("%s: %d lateral views skipped (frontal_only)", source, skipped)
 

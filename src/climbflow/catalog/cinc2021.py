@@ -10,10 +10,15 @@ Labels are CLIMB's 7 ECG superclasses (same order as PTB-XL), kept multi-label: 
 class by a random tie-break, and its per-dataset tables (``ecg/generate_labels.py``, from BenchMD) disagree
 with each other (CPSC AF is both CD and AFIB, Georgia AF matches no class because of letter case, Chapman
 RBBB matches nothing, sinus brady/tachycardia count as normal); we use one table, :data:`SNOMED`, for all
-three sets: every CinC 2021 scored and unscored code, mapped like PTB-XL's superclasses:
+three sets: every CinC 2021 scored and unscored code, mapped by finding. The policy is the one of
+:mod:`climbflow.catalog.ptbxl` (PTB-XL's form statements get the class of the same finding here), so a
+finding lands in the same column of the merged ECG vocabulary whichever set it comes from:
 
-* NORM: sinus rhythm 426783006 (``sinus_rhythm="norm_if_alone"`` sets it only without another finding);
-* AFIB: atrial fibrillation and/or flutter;  CD: bundle-branch, fascicular and AV blocks, IVCD, WPW;
+* NORM: sinus rhythm 426783006, **only when nothing abnormal is present** (the policy of both tables,
+  :func:`~climbflow.catalog.ptbxl.norm_only_if_alone`; ``sinus_rhythm="norm"`` restores CLIMB's NORM on any
+  sinus-rhythm record, e.g. sinus rhythm + LBBB, and is for reproducing CLIMB only);
+* AFIB: atrial fibrillation and/or flutter;  CD: bundle-branch, fascicular and AV blocks, IVCD, WPW,
+  prolonged PR;
 * HYP: ventricular hypertrophy / high voltage, atrial enlargement;  MI: infarction (any age), abnormal Q waves;
 * STTC: ST depression/elevation, T-wave abnormality/inversion, ischaemia, long QT (PTB-XL's LNGQT is STTC);
 * OTHER: every other known code (other rhythms, ectopic beats, axis deviation, low voltage, pacing...).
@@ -35,6 +40,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from climbflow.catalog import units
 from climbflow.catalog.base import (
     CatalogError,
     DatasetSpec,
@@ -44,7 +50,8 @@ from climbflow.catalog.base import (
     TaskType,
     unsafe_path,
 )
-from climbflow.catalog.ptbxl import CLASSES
+from climbflow.catalog.ptbxl import CLASSES, LABELS_VERSION, norm_only_if_alone
+from climbflow.modalities import ecg
 
 logger = logging.getLogger(__name__)
 
@@ -211,24 +218,23 @@ SINUS_RHYTHM = "426783006"
 
 
 class CinCOptions(BaseModel):
-    """``sinus_rhythm``: ``norm`` sets NORM whenever #Dx lists sinus rhythm (CLIMB); ``norm_if_alone`` only
-    when no other class is found (PTB-XL's NORM is never combined). ``max_flat_leads``: a record with more
-    flat leads (range < 10 uV) is refused (``flat_signal``); the default refuses only all-flat records."""
+    """``sinus_rhythm``: ``norm_if_alone`` (default, the policy of every ECG table) sets NORM only when no
+    other class is found; ``norm`` sets it whenever #Dx lists sinus rhythm (CLIMB). ``max_flat_leads``: a
+    record with more flat leads (range < 10 uV) is refused (``flat_signal``); the default refuses only
+    all-flat records."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    sinus_rhythm: Literal["norm", "norm_if_alone"] = "norm"
+    sinus_rhythm: Literal["norm", "norm_if_alone"] = "norm_if_alone"
     max_flat_leads: int = Field(11, ge=0, le=12)
 
 
-def dx_target(codes: list[str], sinus_rhythm: str = "norm") -> tuple[float, ...]:
+def dx_target(codes: list[str], sinus_rhythm: str = "norm_if_alone") -> tuple[float, ...]:
     """Multi-hot target over :data:`CLASSES` of known SNOMED codes (see :class:`CinCOptions`)."""
     target = [0.0] * len(CLASSES)
     for code in codes:
         target[CLASSES.index(SNOMED[code][1])] = 1.0
-    if sinus_rhythm == "norm_if_alone" and sum(target) > 1:
-        target[CLASSES.index("NORM")] = 0.0
-    return tuple(target)
+    return tuple(norm_only_if_alone(target) if sinus_rhythm == "norm_if_alone" else target)
 
 
 class _Header:
@@ -267,6 +273,9 @@ class _CinC2021(DatasetSpec):
     Options: ClassVar[type[BaseModel]] = CinCOptions
     prefix: ClassVar[str]
     folder: ClassVar[str]
+
+    def cache_token(self) -> str | None:
+        return f"{LABELS_VERSION}; {units.SIGNAL_VERSION}"
 
     def _is_record(self, stem: str) -> bool:
         return re.fullmatch(rf"{self.prefix}\d+", stem) is not None
@@ -370,7 +379,8 @@ class _CinC2021(DatasetSpec):
         Rules: ``missing_file``, ``empty_file``, ``corrupt_mat`` (not the v4 int16 ``val`` matrix the header
         describes, or truncated), ``corrupt_wfdb`` (wfdb cannot read the record), ``bad_sampling_rate``,
         ``missing_leads`` (not the 12 standard leads), ``nonfinite`` (NaN: wfdb's invalid-sample value),
-        ``flat_signal`` (more flat leads than ``max_flat_leads``).
+        ``bad_unit`` (a header unit that is not a voltage; others are converted to mV), ``flat_signal``
+        (more flat leads than ``max_flat_leads``).
         """
         import wfdb
 
@@ -418,11 +428,20 @@ class _CinC2021(DatasetSpec):
         if not np.isfinite(signal).all():
             bad = int((~np.isfinite(signal)).sum())
             raise RecordError("nonfinite", f"{mat}: {bad} invalid (NaN) samples of {signal.size}")
+        factors, unit_meta = units.conversion(
+            units.wfdb_header_units(root / hea, len(names)), names, ecg.UNIT, units.WFDB_DEFAULT_UNIT, hea
+        )
+        signal = signal * factors
         flat = [names[i] for i in np.flatnonzero(np.ptp(signal, axis=0) < FLAT_PEAK_TO_PEAK_MV)]
         if len(flat) > self.options.max_flat_leads:
             message = f"{mat}: {len(flat)} flat leads {flat} (range < {FLAT_PEAK_TO_PEAK_MV} mV)"
             raise RecordError("flat_signal", message)
-        meta = {"n_samples": int(signal.shape[0]), "duration_s": signal.shape[0] / fs, "flat_leads": flat}
+        meta = {
+            "n_samples": int(signal.shape[0]),
+            "duration_s": signal.shape[0] / fs,
+            "flat_leads": flat,
+            **unit_meta,
+        }
         props = {"sampling_rate": fs, "lead_names": names, "meta": meta}
         return signal.astype(np.float32), props
 

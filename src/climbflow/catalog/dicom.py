@@ -10,16 +10,18 @@ is touched (decompression-bomb guard). Bad files raise :class:`RecordError`: ``m
 ``multi_frame``, ``unsupported_compression`` (no pixel-data plugin for the transfer syntax),
 ``unsupported_photometric``, ``nonfinite``.
 
-De-identification (:class:`Deidentifier`) follows DICOM PS3.15 Annex E, the Basic Application Level
-Confidentiality Profile (Table E.1-1), with the *Retain Longitudinal Temporal Information with Modified Dates*
-option: patient name and ID become a stable keyed pseudonym (``anon-`` + 16 hex of HMAC-SHA256(salt, key)),
-dates (every DA/DT element) move back by a per-patient offset of 10-20 years derived from the same keyed
-hash (so intervals within a patient are kept), UIDs not rooted at the DICOM standard ``1.2.840.10008`` are
-replaced by keyed ``2.25.`` UIDs, the profile's X/Z attributes (institution, device, physicians, operators,
-addresses, free-text comments, ...) are removed or emptied, any other person name (PN) is removed, private
-tags and overlay/curve groups are removed, and a ``Burned In Annotation`` of YES is flagged (the pixels may
-carry identifying text that no header rule can clean). Only the PHI-free :func:`header` dict leaves the
-module.
+De-identification (:class:`Deidentifier`) is an **allow-list**, not the PS3.15 Annex E deny-list: the output
+header is a new dataset holding only the attributes of :data:`ALLOW_LIST` (what decoding and the header
+summary need: image pixel module, modality / VOI LUT, spacing, view position, laterality, burned-in flag,
+SOP class, transfer syntax); every other attribute, every private tag, overlays, curves and any sequence not
+on the list are removed, whatever their name. Kept attributes hold coded values and numbers only (no
+person-name or free-text VR; one whose VR in the file differs from the dictionary's is removed too). Patient
+name and ID become a stable keyed pseudonym (``anon-`` + 16 hex of HMAC-SHA256(salt, key)), the study date
+moves back by a per-patient offset of 10-20 years derived from the same keyed hash, instance UIDs (and any
+kept UID not rooted at the DICOM standard ``1.2.840.10008``) become keyed ``2.25.`` UIDs, and a
+``Burned In Annotation`` of YES is flagged (the pixels may carry identifying text that no header rule can
+clean). Pixels are decoded from the original dataset; only the PHI-free :func:`header` dict leaves the
+module. A bad Pixel Spacing (not two positive finite numbers) is refused: ``bad_pixel_spacing``.
 
 Where the salt comes from (first match wins):
 1. ``CLIMBFLOW_DEID_SALT``: the secret itself (e.g. from a Kubernetes Secret);
@@ -38,21 +40,24 @@ import datetime as dt
 import hashlib
 import hmac
 import logging
+import math
 import os
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pydicom
-from pydicom.dataset import Dataset
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.multival import MultiValue
 from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut
 
 from climbflow.catalog.base import RecordError
+from climbflow.store.splits import split_key
 
 logger = logging.getLogger(__name__)
 
@@ -63,174 +68,70 @@ DEFAULT_WORKSPACE = Path("workspace")
 DEFAULT_MAX_PIXELS = 64_000_000
 DATE_SHIFT_DAYS = (3653, 7305)  # dates move back 10 to 20 years, per patient
 STANDARD_UID_ROOT = "1.2.840.10008."
-PROFILE = "PS3.15 E.1 Basic Profile; Retain Long. Modified Dates Option"  # fits the LO VR (64 chars)
+PROFILE = "climbflow allow-list; keyed pseudonyms; shifted StudyDate"  # fits the LO VR (64 chars)
 _PIXEL_TAGS = frozenset({0x7FE00008, 0x7FE00009, 0x7FE00010})  # (Float / Double Float) Pixel Data
 _COLOUR = ("RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "YBR_PARTIAL_420", "PALETTE COLOR")
 
-# PS3.15 Table E.1-1, Basic Profile column, for the attributes a radiograph/mammogram header can carry.
-# X: remove; Z: empty (zero length); D: dummy value (names/IDs -> keyed pseudonym, dates -> shifted);
-# U: keyed replacement UID. Where the standard allows a choice (X/Z, X/D, Z/D, X/Z/D) the stricter is used,
-# except for dates, which are shifted (D) to keep per-patient intervals.
-BASIC_PROFILE: dict[str, str] = {
-    # patient identity and characteristics
+# The allow-list: the only attributes a de-identified header keeps; everything else (any other public
+# attribute, every private tag, overlays, curves, any sequence not named here) is removed.
+# K: kept as is (coded values and numbers only: no free-text or person-name VR; a non-standard UID is
+# replaced); D: dummy (names/IDs -> keyed pseudonym, the date -> shifted); U: keyed replacement UID.
+# Kept sequences are filtered item by item with the same list.
+ALLOW_LIST: dict[str, str] = {
+    # file meta
+    "FileMetaInformationVersion": "K",
+    "MediaStorageSOPClassUID": "K",
+    "MediaStorageSOPInstanceUID": "U",
+    "TransferSyntaxUID": "K",
+    # identity: pseudonymized; the study date shifted per patient; instance UIDs re-keyed
     "PatientName": "D",
     "PatientID": "D",
-    "IssuerOfPatientID": "X",
-    "TypeOfPatientID": "X",
-    "PatientBirthDate": "Z",
-    "PatientBirthTime": "X",
-    "PatientSex": "Z",
-    "OtherPatientIDs": "X",
-    "OtherPatientIDsSequence": "X",
-    "OtherPatientNames": "X",
-    "PatientBirthName": "X",
-    "PatientAge": "X",
-    "PatientSize": "X",
-    "PatientWeight": "X",
-    "PatientAddress": "X",
-    "PatientMotherBirthName": "X",
-    "MilitaryRank": "X",
-    "BranchOfService": "X",
-    "MedicalRecordLocator": "X",
-    "MedicalAlerts": "X",
-    "Allergies": "X",
-    "CountryOfResidence": "X",
-    "RegionOfResidence": "X",
-    "PatientTelephoneNumbers": "X",
-    "EthnicGroup": "X",
-    "Occupation": "X",
-    "SmokingStatus": "X",
-    "AdditionalPatientHistory": "X",
-    "PregnancyStatus": "X",
-    "LastMenstrualDate": "X",
-    "PatientReligiousPreference": "X",
-    "PatientComments": "X",
-    "PatientState": "X",
-    "PatientInsurancePlanCodeSequence": "X",
-    "ResponsiblePerson": "X",
-    "ResponsibleOrganization": "X",
-    "ReferencedPatientSequence": "X",
-    # visit / admission
-    "AdmissionID": "X",
-    "IssuerOfAdmissionIDSequence": "X",
-    "ServiceEpisodeID": "X",
-    "CurrentPatientLocation": "X",
-    "PatientInstitutionResidence": "X",
-    "VisitComments": "X",
-    "AdmittingDiagnosesDescription": "X",
-    # study / series dates, times and identifiers
     "StudyDate": "D",
-    "SeriesDate": "D",
-    "AcquisitionDate": "D",
-    "ContentDate": "D",
-    "AcquisitionDateTime": "D",
-    "InstanceCreationDate": "X",
-    "InstanceCreationTime": "X",
-    "OverlayDate": "X",
-    "CurveDate": "X",
-    "StudyTime": "Z",
-    "SeriesTime": "X",
-    "AcquisitionTime": "X",
-    "ContentTime": "Z",
-    "OverlayTime": "X",
-    "CurveTime": "X",
-    "TimezoneOffsetFromUTC": "X",
-    "AccessionNumber": "Z",
-    "StudyID": "Z",
-    "StudyDescription": "X",
-    "SeriesDescription": "X",
-    "StudyComments": "X",
-    "ImageComments": "X",
-    "DerivationDescription": "X",
-    "ProtocolName": "X",
-    "ReferencedStudySequence": "X",
-    "ReferencedPerformedProcedureStepSequence": "X",
-    # institution
-    "InstitutionName": "X",
-    "InstitutionAddress": "X",
-    "InstitutionCodeSequence": "X",
-    "InstitutionalDepartmentName": "X",
-    # physicians, operators and other persons
-    "ReferringPhysicianName": "Z",
-    "ReferringPhysicianAddress": "X",
-    "ReferringPhysicianTelephoneNumbers": "X",
-    "ReferringPhysicianIdentificationSequence": "X",
-    "ConsultingPhysicianName": "X",
-    "PhysiciansOfRecord": "X",
-    "PhysiciansOfRecordIdentificationSequence": "X",
-    "PerformingPhysicianName": "X",
-    "PerformingPhysicianIdentificationSequence": "X",
-    "NameOfPhysiciansReadingStudy": "X",
-    "PhysiciansReadingStudyIdentificationSequence": "X",
-    "OperatorsName": "X",
-    "OperatorIdentificationSequence": "X",
-    "RequestingPhysician": "X",
-    "RequestingPhysicianIdentificationSequence": "X",
-    "ScheduledPerformingPhysicianName": "X",
-    "NamesOfIntendedRecipientsOfResults": "X",
-    "ContentCreatorName": "Z",
-    "ContentCreatorIdentificationCodeSequence": "X",
-    "VerifyingObserverName": "X",
-    "VerifyingObserverIdentificationCodeSequence": "X",
-    "PersonName": "X",
-    "PersonAddress": "X",
-    "PersonTelephoneNumbers": "X",
-    "PersonIdentificationCodeSequence": "X",
-    # devices and stations
-    "StationName": "X",
-    "DeviceSerialNumber": "X",
-    "DeviceUID": "U",
-    "PlateID": "X",
-    "CassetteID": "X",
-    "GantryID": "X",
-    "GeneratorID": "X",
-    "DetectorID": "X",
-    "SoftwareVersions": "X",
-    "AcquisitionComments": "X",
-    "AcquisitionDeviceProcessingDescription": "X",
-    # orders and procedure steps
-    "RequestingService": "X",
-    "RequestedProcedureID": "X",
-    "RequestedProcedureDescription": "X",
-    "ReasonForTheRequestedProcedure": "X",
-    "RequestAttributesSequence": "X",
-    "PerformedProcedureStepID": "X",
-    "PerformedProcedureStepDescription": "X",
-    "PerformedProcedureStepStartDate": "X",
-    "PerformedProcedureStepStartTime": "X",
-    "PerformedProcedureStepEndDate": "X",
-    "PerformedProcedureStepEndTime": "X",
-    "PerformedLocation": "X",
-    "PerformedStationName": "X",
-    "ScheduledProcedureStepDescription": "X",
-    "ScheduledStationName": "X",
-    "ScheduledStudyLocation": "X",
-    "OrderEnteredBy": "X",
-    "OrderEntererLocation": "X",
-    "OrderCallbackPhoneNumber": "X",
-    "PlacerOrderNumberImagingServiceRequest": "Z",
-    "FillerOrderNumberImagingServiceRequest": "Z",
-    "StorageMediaFileSetID": "X",
-    # integrity / audit structures that quote original values
-    "ModifiedAttributesSequence": "X",
-    "OriginalAttributesSequence": "X",
-    "DigitalSignaturesSequence": "X",
-    "MACParametersSequence": "X",
-    "DataSetTrailingPadding": "X",
-    # UIDs (any other non-standard UID is replaced too, see Deidentifier)
+    "SOPClassUID": "K",
+    "SOPInstanceUID": "U",
     "StudyInstanceUID": "U",
     "SeriesInstanceUID": "U",
-    "SOPInstanceUID": "U",
-    "MediaStorageSOPInstanceUID": "U",
-    "FrameOfReferenceUID": "U",
-    "SynchronizationFrameOfReferenceUID": "U",
-    "ReferencedSOPInstanceUID": "U",
-    "InstanceCreatorUID": "U",
-    "IrradiationEventUID": "U",
-    "ConcatenationUID": "U",
-    "DimensionOrganizationUID": "U",
-    "StorageMediaFileSetUID": "U",
-    "TargetUID": "U",
+    # image pixel module (what decoding needs)
+    "SamplesPerPixel": "K",
+    "PhotometricInterpretation": "K",
+    "PlanarConfiguration": "K",
+    "Rows": "K",
+    "Columns": "K",
+    "NumberOfFrames": "K",
+    "BitsAllocated": "K",
+    "BitsStored": "K",
+    "HighBit": "K",
+    "PixelRepresentation": "K",
+    "PixelAspectRatio": "K",
+    "RedPaletteColorLookupTableDescriptor": "K",
+    "GreenPaletteColorLookupTableDescriptor": "K",
+    "BluePaletteColorLookupTableDescriptor": "K",
+    "RedPaletteColorLookupTableData": "K",
+    "GreenPaletteColorLookupTableData": "K",
+    "BluePaletteColorLookupTableData": "K",
+    # modality LUT, VOI LUT / window, presentation
+    "RescaleSlope": "K",
+    "RescaleIntercept": "K",
+    "ModalityLUTSequence": "K",
+    "VOILUTSequence": "K",
+    "LUTDescriptor": "K",
+    "LUTData": "K",
+    "WindowCenter": "K",
+    "WindowWidth": "K",
+    "VOILUTFunction": "K",
+    "PresentationLUTShape": "K",
+    "PixelIntensityRelationship": "K",
+    "PixelIntensityRelationshipSign": "K",
+    # geometry and acquisition facts the header summary reports
+    "Modality": "K",
+    "PixelSpacing": "K",
+    "ImagerPixelSpacing": "K",
+    "ViewPosition": "K",
+    "ImageLaterality": "K",
+    "Laterality": "K",
+    "BodyPartExamined": "K",
+    "PatientOrientation": "K",
+    "BurnedInAnnotation": "K",
 }
 
 
@@ -280,14 +181,14 @@ class Deidentified:
     dataset: Dataset
     patient: str  # pseudonymous patient id
     date_offset_days: int
-    removed: set[str] = field(default_factory=set)  # removed (X) or emptied (Z)
+    removed: set[str] = field(default_factory=set)  # public attributes not on the allow-list
     replaced: set[str] = field(default_factory=set)  # pseudonym / shifted date / new UID (D, U)
-    private_tags_removed: int = 0
+    private_tags_removed: int = 0  # private elements at the top level (nested ones go with their sequence)
 
 
 @dataclass(frozen=True)
 class Deidentifier:
-    """Keyed, deterministic PS3.15 Annex E de-identification (see the module docstring)."""
+    """Keyed, deterministic allow-list de-identification (see the module docstring)."""
 
     salt: bytes
 
@@ -317,88 +218,67 @@ class Deidentifier:
         return self.pseudonym(self.patient_key(ds, fallback))
 
     def deidentify(self, ds: Dataset, fallback_key: str) -> Deidentified:
-        """A de-identified copy of the header of ``ds`` (file meta included, pixel data left out so a deferred
-        Pixel Data element is never read twice); ``ds`` itself is not modified."""
-        out = copy.deepcopy(ds)
-        for tag in _PIXEL_TAGS & set(out.keys()):
-            del out[tag]
+        """A new dataset holding only the allow-listed attributes of ``ds`` (file meta included, pixel data
+        left out so a deferred Pixel Data element is never read); ``ds`` itself is not modified."""
         key = self.patient_key(ds, fallback_key)
-        result = Deidentified(out, self.pseudonym(key), self.date_offset_days(key))
-        before = len(list(_walk_tags(out)))
-        out.remove_private_tags()
-        result.private_tags_removed = before - len(list(_walk_tags(out)))
-        for tag in [t for t in out.keys() if t.group & 0xFF00 in (0x5000, 0x6000)]:  # curves and overlays
-            result.removed.add(out[tag].keyword or f"({tag.group:04X},xxxx)")
-            del out[tag]
-        self._clean(out, result)
-        meta = getattr(out, "file_meta", None)
+        result = Deidentified(Dataset(), self.pseudonym(key), self.date_offset_days(key))
+        out = self._allowed(ds, result)
+        meta = getattr(ds, "file_meta", None)
         if meta is not None:
-            self._clean(meta, result)
+            out.file_meta = FileMetaDataset(self._allowed(meta, result))
         out.PatientIdentityRemoved = "YES"
         out.DeidentificationMethod = PROFILE
+        result.dataset = out
         return result
 
-    def _clean(self, ds: Dataset, result: Deidentified) -> None:
-        for tag in list(ds.keys()):
-            elem = ds[tag]
-            keyword = elem.keyword or str(tag)
-            action = BASIC_PROFILE.get(elem.keyword)
+    def _allowed(self, ds: Dataset, result: Deidentified) -> Dataset:
+        """The allow-listed elements of ``ds`` (values never read for the others)."""
+        out = Dataset()
+        for tag in ds.keys():
+            if tag in _PIXEL_TAGS:
+                continue
+            keyword = keyword_for_tag(tag)
+            action = ALLOW_LIST.get(keyword)
             if action is None:
-                if elem.VR == "PN":
-                    action = "X"
-                elif elem.VR in ("DA", "DT"):
-                    action = "D"
-                elif elem.VR == "UI":
-                    action = "U"
-                elif elem.VR == "SQ":
-                    for item in elem.value:
-                        self._clean(item, result)
-                    continue
+                if tag.is_private:
+                    result.private_tags_removed += 1
                 else:
-                    continue
-            present = not elem.is_empty
-            if action == "X":
-                del ds[tag]
-                if present:
-                    result.removed.add(keyword)
-            elif action == "Z":
-                elem.value = [] if elem.VR == "SQ" else ""
-                if present:
-                    result.removed.add(keyword)
-            elif action == "U":
-                if present and self._replace_uids(elem):
-                    result.replaced.add(keyword)
-            elif present:  # D
-                if elem.VR in ("DA", "DT"):
-                    shifted = [_shift(str(v), result.date_offset_days) for v in _values(elem)]
-                    if any(v is None for v in shifted):
-                        del ds[tag]  # an unparseable date cannot be shifted: remove it
-                        result.removed.add(keyword)
-                        continue
-                    elem.value = shifted if elem.VM > 1 else shifted[0]
-                else:  # names and identifiers
-                    elem.value = result.patient
-                result.replaced.add(keyword)
+                    result.removed.add(keyword or f"({tag.group:04X},{tag.element:04X})")
+                continue
+            elem = ds[tag]
+            vr = dictionary_VR(tag)
+            if elem.VR not in (vr, *vr.split(" or ")):  # e.g. free text written under a coded tag's number
+                result.removed.add(keyword)
+                continue
+            value = self._value(elem, action, result)
+            if value is None:
+                result.removed.add(keyword)
+                continue
+            out.add(DataElement(tag, elem.VR, value))
+        return out
 
-    def _replace_uids(self, elem: Any) -> bool:
+    def _value(self, elem: DataElement, action: str, result: Deidentified) -> Any:
+        """The de-identified value of an allow-listed element; None to remove it."""
+        if elem.VR == "SQ":
+            return [self._allowed(item, result) for item in elem.value]
+        if elem.is_empty or (action == "K" and elem.VR != "UI"):
+            return copy.deepcopy(elem.value)
         values = [str(v) for v in _values(elem)]
-        new = [v if v.startswith(STANDARD_UID_ROOT) else self.uid(v) for v in values]
-        if new == values:
-            return False
-        elem.value = new if elem.VM > 1 else new[0]
-        return True
+        if elem.VR == "UI":
+            new = [v if v.startswith(STANDARD_UID_ROOT) else self.uid(v) for v in values]
+        elif elem.VR in ("DA", "DT"):
+            new = [_shift(v, result.date_offset_days) for v in values]
+            if any(v is None for v in new):
+                return None  # an unparseable date cannot be shifted: remove it
+        else:  # names and identifiers
+            new = [result.patient]
+        if new != values:
+            result.replaced.add(elem.keyword)
+        return new if len(new) > 1 else new[0]
 
 
 def _values(elem: Any) -> list[Any]:
     return list(elem.value) if elem.VM > 1 else [elem.value]
-
-
-def _walk_tags(ds: Dataset) -> Iterator[int]:
-    for elem in ds:
-        yield elem.tag
-        if elem.VR == "SQ":
-            for item in elem.value:
-                yield from _walk_tags(item)
 
 
 def _shift(value: str, days: int) -> str | None:
@@ -546,21 +426,31 @@ def _text(ds: Dataset, keyword: str) -> str | None:
     return str(value).strip() or None
 
 
-def _floats(ds: Dataset, keyword: str) -> list[float] | None:
-    value = ds.get(keyword)
-    if not value:
-        return None
-    try:
-        return [float(v) for v in (value if isinstance(value, MultiValue) else [value])]
-    except (TypeError, ValueError):
-        return None
+def pixel_spacing(ds: Dataset, source: Any) -> list[float] | None:
+    """Pixel Spacing (else Imager Pixel Spacing) in mm; None when absent; RecordError ``bad_pixel_spacing``
+    unless it is two positive finite numbers."""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        if keyword not in ds or ds[keyword].is_empty:
+            continue
+        raw = ds[keyword].value
+        try:
+            mm = [float(v) for v in (raw if isinstance(raw, MultiValue) else [raw])]
+        except (TypeError, ValueError):
+            mm = []
+        if len(mm) != 2 or not all(math.isfinite(v) and v > 0 for v in mm):
+            raise RecordError(
+                "bad_pixel_spacing", f"{source}: {keyword} {raw!r} must be two positive finite numbers (mm)"
+            )
+        return mm
+    return None
 
 
-def header(deid: Deidentified) -> dict[str, Any]:
-    """The PHI-free summary stored in the manifest's ``meta``: read from the *de-identified* dataset only."""
+def header(deid: Deidentified, source: Any = "dataset") -> dict[str, Any]:
+    """The PHI-free summary stored in the manifest's ``meta``: read from the *de-identified* dataset only;
+    RecordError (naming ``source``) for a bad pixel spacing."""
     ds = deid.dataset
     burned = _text(ds, "BurnedInAnnotation")
-    spacing = _floats(ds, "PixelSpacing") or _floats(ds, "ImagerPixelSpacing")
+    spacing = pixel_spacing(ds, source)
     return {
         "modality": _text(ds, "Modality"),
         "view_position": _text(ds, "ViewPosition"),
@@ -595,8 +485,9 @@ class DicomImageMixin:
         self._deid = None
 
     def cache_token(self) -> str | None:
-        """Pseudonyms and date shifts depend on the salt: a new salt must give new outputs."""
-        return "deid-salt:" + salt_fingerprint(self.deidentifier.salt)
+        """Pseudonyms and date shifts depend on the salt, the header summary on the method: a new salt or
+        method (e.g. this allow-list, with salt-free split keys, replacing the deny-list) gives new outputs."""
+        return f"deid:{PROFILE}; salt:{salt_fingerprint(self.deidentifier.salt)}"
 
     @property
     def deidentifier(self) -> Deidentifier:
@@ -605,14 +496,17 @@ class DicomImageMixin:
             self._deid = Deidentifier(salt)
         return self._deid
 
-    def header_pseudonym(self, path: Path, fallback: str) -> str:
-        """The patient pseudonym from a file's Patient ID / Name (header only, no pixels), the same one
-        :meth:`read_deidentified` reports; the pseudonym of ``fallback`` when the header has neither or the
-        file cannot be parsed (decode then reports the file's problem with its rule)."""
+    def header_identity(self, path: Path, fallback: str) -> tuple[str, str]:
+        """(patient pseudonym, split key) from a file's Patient ID / Name (header only, no pixels). The
+        pseudonym is the salted one :meth:`read_deidentified` reports; the split key is salt-free, so splits
+        are the same in every workspace (:func:`~climbflow.store.splits.split_key`). Both come from
+        ``fallback`` when the header has neither or the file cannot be parsed (decode then reports the file's
+        problem with its rule)."""
         ds = Dataset()
         with contextlib.suppress(Exception):
             ds = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["PatientID", "PatientName"])
-        return self.deidentifier.patient_pseudonym(ds, fallback)
+        key = Deidentifier.patient_key(ds, fallback)
+        return self.deidentifier.pseudonym(key), split_key(key)
 
     def read_deidentified(
         self, path: Path, fallback_key: str, reject_burned_in: bool = False
@@ -620,7 +514,7 @@ class DicomImageMixin:
         """(uint8 pixels, PHI-free header dict) of one DICOM file."""
         ds = read_dicom(path, self.max_pixels)
         deid = self.deidentifier.deidentify(ds, fallback_key)
-        meta = header(deid)
+        meta = header(deid, path)
         if reject_burned_in and meta["burned_in_annotation"]:
             raise RecordError(
                 "burned_in_annotation", f"{path}: Burned In Annotation is YES (pixels may hold PHI)"

@@ -36,6 +36,7 @@ from climbflow.catalog.base import (
     TaskType,
     unsafe_path,
 )
+from climbflow.catalog.values import finite_float, whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -60,19 +61,6 @@ MAX_VIDEO_VALUES = 1_000_000_000  # frames x height x width x 3 bytes held in me
 LOW_EF_THRESHOLD = 50.0  # EF < 50 %: reduced ejection fraction (EchoNet-Dynamic's cardiomyopathy cut-off)
 
 
-def _number(raw: Any) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _int(raw: Any) -> int | None:
-    value = _number(raw)
-    return int(value) if value is not None and value.is_integer() else None
-
-
 def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -88,13 +76,15 @@ def _read_csv(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
 def traced_frames(root: Path) -> dict[str, list[int]]:
     """Video stem -> traced frame numbers in file order ([ES, ..., ED]); {} when the file is absent."""
     path = Path(root) / TRACINGS
-    if not path.is_file():
-        logger.warning("%s: not found; records get no es_frame/ed_frame", path)
+    if not path.is_file() or path.stat().st_size == 0:  # an empty optional table counts as an absent one
+        logger.warning(
+            "%s: %s; records get no es_frame/ed_frame", path, "empty" if path.is_file() else "not found"
+        )
         return {}
     table = _read_csv(path, TRACING_COLUMNS)
     frames: dict[str, list[int]] = {}
     for name, frame in zip(table["FileName"], table["Frame"], strict=True):
-        number = _number(frame)
+        number = finite_float(frame)
         if number is None:
             continue
         stem = _stem(name)
@@ -167,7 +157,7 @@ class _EchoNet(DatasetSpec):
         if split is None:
             message = f"{where}: Split {raw_split!r} is not one of {sorted(SPLITS)}"
             return Rejected(stem, FILE_LIST, "unknown_split", message)
-        ef = _number(row["EF"])
+        ef = finite_float(row["EF"])
         if ef is None or not 0.0 <= ef <= 100.0:
             return Rejected(stem, FILE_LIST, "bad_ef", f"{where}: EF {row['EF']!r} is not a number in 0-100")
         problem = unsafe_path(stem)
@@ -186,11 +176,11 @@ class _EchoNet(DatasetSpec):
             split=split,
             meta={
                 "ef": ef,
-                "esv": _number(row["ESV"]),
-                "edv": _number(row["EDV"]),
-                "filelist_fps": _number(row["FPS"]),
-                "filelist_frames": _int(row["NumberOfFrames"]),
-                "filelist_size": [_int(row["FrameHeight"]), _int(row["FrameWidth"])],
+                "esv": finite_float(row["ESV"]),
+                "edv": finite_float(row["EDV"]),
+                "filelist_fps": finite_float(row["FPS"]),
+                "filelist_frames": whole_number(row["NumberOfFrames"]),
+                "filelist_size": [whole_number(row["FrameHeight"]), whole_number(row["FrameWidth"])],
                 "es_frame": frames[0] if len(frames) >= 2 else None,
                 "ed_frame": frames[-1] if len(frames) >= 2 else None,
             },

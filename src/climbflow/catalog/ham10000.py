@@ -9,7 +9,6 @@ official split; the patient is the lesion (``lesion_id``), so all images of one 
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType
 from climbflow.catalog.images import decode_image, one_hot, parse_age
+from climbflow.catalog.rows import csv_header, csv_rows
 
 CLASSES: tuple[str, ...] = ("Melanoma", "Nevus", "Basal Cell Carcinoma", "AKIEC", "Other")
 DX_TO_CLASS: dict[str, str] = {
@@ -52,8 +52,7 @@ class HAM10000(DatasetSpec):
         path = Path(root) / METADATA
         if not path.is_file():
             return False
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            header = next(csv.reader(fh), [])
+        header = csv_header(path)
         return "lesion_id" in header and "dx" in header
 
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
@@ -65,14 +64,8 @@ class HAM10000(DatasetSpec):
         if not present:
             raise CatalogError(f"{root}: neither of the image folders {list(IMAGE_DIRS)} exists")
         seen: set[str] = set()
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            for column in COLUMNS:
-                if column not in header:
-                    raise CatalogError(f"{path}: required column {column!r} missing (columns: {header})")
-            for row in reader:
-                yield self._record(row, reader.line_num, present, seen)
+        for line, row in csv_rows(path, COLUMNS):
+            yield self._record(row, line, present, seen)
 
     def _record(
         self, row: dict[str, str], line: int, present: dict[str, set[str]], seen: set[str]

@@ -9,7 +9,6 @@ stage hash-splits by ``patient_id`` (about 16 images per patient in the real set
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +16,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType, unsafe_path
+from climbflow.catalog.base import CatalogError, DatasetSpec, RawRecord, Rejected, TaskType
 from climbflow.catalog.images import decode_image, parse_age
+from climbflow.catalog.rows import csv_rows, file_rejection
+from climbflow.catalog.values import finite_float
 
 CLASSES: tuple[str, ...] = ("Malignant",)
 GROUND_TRUTH = "ISIC_2020_Training_GroundTruth.csv"
@@ -34,13 +35,6 @@ COLUMNS: tuple[str, ...] = (
     "target",
 )
 _LABELS = {"benign": 0.0, "malignant": 1.0}
-
-
-def _float(raw: str) -> float | None:
-    try:
-        return float(raw)
-    except ValueError:
-        return None
 
 
 class ISIC2020(DatasetSpec):
@@ -68,14 +62,8 @@ class ISIC2020(DatasetSpec):
         if folder is None:
             raise CatalogError(f"{root}: image folder missing (one of {list(IMAGE_DIRS)})")
         seen: set[str] = set()
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            for column in COLUMNS:
-                if column not in header:
-                    raise CatalogError(f"{path}: required column {column!r} missing (columns: {header})")
-            for row in reader:
-                yield self._record(root, folder, row, reader.line_num, seen)
+        for line, row in csv_rows(path, COLUMNS):
+            yield self._record(root, folder, row, line, seen)
 
     def _record(
         self, root: Path, folder: str, row: dict[str, str], line: int, seen: set[str]
@@ -98,19 +86,17 @@ class ISIC2020(DatasetSpec):
                 "unknown_label",
                 f"{where}: benign_malignant {cell['benign_malignant']!r}; allowed ['benign', 'malignant']",
             )
-        if _float(cell["target"]) != label:
+        if finite_float(cell["target"]) != label:
             return Rejected(
                 record_id,
                 GROUND_TRUTH,
                 "label_conflict",
                 f"{where}: target {cell['target']!r} disagrees with benign_malignant {cell['benign_malignant']!r}",
             )
-        problem = unsafe_path(record_id)
-        if problem:
-            return Rejected(record_id, GROUND_TRUTH, "unsafe_path", f"{where}: image_name {problem}")
         rel = f"{folder}/{record_id}.jpg"
-        if not (root / rel).is_file():
-            return Rejected(record_id, GROUND_TRUTH, "missing_file", f"{where}: image {rel} not found")
+        refused = file_rejection(root, rel, "image_name", record_id, record_id, GROUND_TRUTH, where)
+        if refused:
+            return refused
         return RawRecord(
             record_id=record_id,
             patient_id=cell["patient_id"],

@@ -27,7 +27,6 @@ error; the index log counts them.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +46,7 @@ from climbflow.catalog.base import (
     TaskType,
     unsafe_path,
 )
+from climbflow.catalog.values import whole_number
 from climbflow.modalities.ehr import FEATURES, MEASUREMENTS, STATIC, STATS, Measurement, admission_group
 
 logger = logging.getLogger(__name__)
@@ -133,14 +133,6 @@ def _times(values: pd.Series) -> pd.Series:
     return pd.to_datetime(values, format=TIME_FORMAT, errors="coerce")
 
 
-def _int(raw: Any) -> int | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return int(value) if math.isfinite(value) and value.is_integer() else None
-
-
 @dataclass(frozen=True)
 class Events:
     """Lab or chart rows as arrays, in chart-time order (``available``: storetime, else charttime)."""
@@ -199,14 +191,14 @@ def cohort(root: Path, options: Mimic4Options) -> Iterator[Admission | Rejected]
     root = Path(root)
     patients = _read(root, PATIENTS, PATIENT_COLUMNS, dtype=str, keep_default_na=False)
     admissions = _read(root, ADMISSIONS, ADMISSION_COLUMNS, dtype=str, keep_default_na=False)
-    by_subject = {_int(r["subject_id"]): r for r in patients.to_dict("records")}
+    by_subject = {whole_number(r["subject_id"]): r for r in patients.to_dict("records")}
     hours = pd.Timedelta(hours=options.observation_hours)
     for column in ("admittime", "dischtime", "deathtime", "edregtime"):
         admissions[f"_{column}"] = _times(admissions[column])
     seen: set[int] = set()
     for line, row in enumerate(admissions.to_dict("records"), start=2):
         where = f"{ADMISSIONS} line {line}"
-        hadm, subject = _int(row["hadm_id"]), _int(row["subject_id"])
+        hadm, subject = whole_number(row["hadm_id"]), whole_number(row["subject_id"])
         if hadm is None or subject is None:
             message = f"{where}: hadm_id {row['hadm_id']!r} / subject_id {row['subject_id']!r} not numbers"
             yield Rejected(row["hadm_id"] or f"line{line}", ADMISSIONS, "bad_id", message)
@@ -226,7 +218,7 @@ def cohort(root: Path, options: Mimic4Options) -> Iterator[Admission | Rejected]
             message = f"{where}: admittime {row['admittime']!r} / dischtime {row['dischtime']!r} unusable"
             yield Rejected(str(hadm), ADMISSIONS, "bad_times", message)
             continue
-        anchor_age, anchor_year = _int(patient["anchor_age"]), _int(patient["anchor_year"])
+        anchor_age, anchor_year = whole_number(patient["anchor_age"]), whole_number(patient["anchor_year"])
         if anchor_age is None or anchor_year is None:
             message = f"{PATIENTS} subject {subject}: anchor_age/anchor_year not numbers"
             yield Rejected(str(hadm), PATIENTS, "bad_age", message)
@@ -247,7 +239,7 @@ def cohort(root: Path, options: Mimic4Options) -> Iterator[Admission | Rejected]
             )
             yield Excluded(str(hadm), ADMISSIONS, "ended_before_prediction", message)
             continue
-        flag = _int(row["hospital_expire_flag"])
+        flag = whole_number(row["hospital_expire_flag"])
         if flag not in (0, 1):
             message = f"{where}: hospital_expire_flag {row['hospital_expire_flag']!r}; allowed 0 or 1"
             yield Rejected(str(hadm), ADMISSIONS, "bad_label", message)
@@ -346,6 +338,7 @@ class _Mimic4Base(DatasetSpec):
         "PhysioNet Credentialed Health Data License 1.5.0 (credentialing + CITI training)"
     )
     official_split: ClassVar[bool] = False
+    patient_namespace: ClassVar[str | None] = "mimic"  # subject_id, shared with MIMIC-CXR
     Options: ClassVar[type[BaseModel]] = Mimic4Options
     task: ClassVar[TaskType] = "binary"
     classes: ClassVar[tuple[str, ...]] = ("in_hospital_mortality_48h",)
@@ -424,8 +417,8 @@ class MIMIC4(_Mimic4Base):
             stays = _read(key, ICUSTAYS, ("hadm_id", "intime"), dtype=str, keep_default_na=False)
             intimes: dict[int, list[pd.Timestamp]] = {}
             for hadm, t in zip(stays["hadm_id"], _times(stays["intime"]), strict=True):
-                if _int(hadm) is not None and not pd.isna(t):
-                    intimes.setdefault(_int(hadm), []).append(t)
+                if whole_number(hadm) is not None and not pd.isna(t):
+                    intimes.setdefault(whole_number(hadm), []).append(t)
             self._tables[key] = {
                 "admissions": {a.hadm_id: a for a in cohort(key, self.options) if isinstance(a, Admission)},
                 "labs": {int(s): Events.from_frame(g) for s, g in labs.groupby("subject_id")},
@@ -441,7 +434,7 @@ class MIMIC4(_Mimic4Base):
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
         """float64 (F,) feature vector from data available before the prediction time; meta["text"]."""
         t = self.tables(root)
-        adm = t["admissions"].get(_int(record.record_id))
+        adm = t["admissions"].get(whole_number(record.record_id))
         if adm is None:
             raise RecordError(
                 "unknown_admission", f"hadm_id {record.record_id} is not in the cohort of {ADMISSIONS}"
@@ -491,7 +484,7 @@ class MIMIC4CXR(_Mimic4Base):
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
         root = Path(root)
         meta = _read(root, CXR_METADATA, CXR_COLUMNS, dtype=str, keep_default_na=False)
-        meta["subject"] = meta["subject_id"].map(_int)
+        meta["subject"] = meta["subject_id"].map(whole_number)
         meta["time"] = _study_times(meta["StudyDate"], meta["StudyTime"])
         meta["frontal"] = meta["ViewPosition"].str.strip().str.upper().isin(FRONTAL)
         meta = meta.dropna(subset=["subject", "time"])
@@ -522,7 +515,7 @@ class MIMIC4CXR(_Mimic4Base):
             adm,
             (rel,),
             {
-                "study_id": _int(chosen["study_id"]),
+                "study_id": whole_number(chosen["study_id"]),
                 "dicom_id": chosen["dicom_id"],
                 "view": chosen["ViewPosition"] or None,
                 "hours_before_prediction": round(float(hours), 2),
@@ -545,10 +538,15 @@ class MIMIC4ECG(_Mimic4Base):
         f"file_name, ecg_time, path) + <root>/{ECG}/files/pNNNN/pSUBJECT/sSTUDY/STUDY.{{hea,dat}} (500 Hz, 10 s)"
     )
 
+    def cache_token(self) -> str | None:
+        from climbflow.catalog import units
+
+        return units.SIGNAL_VERSION  # decoded by the PTB-XL WFDB reader: follows that reader's version
+
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
         root = Path(root)
         table = _read(root, ECG_RECORDS, ECG_COLUMNS, dtype=str, keep_default_na=False)
-        table["subject"] = table["subject_id"].map(_int)
+        table["subject"] = table["subject_id"].map(whole_number)
         table["time"] = _times(table["ecg_time"])
         table = table.dropna(subset=["subject", "time"])
         yield from _linked(root, self.options, table, self._pick, "ecg")
@@ -572,7 +570,7 @@ class MIMIC4ECG(_Mimic4Base):
                 return Rejected(str(adm.hadm_id), rel, "missing_file", message)
         hours = (adm.prediction_time - chosen["time"]) / pd.Timedelta(hours=1)
         meta = {
-            "study_id": _int(study),
+            "study_id": whole_number(study),
             "hours_before_prediction": round(float(hours), 2),
             "sampling_rate": 500.0,
         }

@@ -15,8 +15,6 @@ The patient id is the MIMIC ``subject_id`` (the key shared with MIMIC-IV).
 
 from __future__ import annotations
 
-import csv
-import gzip
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,10 +29,10 @@ from climbflow.catalog.base import (
     Rejected,
     Split,
     TaskType,
-    unsafe_path,
 )
 from climbflow.catalog.chexpert import ALLOWED_VALUES, LABELS, CheXpert, CheXpertOptions
 from climbflow.catalog.images import decode_image
+from climbflow.catalog.rows import csv_header, csv_rows, file_rejection
 
 METADATA = "mimic-cxr-2.0.0-metadata.csv.gz"
 CHEXPERT = "mimic-cxr-2.0.0-chexpert.csv.gz"
@@ -75,18 +73,9 @@ def _data_dir(root: Path) -> Path | None:
     return None
 
 
-def _open(path: Path):
-    return (
-        gzip.open(path, "rt", newline="", encoding="utf-8-sig")
-        if path.suffix == ".gz"
-        else path.open(newline="", encoding="utf-8-sig")
-    )
-
-
 def _header(path: Path) -> list[str]:
     try:
-        with _open(path) as fh:
-            return next(csv.reader(fh), [])
+        return csv_header(path)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{path}: cannot be read ({exc})") from None
 
@@ -94,14 +83,7 @@ def _header(path: Path) -> list[str]:
 def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line, row) of a csv or csv.gz file; CatalogError if a column is missing or the file is unreadable."""
     try:
-        with _open(path) as fh:
-            reader = csv.DictReader(fh)
-            header = list(reader.fieldnames or [])
-            for column in columns:
-                if column not in header:
-                    raise CatalogError(f"{path}: required column {column!r} missing (columns: {header})")
-            for row in reader:
-                yield reader.line_num, row
+        yield from csv_rows(path, columns)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise CatalogError(f"{path}: cannot be read ({exc})") from None
 
@@ -114,6 +96,7 @@ def image_path(subject_id: int | str, study_id: int | str, dicom_id: str) -> str
 
 class MIMICCXR(DatasetSpec):
     name: ClassVar[str] = "mimic_cxr"
+    patient_namespace: ClassVar[str | None] = "mimic"  # subject_id, shared with MIMIC-IV
     title: ClassVar[str] = "MIMIC-CXR-JPG 2.0.0 chest radiographs, 14 CheXpert observations"
     modality: ClassVar[str] = "image2d"
     task: ClassVar[TaskType] = "multilabel"
@@ -234,12 +217,10 @@ class MIMICCXR(DatasetSpec):
                     f"allowed {ALLOWED_VALUES}",
                 )
             target.append(value)
-        problem = unsafe_path(dicom)
-        if problem:
-            return Rejected(record_id, source, "unsafe_path", f"{where}: dicom_id {problem}")
         rel = (prefix / image_path(subject, study, dicom)).as_posix()
-        if not (root / rel).is_file():
-            return Rejected(record_id, source, "missing_file", f"{where}: image {rel} not found")
+        refused = file_rejection(root, rel, "dicom_id", dicom, record_id, source, where)
+        if refused:
+            return refused
         return RawRecord(
             record_id=dicom,
             patient_id=subject,

@@ -6,8 +6,18 @@ tie-break; we do not). Each SCP code of a record's ``scp_codes`` dict is mapped,
 
 * ``diagnostic_class`` in NORM/CD/HYP/MI/STTC (from ``scp_statements.csv``) -> that class;
 * AFIB, AFLT -> AFIB;  SR (sinus rhythm) -> no label;
-* any other code listed in ``scp_statements.csv`` -> OTHER;
+* form statements without a diagnostic class -> the class of their finding (:data:`FORM_CLASSES`, the
+  class :mod:`climbflow.catalog.cinc2021` gives the equivalent SNOMED code): ST depression/elevation and
+  T-wave changes (STD_, STE_, INVT, TAB_, NT_, LOWT) -> STTC, prolonged PR (LPR) -> CD, Q waves (QWAVE) -> MI,
+  voltage criteria for LVH (VCLVH) -> HYP (PTB-XL's own superclass aggregation ignores form statements);
+* any other code listed in ``scp_statements.csv`` (rhythms, ectopy, voltage, ...) -> OTHER;
 * a code not listed there -> the record is rejected (``unknown_scp_code``).
+
+One vocabulary policy for every ECG set, so that multi-task pretraining can merge them into one column per
+class: a finding maps to the same class in this table and in CinC's SNOMED table, and **NORM only when nothing
+abnormal is present** (:func:`norm_only_if_alone`): NORM ("normal ECG") is dropped when any other class is
+positive, e.g. ``{'NORM': 100, 'LVOLT': 0}`` -> OTHER. :data:`LABELS_VERSION` is part of the validate and
+standardize cache keys, so stores built with an older mapping are not reused.
 
 The official split is ``strat_fold``: 1-8 train, 9 val, 10 test. Records are read at 500 Hz (``filename_hr``).
 """
@@ -24,6 +34,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from climbflow.catalog import units
 from climbflow.catalog.base import (
     CatalogError,
     DatasetSpec,
@@ -34,6 +45,8 @@ from climbflow.catalog.base import (
     TaskType,
     unsafe_path,
 )
+from climbflow.catalog.values import whole_number
+from climbflow.modalities import ecg
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +56,19 @@ CLASSES: tuple[str, ...] = ("NORM", "CD", "HYP", "MI", "STTC", "AFIB", "OTHER")
 DIAGNOSTIC_CLASSES = frozenset({"NORM", "CD", "HYP", "MI", "STTC"})
 AFIB_CODES = frozenset({"AFIB", "AFLT"})
 NO_LABEL_CODES = frozenset({"SR"})
+# form statements without a diagnostic class -> the class of the same finding in CinC's SNOMED table
+FORM_CLASSES: dict[str, str] = {
+    "STD_": "STTC",  # non-specific ST depression (SNOMED 429622005)
+    "STE_": "STTC",  # non-specific ST elevation (164931005)
+    "INVT": "STTC",  # inverted T-waves (59931005)
+    "TAB_": "STTC",  # T-wave abnormality (164934002)
+    "NT_": "STTC",  # non-specific T-wave changes
+    "LOWT": "STTC",  # low amplitude T-waves
+    "LPR": "CD",  # prolonged PR interval (164947007)
+    "QWAVE": "MI",  # Q waves present (164917005)
+    "VCLVH": "HYP",  # voltage criteria (QRS) for left ventricular hypertrophy (55827005)
+}
+LABELS_VERSION = "ecg-labels-2"  # bump when an ECG label mapping changes (cache key of validate/standardize)
 DATABASE_COLUMNS: tuple[str, ...] = (
     "ecg_id",
     "patient_id",
@@ -62,6 +88,14 @@ def split_of_fold(fold: int) -> Split | None:
     if 1 <= fold <= 8:
         return "train"
     return {9: "val", 10: "test"}.get(fold)
+
+
+def norm_only_if_alone(target: list[float]) -> list[float]:
+    """The ECG NORM policy: NORM stays positive only when no other class is (PTB-XL's "normal ECG")."""
+    norm = CLASSES.index("NORM")
+    if any(v for i, v in enumerate(target) if i != norm):
+        target = [0.0 if i == norm else v for i, v in enumerate(target)]
+    return target
 
 
 def _read_csv(path: Path, required: tuple[str, ...], **kwargs: Any) -> pd.DataFrame:
@@ -98,6 +132,9 @@ class PTBXL(DatasetSpec):
     def detect(self, root: Path) -> bool:
         return (Path(root) / DATABASE).is_file()
 
+    def cache_token(self) -> str | None:
+        return f"{LABELS_VERSION}; {units.SIGNAL_VERSION}"
+
     def code_classes(self, root: Path) -> dict[str, str | None]:
         """SCP code -> CLIMB class (None = no label, e.g. SR) for every code of ``scp_statements.csv``."""
         table = _read_csv(Path(root) / STATEMENTS, STATEMENT_COLUMNS, index_col=0)
@@ -111,6 +148,8 @@ class PTBXL(DatasetSpec):
                 mapping[code] = None
             elif klass in DIAGNOSTIC_CLASSES:
                 mapping[code] = klass
+            elif code in FORM_CLASSES:
+                mapping[code] = FORM_CLASSES[code]
             else:
                 mapping[code] = "OTHER"
         return mapping
@@ -132,7 +171,7 @@ class PTBXL(DatasetSpec):
     ) -> RawRecord | Rejected:
         where = f"{DATABASE} row {row_no}"
         raw_id = row["ecg_id"].strip()
-        ecg_id = _int(raw_id)
+        ecg_id = whole_number(raw_id)
         if ecg_id is None:
             message = f"{where}: ecg_id {raw_id!r} is not a number"
             return Rejected(raw_id or f"row{row_no}", DATABASE, "bad_ecg_id", message)
@@ -159,16 +198,17 @@ class PTBXL(DatasetSpec):
             klass = mapping[code.strip()]
             if klass is not None:
                 target[CLASSES.index(klass)] = 1.0
+        target = norm_only_if_alone(target)
         if not any(target):
             message = f"{where}: scp_codes {raw_codes} map to no class"
             return Rejected(record_id, DATABASE, "no_label", message)
 
-        fold = _int(row["strat_fold"])
+        fold = whole_number(row["strat_fold"])
         split = split_of_fold(fold) if fold is not None else None
         if split is None:
             message = f"{where}: strat_fold {row['strat_fold']!r} not in 1-10"
             return Rejected(record_id, DATABASE, "bad_strat_fold", message)
-        patient = _int(row["patient_id"])
+        patient = whole_number(row["patient_id"])
         if patient is None:
             message = f"{where}: patient_id {row['patient_id']!r} is not a number"
             return Rejected(record_id, DATABASE, "bad_patient_id", message)
@@ -200,7 +240,9 @@ class PTBXL(DatasetSpec):
         )
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:
-        """float32 (T, leads) signal in physical units + ``sampling_rate`` and ``lead_names``.
+        """float32 (T, leads) signal in mV + ``sampling_rate``, ``lead_names`` and meta ``source_unit``.
+
+        Header units are converted to mV (:mod:`climbflow.catalog.units`; ``bad_unit`` if not a voltage).
 
         Missing files -> ``RecordError("missing_file")``; any read failure (zero-byte or malformed header,
         truncated .dat, ...) -> ``RecordError("corrupt_wfdb")`` naming the bad file and the reason.
@@ -219,8 +261,11 @@ class PTBXL(DatasetSpec):
         if signal is None or signal.ndim != 2 or signal.shape[0] == 0:
             shape = None if signal is None else signal.shape
             raise RecordError("corrupt_wfdb", f"{dat}: no samples (shape {shape})")
-        props = {"sampling_rate": float(fields["fs"]), "lead_names": list(fields["sig_name"])}
-        return signal.astype(np.float32), props
+        names = list(fields["sig_name"])
+        header_units = units.wfdb_header_units(Path(root) / hea, len(names))
+        factors, unit_meta = units.conversion(header_units, names, ecg.UNIT, units.WFDB_DEFAULT_UNIT, hea)
+        props = {"sampling_rate": float(fields["fs"]), "lead_names": names, "meta": unit_meta}
+        return (signal * factors).astype(np.float32), props
 
 
 def _diagnose(base: str, hea: str, dat: str, exc: Exception) -> str:
@@ -237,15 +282,6 @@ def _diagnose(base: str, hea: str, dat: str, exc: Exception) -> str:
     return f"{dat}: signal unreadable ({type(exc).__name__}: {exc})"
 
 
-def _int(raw: str) -> int | None:
-    """'15709.0' -> 15709; None for blanks, non-numbers, NaN/inf and non-integral values."""
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return int(value) if math.isfinite(value) and value.is_integer() else None
-
-
 def _age(raw: str) -> float | None:
     try:
         age = float(raw)
@@ -258,5 +294,5 @@ def _age(raw: str) -> float | None:
 
 def _sex(raw: str) -> str | None:
     """PTB-XL sex: 0 = male, 1 = female."""
-    value = _int(raw)
+    value = whole_number(raw)
     return {0: "M", 1: "F"}.get(value) if value is not None else None

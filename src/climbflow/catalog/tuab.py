@@ -1,7 +1,8 @@
 """TUH Abnormal EEG Corpus (TUAB v3) in its real layout: the label is the folder a recording is in.
 
 ``edf/{train,eval}/{normal,abnormal}/01_tcp_ar/<subject>_<session>_<token>.edf`` (e.g.
-``aaaaaaaq_s004_t000.edf``; the subject id is the first token). Binary task, class ``abnormal``.
+``aaaaaaaq_s004_t000.edf``; the subject id is the first token), in the given folder or in the version folder
+below it (``v3.0.1/edf/...``, as downloaded). Binary task, class ``abnormal``.
 
 Each recording gives up to ``max_windows`` consecutive windows of ``window_seconds`` from its start; each
 window is one record (``<file stem>#<k>``, meta ``window_start_s``). Indexing reads EDF headers only (for the
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, Field
 
+from climbflow.catalog import units
 from climbflow.catalog.base import (
     CatalogError,
     DatasetSpec,
@@ -34,9 +35,13 @@ from climbflow.catalog.base import (
     TaskType,
 )
 from climbflow.catalog.tuh_edf import (
+    EDF_DIR,
     MAX_WINDOWS_DEFAULT,
     EegWindowOptions,
+    counted,
     decode_window,
+    edf_files,
+    edf_root,
     read_header,
     window_meta,
     window_starts,
@@ -44,7 +49,6 @@ from climbflow.catalog.tuh_edf import (
 
 logger = logging.getLogger(__name__)
 
-EDF_DIR = "edf"
 SPLITS: dict[str, Split | None] = {"train": None, "eval": "test"}
 LABELS: dict[str, float] = {"normal": 0.0, "abnormal": 1.0}
 FILE_NAME = re.compile(r"^([a-z0-9]+)_(s\d+)_(t\d+)\.edf$", re.IGNORECASE)
@@ -66,7 +70,7 @@ class TUAB(DatasetSpec):
     classes: ClassVar[tuple[str, ...]] = ("abnormal",)
     license: ClassVar[str] = "TUH EEG Corpus data use agreement (Temple University, application required)"
     layout: ClassVar[str] = (
-        "<root>/edf/{train,eval}/{normal,abnormal}/01_tcp_ar/<subject>_s<NNN>_t<NNN>.edf "
+        "<root>[/<version>]/edf/{train,eval}/{normal,abnormal}/01_tcp_ar/<subject>_s<NNN>_t<NNN>.edf "
         "(EDF, signals 'EEG FP1-REF', ...; label = folder)"
     )
     official_split: ClassVar[bool] = True
@@ -74,29 +78,27 @@ class TUAB(DatasetSpec):
 
     options: TUABOptions
 
+    def cache_token(self) -> str | None:
+        return units.SIGNAL_VERSION  # stores decoded by an older EDF reader are not reused
+
     def detect(self, root: Path) -> bool:
-        base = Path(root) / EDF_DIR
+        base = edf_root(root) / EDF_DIR
         return any((base / split / label).is_dir() for split in SPLITS for label in LABELS)
 
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
         root = Path(root)
-        base = root / EDF_DIR
         if not self.detect(root):
             raise CatalogError(
                 f"{root}: no edf/{{train,eval}}/{{normal,abnormal}} folders (expected {self.layout})"
             )
-        counts: Counter[str] = Counter()
         seen: dict[str, str] = {}
-        for path in sorted(base.rglob("*")):
-            if not path.is_file() or path.suffix.lower() != ".edf":
-                continue
-            for item in self._recording(root, path.relative_to(root).as_posix(), seen):
-                counts[item.rule if isinstance(item, Rejected) else "ok"] += 1
-                yield item
-        logger.info("tuab %s: %s", root, dict(counts))
+        files = edf_files(root, (".edf",))
+        items = (item for rel, parts in files for item in self._recording(root, rel, parts, seen))
+        yield from counted(items, logger, f"tuab {root}")
 
-    def _recording(self, root: Path, rel: str, seen: dict[str, str]) -> Iterator[RawRecord | Rejected]:
-        parts = rel.split("/")[1:]  # below edf/
+    def _recording(
+        self, root: Path, rel: str, parts: tuple[str, ...], seen: dict[str, str]
+    ) -> Iterator[RawRecord | Rejected]:
         stem = parts[-1].rsplit(".", 1)[0]
         if len(parts) != 4 or parts[0] not in SPLITS:
             yield Rejected(stem, rel, "unexpected_path", f"{rel}: expected {self.layout}")

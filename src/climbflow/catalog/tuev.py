@@ -1,6 +1,7 @@
 """TUH EEG Events Corpus (TUEV v2) in its real layout: EDF recordings with ``.rec`` event annotations.
 
-``edf/{train,eval}/<subject>/<file>.edf`` with ``<file>.rec`` next to it: CSV lines
+``edf/{train,eval}/<subject>/<file>.edf`` (in the given folder or in the version folder below it,
+``v2.0.1/edf/...``) with ``<file>.rec`` next to it: CSV lines
 ``channel,start_s,end_s,label_code`` (channel = index of the TCP montage channel the event is marked on; codes
 1..6 = spsw, gped, pled, eyem, artf, bckg). Multiclass over those 6 classes.
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
+from climbflow.catalog import units
 from climbflow.catalog.base import (
     CatalogError,
     DatasetSpec,
@@ -34,11 +35,20 @@ from climbflow.catalog.base import (
     Split,
     TaskType,
 )
-from climbflow.catalog.tuh_edf import EdfHeader, EegWindowOptions, decode_window, read_header, window_meta
+from climbflow.catalog.tuh_edf import (
+    EDF_DIR,
+    EdfHeader,
+    EegWindowOptions,
+    counted,
+    decode_window,
+    edf_files,
+    edf_root,
+    read_header,
+    window_meta,
+)
 
 logger = logging.getLogger(__name__)
 
-EDF_DIR = "edf"
 SPLITS: dict[str, Split | None] = {"train": None, "eval": "test"}
 CLASSES: tuple[str, ...] = ("spsw", "gped", "pled", "eyem", "artf", "bckg")
 CODES: dict[int, str] = {i + 1: name for i, name in enumerate(CLASSES)}
@@ -56,7 +66,7 @@ class TUEV(DatasetSpec):
     classes: ClassVar[tuple[str, ...]] = CLASSES
     license: ClassVar[str] = "TUH EEG Corpus data use agreement (Temple University, application required)"
     layout: ClassVar[str] = (
-        "<root>/edf/{train,eval}/<subject>/<file>.edf + <file>.rec "
+        "<root>[/<version>]/edf/{train,eval}/<subject>/<file>.edf + <file>.rec "
         "(CSV lines channel,start_s,end_s,code; codes 1-6 = spsw,gped,pled,eyem,artf,bckg)"
     )
     official_split: ClassVar[bool] = True
@@ -64,36 +74,33 @@ class TUEV(DatasetSpec):
 
     options: TUEVOptions
 
+    def cache_token(self) -> str | None:
+        return units.SIGNAL_VERSION  # stores decoded by an older EDF reader are not reused
+
     def detect(self, root: Path) -> bool:
-        base = Path(root) / EDF_DIR
+        base = edf_root(root) / EDF_DIR
         return any((base / split).is_dir() for split in SPLITS) and any(
             next((base / split).glob("*/*.rec"), None) is not None for split in SPLITS
         )
 
     def index(self, root: Path) -> Iterator[RawRecord | Rejected]:
         root = Path(root)
-        base = root / EDF_DIR
+        base = edf_root(root) / EDF_DIR
         if not any((base / split).is_dir() for split in SPLITS):
             raise CatalogError(f"{root}: no edf/train or edf/eval folder (expected {self.layout})")
-        counts: Counter[str] = Counter()
-        for path in sorted(base.rglob("*")):
-            suffix = path.suffix.lower()
-            if not path.is_file() or suffix not in (".edf", ".rec"):
-                continue
-            rel = path.relative_to(root).as_posix()
-            if suffix == ".rec":
-                items: Iterator[RawRecord | Rejected] | list[Rejected] = []
-                if not path.with_suffix(".edf").is_file():
-                    items = [Rejected(path.stem, rel, "missing_file", f"{rel}: no EDF file {path.stem}.edf")]
-            else:
-                items = self._recording(root, rel)
-            for item in items:
-                counts[item.rule if isinstance(item, Rejected) else "ok"] += 1
-                yield item
-        logger.info("tuev %s: %s", root, dict(counts))
+        files = edf_files(root, (".edf", ".rec"))
+        items = (item for rel, parts in files for item in self._file(root, rel, parts))
+        yield from counted(items, logger, f"tuev {root}")
 
-    def _recording(self, root: Path, rel: str) -> Iterator[RawRecord | Rejected]:
-        parts = rel.split("/")[1:]  # below edf/
+    def _file(self, root: Path, rel: str, parts: tuple[str, ...]) -> Iterator[RawRecord | Rejected]:
+        """The records of an EDF file; a ``.rec`` file gives nothing, or ``missing_file`` without its EDF."""
+        path = root / rel
+        if path.suffix.lower() != ".rec":
+            yield from self._recording(root, rel, parts)
+        elif not path.with_suffix(".edf").is_file():
+            yield Rejected(path.stem, rel, "missing_file", f"{rel}: no EDF file {path.stem}.edf")
+
+    def _recording(self, root: Path, rel: str, parts: tuple[str, ...]) -> Iterator[RawRecord | Rejected]:
         stem = parts[-1].rsplit(".", 1)[0]
         if len(parts) != 3 or parts[0] not in SPLITS:
             yield Rejected(stem, rel, "unexpected_path", f"{rel}: expected {self.layout}")

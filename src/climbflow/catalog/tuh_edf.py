@@ -1,9 +1,19 @@
 """Reading TUH EEG EDF files (shared by TUAB and TUEV): header-only inspection and windowed signal reads.
 
 TUH EDF signal labels name an electrode and its reference: ``EEG FP1-REF`` (averaged reference, montage
-``01_tcp_ar``) or ``EEG FP1-LE`` (linked ears, ``02_tcp_le``). Electrode names are returned upper-case without
-the ``EEG`` prefix and the reference suffix (``FP1``); 10-10 names are mapped to TUH's 10-20 ones (T7 -> T3,
-T8 -> T4, P7 -> T5, P8 -> T6). Non-EEG signals (``PHOTIC-REF``, ``IBI``, ``BURSTS``, ...) are ignored.
+``01_tcp_ar``) or ``EEG FP1-LE`` (linked ears, ``02_tcp_le``). Other EDF spellings are read too: any case, no
+``EEG`` prefix, no reference, PhysioNet's trailing dots (``Fc5.``, ``Cz..``). Electrode names are returned
+in TUH's 10-20 spelling (:func:`climbflow.modalities.eeg.electrode`: ``FP1``, T7 -> T3, ...); two signals
+naming the same electrode (``T3`` and ``T7``) are refused (``ambiguous_channel``). Non-electrode signals
+(``PHOTIC-REF``, ``EEG EKG1-REF``, ``IBI``, bipolar ``FP1-F7``, ...) are ignored.
+
+Units: each signal's physical dimension is converted to µV (:mod:`climbflow.catalog.units`; a blank one is
+taken as µV, TUH's documented unit, and recorded as ``unit_assumed``). Rates: the EEG signals are returned at
+the rate most of them have; a signal at another rate is resampled to it (polyphase, exact rational factor,
+listed in meta ``resampled_channels``), or refused (``bad_sampling_rate``) below ``MIN_RATE``.
+
+Real downloads keep the corpus in a version folder (``tuh_eeg_abnormal/v3.0.1/edf/...``): :func:`edf_root`
+finds ``edf/`` in the given folder or one level below it.
 
 The patient field of TUH headers reads ``<subject> <sex> <birthdate> <subject> Age:<years>``; only sex and
 age are kept (no birthdate: it is PHI).
@@ -11,22 +21,28 @@ age are kept (no birthdate: it is PHI).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.signal import resample_poly
 
-from climbflow.catalog.base import RecordError
+from climbflow.catalog import units
+from climbflow.catalog.base import CatalogError, RawRecord, RecordError, Rejected
 from climbflow.config import EegStandardizeConfig
+from climbflow.modalities import eeg
 
-ELECTRODE = re.compile(r"^EEG\s+([A-Z0-9]+)-(REF|LE)$", re.IGNORECASE)
-ALIASES = {"T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}
-UNIT_SCALE = {"UV": 1.0, "µV".upper(): 1.0, "MICROVOLT": 1.0, "MV": 1e3, "V": 1e6, "NV": 1e-3}  # -> µV
+EDF_DIR = "edf"
+SIGNAL_LABEL = re.compile(r"^(?:EEG\s+)?([A-Z0-9]+)(?:-(REF|LE|AR|AVG))?$", re.IGNORECASE)
+MIN_RATE = eeg.MIN_SAMPLING_RATE  # Hz; a signal below this is refused, not upsampled
 MARGIN_SECONDS = 2.5  # signal read on each side of a window so that filtering has no edge transient
 _AGE = re.compile(r"\bAge:\s*(\d+)", re.IGNORECASE)
 _WINDOW_DEFAULT = EegStandardizeConfig.model_fields["window_seconds"].default
@@ -65,17 +81,51 @@ class EdfHeader:
 
     def reference(self) -> str | None:
         """The most common reference suffix of the EEG signals (``REF`` or ``LE``), None if there are none."""
-        refs = Counter(ref for _, ref in self.electrodes().values())
+        refs = Counter(ref for _, ref in self.electrodes().values() if ref)
         return refs.most_common(1)[0][0] if refs else None
 
 
 def electrode_name(label: str) -> tuple[str, str] | None:
-    """``'EEG FP1-REF'`` -> ``('FP1', 'REF')``; None for non-EEG signals."""
-    match = ELECTRODE.match(label.strip())
-    if match is None:
-        return None
-    name = match.group(1).upper()
-    return ALIASES.get(name, name), match.group(2).upper()
+    """``'EEG FP1-REF'`` -> ``('FP1', 'REF')``, ``'Fc5.'`` -> ``('FC5', '')``, ``'eeg t7-le'`` ->
+    ``('T3', 'LE')``; None for signals that are not a referential EEG electrode."""
+    match = SIGNAL_LABEL.match(label.strip().rstrip("."))
+    name = eeg.electrode(match.group(1)) if match else None
+    return None if name is None else (name, (match.group(2) or "").upper())
+
+
+def edf_root(root: Path) -> Path:
+    """``root`` if it holds ``edf/``, else the one folder below it that does (a version folder such as
+    ``v3.0.1``); ``root`` if none does. CatalogError if several version folders do."""
+    root = Path(root)
+    if (root / EDF_DIR).is_dir():
+        return root
+    found = sorted(p.parent for p in root.glob(f"*/{EDF_DIR}") if p.is_dir())
+    if len(found) > 1:
+        names = [p.name for p in found]
+        message = f"{root}: several version folders hold {EDF_DIR}/ ({names}); point the source at one"
+        raise CatalogError(message)
+    return found[0] if found else root
+
+
+def edf_files(root: Path, suffixes: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
+    """(path relative to ``root``, path parts below ``edf/``) of the files with ``suffixes``, sorted."""
+    base = edf_root(root) / EDF_DIR
+    return [
+        (path.relative_to(root).as_posix(), path.relative_to(base).parts)
+        for path in sorted(base.rglob("*"))
+        if path.is_file() and path.suffix.lower() in suffixes
+    ]
+
+
+def counted(
+    items: Iterable[RawRecord | Rejected], log: logging.Logger, what: str
+) -> Iterator[RawRecord | Rejected]:
+    """Pass ``items`` through, then log ``what`` with the number of records (``ok``) and of each rule."""
+    counts: Counter[str] = Counter()
+    for item in items:
+        counts[item.rule if isinstance(item, Rejected) else "ok"] += 1
+        yield item
+    log.info("%s: %s", what, dict(counts))
 
 
 def _open(root: Path, rel: str) -> Any:
@@ -128,60 +178,95 @@ def window_starts(duration: float, window_seconds: float, max_windows: int | Non
     return [k * window_seconds for k in range(count)]
 
 
-def unit_scale(unit: str, rel: str, label: str) -> float:
-    """Factor to µV for an EDF physical dimension (RecordError ``bad_unit`` for anything else)."""
-    scale = UNIT_SCALE.get(unit.strip().upper().replace("Μ", "U"))
-    if scale is None:
-        raise RecordError(
-            "bad_unit", f"{rel}: signal {label!r} has physical dimension {unit!r}, not a voltage"
-        )
-    return scale
+def _eeg_signals(labels: list[str], rel: str) -> list[tuple[int, str, str]]:
+    """(signal index, electrode, reference) of the EEG signals (RecordError ``no_eeg_channels``,
+    ``ambiguous_channel``)."""
+    picked: list[tuple[int, str, str]] = []
+    seen: dict[str, int] = {}
+    for i, label in enumerate(labels):
+        parsed = electrode_name(label)
+        if parsed is None:
+            continue
+        if parsed[0] in seen:
+            message = (
+                f"{rel}: signals {labels[seen[parsed[0]]]!r} and {label!r} both map to 10-20 electrode "
+                f"{parsed[0]}; labels {list(labels)}"
+            )
+            raise RecordError("ambiguous_channel", message)
+        seen[parsed[0]] = i
+        picked.append((i, *parsed))
+    if not picked:
+        message = f"{rel}: no EEG electrode signal (10-10/10-20 name) in {list(labels)}"
+        raise RecordError("no_eeg_channels", message)
+    return picked
+
+
+def _rational(rate: float) -> Fraction:
+    return Fraction(rate).limit_denominator(1000)
+
+
+def _grid(rates: list[Fraction]) -> Fraction:
+    """The shortest time step (s) on which a sample of every rate falls: 1 / gcd(rates)."""
+    num, den = 0, 1
+    for r in rates:
+        num, den = math.gcd(num * r.denominator, r.numerator * den), den * r.denominator
+    return Fraction(den, num)
 
 
 def read_window(root: Path, rel: str, start: float, seconds: float) -> tuple[np.ndarray, dict[str, Any]]:
-    """The EEG electrodes of ``rel`` from ``start - margin`` to ``start + seconds + margin`` (clamped).
+    """The EEG electrodes of ``rel`` from about ``start - margin`` to ``start + seconds + margin`` (clamped).
 
-    Returns float32 ``(channels, samples)`` in µV and props: ``sampling_rate``, ``channel_names``,
-    ``window_offset`` (seconds from the first returned sample to the window start), ``window_seconds`` and
-    ``meta`` (reference, unit, window start). EEG signals at another rate than most of them are left out.
-    RecordError: ``missing_file``, ``empty_file``, ``corrupt_edf``, ``no_eeg_channels``, ``bad_unit``,
-    ``too_short`` (the window does not fit in the recording).
+    Returns float32 ``(channels, samples)`` in µV at the rate most EEG signals have (others resampled) and
+    props: ``sampling_rate``, ``channel_names``, ``window_offset`` (seconds from the first returned sample to
+    the window start), ``window_seconds`` and ``meta`` (reference, window start, ``source_unit``,
+    ``unit_assumed``, ``resampled_channels``). RecordError: ``missing_file``, ``empty_file``, ``corrupt_edf``,
+    ``no_eeg_channels``, ``ambiguous_channel``, ``bad_unit``, ``bad_sampling_rate``, ``too_short``.
     """
     reader = _open(root, rel)
     try:
-        labels = reader.getSignalLabels()
-        rates = reader.getSampleFrequencies()
-        picked = [(i, *parsed) for i, label in enumerate(labels) if (parsed := electrode_name(label))]
-        names_seen: set[str] = set()
-        picked = [p for p in picked if not (p[1] in names_seen or names_seen.add(p[1]))]
-        if not picked:
-            raise RecordError(
-                "no_eeg_channels", f"{rel}: no 'EEG <electrode>-REF|LE' signal in {list(labels)}"
-            )
-        rate = Counter(float(rates[i]) for i, _, _ in picked).most_common(1)[0][0]
-        picked = [p for p in picked if float(rates[p[0]]) == rate]
+        labels = list(reader.getSignalLabels())
+        picked = _eeg_signals(labels, rel)
+        rates = {i: float(reader.getSampleFrequencies()[i]) for i, _, _ in picked}
+        rate = Counter(rates.values()).most_common(1)[0][0]
         if not math.isfinite(rate) or rate <= 0:
             raise RecordError("bad_sampling_rate", f"{rel}: EEG sampling rate {rate!r} Hz")
+        low = [f"{labels[i]!r} at {r:g} Hz" for i, r in rates.items() if r != rate and not r >= MIN_RATE]
+        if low:
+            message = f"{rel}: signals {low} are below {MIN_RATE:g} Hz, not resampled to {rate:g} Hz"
+            raise RecordError("bad_sampling_rate", message)
+        factors, unit_meta = units.conversion(
+            [reader.getPhysicalDimension(i) for i, _, _ in picked],
+            [labels[i] for i, _, _ in picked],
+            eeg.UNIT,
+            eeg.UNIT,
+            rel,
+        )
         duration = float(reader.getFileDuration())
         if start < 0 or start + seconds > duration + 1e-6:
             raise RecordError(
                 "too_short",
                 f"{rel}: window {start:.2f}-{start + seconds:.2f} s outside the {duration:.2f} s recording",
             )
-        total = int(reader.getNSamples()[picked[0][0]])
-        first = max(0, int(round((start - MARGIN_SECONDS) * rate)))
-        last = min(total, int(round((start + seconds + MARGIN_SECONDS) * rate)))
-        signal = np.empty((len(picked), last - first), dtype=np.float32)
-        for row, (i, _, _) in enumerate(picked):
-            scale = unit_scale(reader.getPhysicalDimension(i), rel, labels[i])
-            signal[row] = reader.readSignal(i, start=first, n=last - first) * scale
-        refs = Counter(ref for _, _, ref in picked)
+        step = _grid([_rational(r) for r in set(rates.values())])
+        t0 = step * math.floor(max(0.0, start - MARGIN_SECONDS) / step + 1e-9)
+        t1 = min(start + seconds + MARGIN_SECONDS, duration)
+        length = int(round((t1 - float(t0)) * rate))
+        rows = [_read(reader, i, t0, length, _rational(r), _rational(rate)) for i, r in rates.items()]
+        length = min(len(row) for row in rows)
+        signal = (np.stack([row[:length] for row in rows]) * factors[:, None]).astype(np.float32)
+        refs = Counter(ref for _, _, ref in picked if ref)
+        resampled = [f"{name}@{rates[i]:g}Hz" for i, name, _ in picked if rates[i] != rate]
         props = {
             "sampling_rate": rate,
             "channel_names": [name for _, name, _ in picked],
-            "window_offset": start - first / rate,
+            "window_offset": start - float(t0),
             "window_seconds": float(seconds),
-            "meta": {"reference": refs.most_common(1)[0][0], "window_start_s": float(start)},
+            "meta": {
+                "reference": refs.most_common(1)[0][0] if refs else None,
+                "window_start_s": float(start),
+                **unit_meta,
+                "resampled_channels": ",".join(resampled),
+            },
         }
         return signal, props
     except RecordError:
@@ -190,6 +275,18 @@ def read_window(root: Path, rel: str, start: float, seconds: float) -> tuple[np.
         raise RecordError("corrupt_edf", f"{rel}: signal unreadable ({type(exc).__name__}: {exc})") from None
     finally:
         reader.close()
+
+
+def _read(reader: Any, i: int, t0: Fraction, length: int, rate: Fraction, target: Fraction) -> np.ndarray:
+    """Signal ``i`` from time ``t0`` (on its sample grid), ``length`` samples at ``target`` Hz."""
+    first = int(t0 * rate)
+    total = int(reader.getNSamples()[i])
+    ratio = target / rate
+    n = min(total - first, math.ceil(length / ratio))
+    x = np.asarray(reader.readSignal(i, start=first, n=n), dtype=np.float64)
+    if ratio != 1:
+        x = resample_poly(x, ratio.numerator, ratio.denominator, padtype="line")
+    return x[:length]
 
 
 def window_meta(header: EdfHeader, start: float, window: float) -> dict[str, Any]:

@@ -8,7 +8,11 @@ get no split so that standardize hash-splits them by patient into train/val (no 
 
 Labels follow CLIMB (``src/datasets/chest_xray/vindr_cxr.py``): the 28 VinDr labels map onto the CheXpert-14
 vocabulary (:data:`MAPPING`; Calcification, Emphysema, ILD, COPD, Tuberculosis, Pulmonary fibrosis, Other
-diseases are dropped) so the classes equal CheXpert's and the vocabularies merge. CLIMB reads the three
+diseases are dropped) so the classes equal CheXpert's and the vocabularies merge. Two corrections to CLIMB, so
+a merged column means the same in every source: Mediastinal shift (a displaced, not a widened mediastinum) is
+dropped instead of counted as Enlarged Cardiomediastinum, and CheXpert's hierarchy is applied to each
+reader's mapped labels (Consolidation, Edema, Pneumonia imply Lung Opacity,
+:func:`~climbflow.catalog.chexpert.with_parents`). CLIMB reads the three
 readers' rows positionally against a glob of converted JPGs (labels and images do not line up) and never
 aggregates them; here each reader's labels are mapped first, then aggregated per CheXpert class by
 **majority vote** (more than half of the image's readers; option ``aggregate: any`` = any reader). No Finding
@@ -17,8 +21,10 @@ is positive only when no other class is. Images with no mappable positive label 
 all miss the majority (``no_majority``).
 
 ``patient_id`` is a keyed pseudonym of the DICOM Patient ID (header only read at index time; the image id
-when the header has none). Decoding de-identifies the header (:mod:`climbflow.catalog.dicom`) and returns the
-windowed uint8 image with a PHI-free header summary as ``props["meta"]``.
+when the header has none); the train/val hash split uses a salt-free key of the same identity
+(``split_key``), so it does not depend on the workspace's salt. Decoding de-identifies the header
+(:mod:`climbflow.catalog.dicom`) and returns the windowed uint8 image with a PHI-free header summary as
+``props["meta"]``.
 """
 
 from __future__ import annotations
@@ -39,10 +45,10 @@ from climbflow.catalog.base import (
     Rejected,
     Split,
     TaskType,
-    unsafe_path,
 )
-from climbflow.catalog.chexpert import LABELS
+from climbflow.catalog.chexpert import CXR_LABELS_VERSION, LABELS, with_parents
 from climbflow.catalog.dicom import DicomImageMixin
+from climbflow.catalog.rows import csv_header, file_rejection, open_csv
 
 # The 28 label columns of image_labels_{train,test}.csv, in file order (22 local findings + 6 diagnoses).
 VINDR_LABELS: tuple[str, ...] = (
@@ -76,7 +82,7 @@ VINDR_LABELS: tuple[str, ...] = (
     "No finding",
 )
 ALIASES: dict[str, str] = {"Other disease": "Other diseases"}  # the bounding-box csv spells it singular
-# CLIMB's VinDr -> CheXpert-14 mapping (None = dropped).
+# VinDr -> CheXpert-14 (None = dropped): CLIMB's mapping except Mediastinal shift (see the module docstring).
 MAPPING: dict[str, str | None] = {
     "Aortic enlargement": "Enlarged Cardiomediastinum",
     "Atelectasis": "Atelectasis",
@@ -92,7 +98,7 @@ MAPPING: dict[str, str | None] = {
     "Lung Opacity": "Lung Opacity",
     "Lung cavity": "Lung Lesion",
     "Lung cyst": "Lung Lesion",
-    "Mediastinal shift": "Enlarged Cardiomediastinum",
+    "Mediastinal shift": None,  # CLIMB: Enlarged Cardiomediastinum; a shift is a displacement, not a widening
     "Nodule/Mass": "Lung Lesion",
     "Pleural effusion": "Pleural Effusion",
     "Pleural thickening": "Pleural Other",
@@ -127,7 +133,7 @@ class VinDrCXROptions(BaseModel):
 
 def aggregate(readers: list[set[str]], rule: str) -> tuple[float, ...]:
     """Per-reader VinDr label sets -> CheXpert-14 target: map each reader, then vote per class."""
-    mapped = [{MAPPING[name] for name in labels if MAPPING[name] is not None} for labels in readers]
+    mapped = [with_parents({MAPPING[n] for n in labels if MAPPING[n] is not None}) for labels in readers]
     need = len(readers) // 2 + 1 if rule == "majority" else 1
     positive = {c for c in LABELS if sum(c in m for m in mapped) >= need}
     findings = positive - {"No Finding"}
@@ -152,12 +158,14 @@ class VinDrCXR(DicomImageMixin, DatasetSpec):
 
     options: VinDrCXROptions
 
+    def cache_token(self) -> str | None:
+        return f"{super().cache_token()}; labels:{CXR_LABELS_VERSION}"
+
     def detect(self, root: Path) -> bool:
         root = Path(root)
         for rel, _ in LABEL_CSVS:
             if (root / rel).is_file():
-                with (root / rel).open(newline="", encoding="utf-8-sig") as fh:
-                    header = next(csv.reader(fh), [])
+                header = csv_header(root / rel)
                 return "image_id" in header and "Aortic enlargement" in header
         return False
 
@@ -174,7 +182,7 @@ class VinDrCXR(DicomImageMixin, DatasetSpec):
         self, root: Path, rel: str, split: Split | None, seen: set[str]
     ) -> Iterator[RawRecord | Rejected]:
         images: dict[str, list[tuple[int, str, dict[str, str]]]] = {}  # image_id -> (line, reader, labels)
-        with (root / rel).open(newline="", encoding="utf-8-sig") as fh:
+        with open_csv(root / rel) as fh:
             reader = csv.DictReader(fh)
             columns = _label_columns(root / rel, reader.fieldnames or [])
             rad = next((c for c in _RAD if c in (reader.fieldnames or [])), None)
@@ -241,21 +249,20 @@ class VinDrCXR(DicomImageMixin, DatasetSpec):
                 "no_majority",
                 f"{source} line {first}: no label has a majority of the {len(rows)} readers ({given})",
             )
-        problem = unsafe_path(image_id)
-        if problem:
-            return Rejected(image_id, source, "unsafe_path", f"{source} line {first}: image_id {problem}")
         rel = f"{'test' if split == 'test' else 'train'}/{image_id}{SUFFIX}"
-        path = root / rel
-        if not path.is_file():
-            return Rejected(image_id, source, "missing_file", f"{source} line {first}: image {rel} not found")
+        refused = file_rejection(root, rel, "image_id", image_id, image_id, source, f"{source} line {first}")
+        if refused:
+            return refused
+        patient, key = self.header_identity(root / rel, image_id)
         return RawRecord(
             record_id=image_id,
-            patient_id=self.header_pseudonym(path, image_id),
+            patient_id=patient,
             files=(rel,),
             target=target,
             source_labels=json.dumps(given, sort_keys=True),
             split=split,
             meta={"n_readers": len(rows), "aggregate": self.options.aggregate if len(rows) > 1 else "single"},
+            split_key=key,
         )
 
     def decode(self, root: Path, record: RawRecord) -> tuple[np.ndarray, dict[str, Any]]:

@@ -161,21 +161,31 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def _binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
-    """ROC-AUC via the Mann-Whitney U statistic (ties count one half); NaN when degenerate."""
+def binary_auc(truth: np.ndarray, score: np.ndarray) -> float:
+    """ROC-AUC of bool ``truth`` via the Mann-Whitney U statistic (ties count one half); NaN when degenerate."""
+    truth = np.asarray(truth, dtype=bool)
     n_pos = int(truth.sum())
     n_neg = len(truth) - n_pos
     if n_pos == 0 or n_neg == 0:
         return math.nan
-    u = _average_ranks(score)[truth].sum() - n_pos * (n_pos + 1) / 2.0
+    u = _average_ranks(np.asarray(score, dtype=float))[truth].sum() - n_pos * (n_pos + 1) / 2.0
     return float(u / (n_pos * n_neg))
 
 
-def roc_curve(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def column_aucs(y_true: Any, y_score: Any) -> list[float]:
+    """One-vs-rest AUC of every column of ``(n, C)`` labels over its known (non-NaN) rows; NaN where degenerate."""
+    yt, ys = _as_2d("y_true", y_true), _as_2d("y_score", y_score)
+    known = ~np.isnan(yt)
+    return [binary_auc(yt[known[:, c], c] == 1.0, ys[known[:, c], c]) for c in range(yt.shape[1])]
+
+
+def roc_curve(
+    y_true: Any, y_score: Any, drop_intermediate: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(fpr, tpr, thresholds)`` of one class over its known (non-NaN) labels.
 
-    Matches ``sklearn.metrics.roc_curve(..., drop_intermediate=False)``. Raises ``ValueError`` when
-    the known labels lack positives or negatives.
+    Matches ``sklearn.metrics.roc_curve(..., drop_intermediate=...)``: ``True`` drops the thresholds that lie on a
+    straight segment of the curve. Raises ``ValueError`` when the known labels lack positives or negatives.
     """
     yt = np.asarray(y_true, dtype=float).ravel()
     ys = np.asarray(y_score, dtype=float).ravel()
@@ -192,6 +202,9 @@ def roc_curve(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray, np.nda
     last = np.r_[np.flatnonzero(np.diff(score)), len(score) - 1]
     tps = np.cumsum(truth)[last]
     fps = last + 1 - tps
+    if drop_intermediate and len(fps) > 2:
+        corner = np.r_[True, (np.diff(fps, 2) != 0) | (np.diff(tps, 2) != 0), True]
+        last, tps, fps = last[corner], tps[corner], fps[corner]
     return (
         np.r_[0.0, fps / n_neg],
         np.r_[0.0, tps / n_pos],
@@ -219,7 +232,7 @@ def _per_class(f: _Formatted, k: int) -> tuple[dict[str, Any], bool]:
     support = tp + fn
     usable = 0 < support < n_known
     return {
-        "auc": _binary_auc(truth, score) if usable else math.nan,
+        "auc": binary_auc(truth, score) if usable else math.nan,
         "sensitivity": _ratio(tp, tp + fn),
         "specificity": _ratio(tn, tn + fp),
         "f1": _ratio(2 * tp, 2 * tp + fp + fn),

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from climbflow.evaluate.metrics import (
-    _binary_auc,
     _format,
     _validate,
+    binary_auc,
     confusion_matrices,
     roc_curve,
 )
@@ -194,7 +194,7 @@ def _plot_roc(path: Path, dataset: str, f: Any) -> None:
         if not 0 < truth.sum() < truth.size:
             continue
         fpr, tpr, _ = roc_curve(truth.astype(float), score)
-        ax.plot(fpr, tpr, lw=1.2, label=f"{name} (AUC={_binary_auc(truth, score):.3f})")
+        ax.plot(fpr, tpr, lw=1.2, label=f"{name} (AUC={binary_auc(truth, score):.3f})")
         n_curves += 1
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=0.8, label="chance")
     if n_curves == 0:

@@ -14,6 +14,7 @@ from climbflow.evaluate.regression import regression_metrics
 
 CLASSIFICATION_HEADLINE = ("macro_auc", "sensitivity", "specificity", "f1", "accuracy")
 REGRESSION_HEADLINE = ("mae", "rmse", "r2", "pearson_r")
+LOWER_IS_BETTER = frozenset({"mae", "rmse"})
 
 
 def headline(task: str) -> tuple[str, ...]:
@@ -26,7 +27,7 @@ def primary_metric(task: str) -> str:
 
 
 def higher_is_better(metric: str) -> bool:
-    return metric not in ("mae", "rmse")
+    return metric not in LOWER_IS_BETTER
 
 
 def metrics_for(

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from climbflow.evaluate.metrics import confusion_matrices, predict_labels, roc_curve
+
 UI_FILE = "ui.json"
 MAX_ROC_POINTS = 200
 
@@ -22,27 +24,24 @@ def ui_payload(
     multiclass: the class-by-class matrix of arg-max predictions; binary / multilabel: negative/positive over
     every known label at ``threshold``. Regression has neither (``{}``); a curve needs both outcomes present.
     """
-    from sklearn.metrics import confusion_matrix, roc_curve
-
     if task == "regression":
         return {}
     y_true, y_prob = np.asarray(y_true, float), np.asarray(y_prob, float)
     if task == "multiclass":
         known = ~np.isnan(y_true).any(axis=1)
-        truth, pred = y_true[known].argmax(1), y_prob[known].argmax(1)
         names = list(classes)
-        matrix = confusion_matrix(truth, pred, labels=list(range(len(names))))
-        flat_t, flat_s = np.eye(len(names))[truth].ravel(), y_prob[known].ravel()
+        matrix = confusion_matrices(y_true, predict_labels(y_prob, "multiclass"), names, "multiclass")
+        flat_t, flat_s = np.eye(len(names))[y_true[known].argmax(1)].ravel(), y_prob[known].ravel()
     else:
         known = ~np.isnan(y_true)
         flat_t, flat_s = y_true[known], y_prob[known]
         names = ["negative", "positive"]
-        matrix = confusion_matrix(flat_t.astype(int), (flat_s >= threshold).astype(int), labels=[0, 1])
+        matrix = confusion_matrices(flat_t, flat_s >= threshold, ["positive"], "binary")["positive"]
     out: dict[str, Any] = {
         "confusion": {"classes": names, "matrix": [[int(v) for v in row] for row in matrix]}
     }
     if 0 < flat_t.sum() < flat_t.size:
-        fpr, tpr, thr = roc_curve(flat_t, flat_s)
+        fpr, tpr, thr = roc_curve(flat_t, flat_s, drop_intermediate=True)
         keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), MAX_ROC_POINTS)).astype(int))
         out["roc"] = {
             "fpr": [float(v) for v in fpr[keep]],

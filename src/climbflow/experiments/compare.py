@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from climbflow.config import Params
+from climbflow.experiments.tracking import log_report
 from climbflow.stages import StageFailed, finetune, ingest, pretrain, standardize, validate
 from climbflow.stages.base import Workspace, read_report
-from climbflow.stages.standardize import labels_of
+from climbflow.store.format import labels_of
 
 log = logging.getLogger(__name__)
 ARMS = ("single_task", "multi_task")
@@ -188,18 +189,12 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def _log_to_mlflow(params: Params, result: dict[str, Any], out_dir: Path) -> None:
-    from climbflow.registry.tracking import _client, experiment_id, git_commit
-
-    mlflow, _ = _client(params)
-    with mlflow.start_run(experiment_id=experiment_id(params), run_name="compare multitask vs single-task"):
-        mlflow.set_tags({"climb.stage": "compare", "climb.git_commit": git_commit()})
-        for r in result["targets"]:
-            p = r["primary_metric"]
-            mlflow.log_metrics(
-                {
-                    f"{r['target']}.single_task.{p}": r["arms"]["single_task"]["metrics"][p],
-                    f"{r['target']}.multi_task.{p}": r["arms"]["multi_task"]["metrics"][p],
-                    f"{r['target']}.delta.{p}": r["delta"][p]["estimate"],
-                }
-            )
-        mlflow.log_artifacts(str(out_dir), artifact_path="compare")
+    metrics = {}
+    for r in result["targets"]:
+        p = r["primary_metric"]
+        metrics |= {
+            f"{r['target']}.single_task.{p}": r["arms"]["single_task"]["metrics"][p],
+            f"{r['target']}.multi_task.{p}": r["arms"]["multi_task"]["metrics"][p],
+            f"{r['target']}.delta.{p}": r["delta"][p]["estimate"],
+        }
+    log_report(params, "compare", "compare multitask vs single-task", metrics, out_dir)

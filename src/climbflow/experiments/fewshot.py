@@ -14,9 +14,10 @@ from typing import Any
 
 from climbflow.config import Params
 from climbflow.experiments.compare import standardized_stores
+from climbflow.experiments.tracking import log_report
 from climbflow.stages import StageFailed, evaluate, finetune, pretrain
 from climbflow.stages.base import Workspace, read_report
-from climbflow.stages.standardize import labels_of
+from climbflow.store.format import labels_of
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +113,6 @@ def _plot(result: dict[str, Any], path: Path) -> None:
 
 
 def _log(params: Params, result: dict[str, Any], out_dir: Path) -> None:
-    from climbflow.registry.tracking import _client, experiment_id, git_commit
-
-    mlflow, _ = _client(params)
-    with mlflow.start_run(experiment_id=experiment_id(params), run_name="fewshot"):
-        mlflow.set_tags({"climb.stage": "fewshot", "climb.git_commit": git_commit()})
-        mlflow.log_metrics(
-            {
-                f"{r['target']}.k{r['k'] or 'all'}.{r['metric']}": r["value"]
-                for r in result["rows"]
-                if r["value"] == r["value"]
-            }
-        )
-        mlflow.log_artifacts(str(out_dir), artifact_path="fewshot")
+    rows = [r for r in result["rows"] if r["value"] == r["value"]]
+    metrics = {f"{r['target']}.k{r['k'] or 'all'}.{r['metric']}": r["value"] for r in rows}
+    log_report(params, "fewshot", "fewshot", metrics, out_dir)

@@ -3,6 +3,8 @@
 The EHR store (``mimic4``) defines the cohort and target; the linked chest X-ray (``mimic4_cxr``) and ECG
 (``mimic4_ecg``) stores join by admission and may be missing. Image and ECG encoders start from the multi-task
 pretrained encoders of their modality (every enabled dataset of that modality), as CLIMB's fusion does.
+Every strategy is scored like every other model (:func:`climbflow.evaluate.scoring.score`: headline metrics with
+patient-level bootstrap 95% CIs and the quality verdict).
 Outputs ``fusion.json`` / ``fusion.md`` under the report folder, logged to MLflow.
 """
 
@@ -15,9 +17,10 @@ from typing import Any
 
 from climbflow.config import Params
 from climbflow.experiments.compare import standardized_stores
+from climbflow.experiments.tracking import log_report
 from climbflow.stages import StageFailed, pretrain
 from climbflow.stages.base import Workspace, fingerprint, read_report
-from climbflow.stages.standardize import labels_of
+from climbflow.store.format import labels_of
 
 log = logging.getLogger(__name__)
 STORES = {"ehr": "mimic4", "image2d": "mimic4_cxr", "ecg": "mimic4_ecg"}
@@ -37,8 +40,9 @@ def run_fusion(params: Params, strategies: list[str], out_dir: Path | None = Non
     for modality in ("image2d", "ecg"):
         if modality not in by_modality:
             continue
-        same = [s for s in stores.values() if labels_of(s)["modality"] == modality]
-        pre = pretrain.run(params, modality, same)
+        # every store: pretrain keeps the modality's, and holds out the fusion target's val/test patients
+        targets = [*params.finetune.targets, STORES["ehr"]]
+        pre = pretrain.run(params, modality, list(stores.values()), targets=targets)
         encoders[modality] = str(Path(pre.uri) / read_report(pre.uri)["encoder"])
     root = Path(out_dir or Workspace.from_params(params).local_root / "reports" / "fusion")
     rows = []
@@ -48,9 +52,27 @@ def run_fusion(params: Params, strategies: list[str], out_dir: Path | None = Non
             root / strategy / fingerprint("fusion", cfg.model_dump(), by_modality, encoders, params.seed)
         )
         log.info("fusion: %s", strategy)
-        out = fit_fusion(by_modality, encoders, cfg, run_dir, params.seed)
+        out = fit_fusion(
+            by_modality,
+            encoders,
+            cfg,
+            run_dir,
+            params.seed,
+            n_boot=params.evaluate.bootstrap,
+            threshold=params.evaluate.threshold,
+        )
         metrics = {k: float(v) for k, v in out["metrics"].items() if isinstance(v, (int, float))}
-        rows.append({"strategy": strategy, "metrics": metrics, "model": str(run_dir / "model.pt")})
+        test = out["test"]
+        rows.append(
+            {
+                "strategy": strategy,
+                "metrics": metrics,
+                "ci": test.get("ci", {}),
+                "quality": test["quality"]["verdict"],
+                "n_patients": test.get("n_patients"),
+                "model": str(run_dir / "model.pt"),
+            }
+        )
     root.mkdir(parents=True, exist_ok=True)
     result = {
         "target": labels_of(by_modality["ehr"])["classes"],
@@ -58,6 +80,7 @@ def run_fusion(params: Params, strategies: list[str], out_dir: Path | None = Non
         "modalities": list(params.fusion.modalities),
         "encoders": encoders,
         "seed": params.seed,
+        "bootstrap": params.evaluate.bootstrap,
         "rows": rows,
     }
     (root / "fusion.json").write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
@@ -66,34 +89,46 @@ def run_fusion(params: Params, strategies: list[str], out_dir: Path | None = Non
     return result | {"out_dir": str(root)}
 
 
+def _cell(value: float, ci: dict[str, Any] | None) -> str:
+    if value != value:
+        return "n/a"
+    if not ci:
+        return f"{value:.3f}"
+    return f"{value:.3f} [{ci['low']:.3f}, {ci['high']:.3f}]"
+
+
 def markdown(result: dict[str, Any]) -> str:
-    keys = sorted({k for r in result["rows"] for k in r["metrics"] if k.startswith("test/")})
+    from climbflow.evaluate.scoring import headline
+
+    keys = headline("regression" if result["task"] == "regression" else "binary")
     lines = [
         f"# Fusion strategies on MIMIC-IV ({', '.join(result['target'])}, {result['task']})",
         "",
         f"Modalities: {', '.join(result['modalities'])}; image/ECG encoders from multi-task pretraining; "
-        f"seed {result['seed']}.",
+        f"seed {result['seed']}. Test split; value [patient-level bootstrap 95% CI, "
+        f"{result.get('bootstrap', 'n/a')} replicates]; quality: is the whole CI above chance.",
         "",
-        "| strategy | " + " | ".join(keys) + " |",
-        "|---|" + "|".join("---:" for _ in keys) + "|",
+        "| strategy | " + " | ".join(keys) + " | quality | test patients |",
+        "|---|" + "|".join("---:" for _ in keys) + "|---|---:|",
     ]
     for r in result["rows"]:
+        cells = [_cell(r["metrics"].get(f"test/{k}", float("nan")), r.get("ci", {}).get(k)) for k in keys]
         lines.append(
-            f"| {r['strategy']} | "
-            + " | ".join(f"{r['metrics'].get(k, float('nan')):.3f}" for k in keys)
-            + " |"
+            f"| {r['strategy']} | " + " | ".join(cells) + f" | {r.get('quality', 'n/a')} | "
+            f"{r.get('n_patients', 'n/a')} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def _log(params: Params, result: dict[str, Any], out_dir: Path) -> None:
-    from climbflow.registry.tracking import _client, experiment_id, git_commit
-
-    mlflow, _ = _client(params)
-    with mlflow.start_run(experiment_id=experiment_id(params), run_name="fusion"):
-        mlflow.set_tags({"climb.stage": "fusion", "climb.git_commit": git_commit()})
-        for r in result["rows"]:
-            mlflow.log_metrics(
-                {f"{r['strategy']}.{k.replace('/', '.')}": v for k, v in r["metrics"].items() if v == v}
-            )
-        mlflow.log_artifacts(str(out_dir), artifact_path="fusion")
+    metrics = {}
+    for r in result["rows"]:
+        metrics |= {
+            f"{r['strategy']}.{k.replace('/', '.')}": v for k, v in r["metrics"].items() if v == v
+        } | {
+            f"{r['strategy']}.test.{k}.ci_{end}": float(ci[end])
+            for k, ci in r["ci"].items()
+            for end in ("low", "high")
+            if ci[end] == ci[end]
+        }
+    log_report(params, "fusion", "fusion", metrics, out_dir)

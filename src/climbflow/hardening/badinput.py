@@ -39,7 +39,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-Stage = Literal["index", "decode", "catalog", "config", "validate"]
+Stage = Literal["ingest", "index", "decode", "catalog", "config", "validate"]
 SAMPLE_RECORDS = 4
 SALT = "climbflow-badinput-corpus-salt"  # fixed de-identification salt: the corpus is deterministic
 OUTSIDE = "outside"  # folder next to the dataset root that traversal cases point into
@@ -59,6 +59,7 @@ class Case:
 
     def expected(self) -> str:
         return {
+            "ingest": f"file refused at ingest with rule {self.rule}",
             "index": f"Rejected at index with rule {self.rule}",
             "decode": f"RecordError at decode with rule {self.rule}",
             "catalog": "CatalogError at index",
@@ -772,19 +773,111 @@ def cases() -> list[Case]:
     ]  # fmt: skip
 
 
+def _wfdb_unit(pattern: str, old: str, new: str) -> Callable[[Path], None]:
+    """Every signal line of the first header matching ``pattern``: unit field ``old`` -> ``new``."""
+
+    def build(root: Path) -> None:
+        hea = first(root, pattern)
+        hea.write_text(hea.read_text().replace(old, new))
+
+    return build
+
+
+def _edf_field(
+    signal: int, field: str, value: str, pattern: str = "edf/*/*/*/*.edf"
+) -> Callable[[Path], None]:
+    """Overwrite one per-signal EDF header field (``label``, ``dimension``, ``samples``) of one signal."""
+    offsets = {"label": (0, 16), "dimension": (96, 8), "samples": (216, 8)}  # per-signal block start, width
+
+    def build(root: Path) -> None:
+        path = first(root, pattern)
+        ns = int(path.read_bytes()[252:256])
+        start, width = offsets[field]
+        _edf_patch(root, pattern, 256 + ns * start + signal * width, value.ljust(width).encode("ascii"))
+
+    return build
+
+
+def _edf_rates(root: Path) -> None:
+    """Signal 0 (EEG FP1-REF) at 50 Hz; the last one (PHOTIC-REF) at 450 Hz, so the file size still fits."""
+    path = first(root, "edf/*/*/*/*.edf")
+    ns = int(path.read_bytes()[252:256])
+    _edf_field(0, "samples", "50")(root)
+    _edf_field(ns - 1, "samples", "450")(root)
+
+
 def signal_cases() -> list[Case]:
     """Signal units, sampling rates and channel names (WFDB, EDF)."""
-    return []
+    c = Case
+    ptb_hea, cinc_hea = "records500/*/*_hr.hea", "WFDB_*/*.hea"
+    return [
+        c("wfdb_unit_not_voltage", "wfdb", "ptbxl", "header units mV -> mmHg", "decode", "bad_unit",
+          _wfdb_unit(ptb_hea, "(0)/mV ", "(0)/mmHg ")),
+        c("cinc_unit_not_voltage", "cinc_mat", "chapman", "header units mV -> mmHg", "decode", "bad_unit",
+          _wfdb_unit(cinc_hea, "/mV ", "/mmHg ")),
+        c("edf_unit_not_voltage", "edf", "tuab", "EEG FP1-REF physical dimension uV -> degC", "decode",
+          "bad_unit", _edf_field(0, "dimension", "degC")),
+        c("edf_channel_rate_too_low", "edf", "tuab", "EEG FP1-REF at 50 Hz, the other EEG signals at 250 Hz",
+          "decode", "bad_sampling_rate", _edf_rates),
+        c("eeg_ambiguous_channel", "edf", "tuab", "EEG T1-REF relabelled EEG T7-REF (T7 = T3, already there)",
+          "decode", "ambiguous_channel", _edf_field(21, "label", "EEG T7-REF")),
+    ]  # fmt: skip
 
 
 def file_cases() -> list[Case]:
     """Files as sites send them: links, encodings, empty tables, what ingest/validate/standardize must refuse."""
-    return []
+    c = Case
+    dat = "records500/*/*.dat"
+    return [
+        c("ingest_symlink_outside_root", "wfdb", "ptbxl", "a signal file is a symlink to a file outside the root",
+          "ingest", "unsafe_path", _relink(dat, lambda root, f: outside_copy(root, f, f.name))),
+        c("ingest_symlink_loop", "wfdb", "ptbxl", "a signal file is a symlink to itself (a loop)", "ingest",
+          "symlink_loop", _relink(dat, lambda _root, f: Path(f.name))),
+        c("ingest_dangling_symlink", "wfdb", "ptbxl", "a signal file is a symlink to a missing file", "ingest",
+          "dangling_link", _relink(dat, lambda _root, _f: Path("no-such-file.dat"))),
+    ]  # fmt: skip
+
+
+def _relink(pattern: str, target: Callable[[Path, Path], Path]) -> Callable[[Path], None]:
+    """Replace the first file matching ``pattern`` by a symlink to ``target(root, file)``."""
+
+    def build(root: Path) -> None:
+        path = first(root, pattern)
+        dest = target(root, path)
+        path.unlink()
+        path.symlink_to(dest)
+
+    return build
 
 
 def label_cases() -> list[Case]:
     """Label vocabularies, identities and DICOM metadata."""
-    return []
+    c = Case
+    return [
+        c("dicom_zero_spacing", "dicom", "vindr_cxr", "Pixel Spacing 0\\0 mm", "decode", "bad_pixel_spacing",
+          lambda r: set_dicom(_dicom_file(r), PixelSpacing=[0, 0])),
+        c("cbis_dicom_negative_spacing", "dicom", "cbis_ddsm", "Pixel Spacing -0.05\\0.05 mm", "decode",
+          "bad_pixel_spacing", lambda r: set_dicom(_dicom_file(r), PixelSpacing=[-0.05, 0.05])),
+        c("vindr_mediastinal_shift_only", "csv", "vindr_cxr",
+          "every reader of an image marks only Mediastinal shift (a displacement: no CheXpert-14 class)",
+          "index", "no_mappable_label", _vindr_only("Mediastinal shift")),
+    ]  # fmt: skip
+
+
+def _vindr_only(label: str) -> Callable[[Path], None]:
+    """Every reader of the first training image marks ``label`` and nothing else."""
+    from climbflow.catalog.vindr_cxr import VINDR_LABELS as labels
+
+    def build(root: Path) -> None:
+        def edit(rows: list[dict[str, str]], header: list[str]) -> None:
+            image_id = rows[0]["image_id"]
+            for r in rows:
+                if r["image_id"] == image_id:
+                    r.update({name: "1" if name == label else "0" for name in header if name in labels})
+
+        edit_csv(root / "annotations/image_labels_train.csv", edit)
+
+    return build
 
 
 # ------------------------------------------------------------------------------------------------- runner
@@ -879,6 +972,11 @@ def evaluate(case: Case, root: Path) -> str:
     from climbflow.config import ConfigError, load
 
     try:
+        if case.stage == "ingest":
+            from climbflow.stages.ingest import _hash_tree
+
+            _, refused = _hash_tree(root, root.parent / "ingest-hashes.json")
+            return ",".join(sorted({r["rule"] for r in refused})) or "accepted"
         if case.stage == "config":
             try:
                 load(root / "params.yaml")

@@ -1,18 +1,22 @@
 """Re-check the DICOM de-identification on every DICOM file climbflow's fixtures produce; report tags removed.
 
 Files checked: the VinDr-CXR and CBIS-DDSM sample writers' output, every DICOM case of the bad-input corpus
-(:mod:`climbflow.hardening.badinput`), and, when the test suite is importable (run from the repository root),
-the PHI fixtures of ``tests/unit/catalog/test_dicom.py`` and ``test_catalog_vindr_cxr.py``. For each file the
-raw header's identifying values (person names, PS3.15 profile attributes, dates, non-standard UIDs) are
-collected, the file is de-identified with :class:`~climbflow.catalog.dicom.Deidentifier`, and the
-de-identified header plus the manifest ``meta`` (:func:`~climbflow.catalog.dicom.header`) are searched for
-each raw value. ``python -m climbflow.hardening.phi_report`` prints the counts per keyword and exits 1 if any
-value survives.
+(:mod:`climbflow.hardening.badinput`) and the PHI marker file
+(:func:`~climbflow.sampledata.dicom_images.phi_marker_dataset`: a marker string in ~750 person-name and
+free-text attributes, nested sequences, private tags and an overlay). For each file the raw header's
+candidate PHI is collected by value representation, independently of the de-identifier's allow-list: every
+person-name, text, date and time value, every UID not rooted at the DICOM standard, and every private
+element's value. The file is de-identified with :class:`~climbflow.catalog.dicom.Deidentifier`, and the
+de-identified header (as written to bytes) plus the manifest ``meta``
+(:func:`~climbflow.catalog.dicom.header`) are searched for each raw value.
+``python -m climbflow.hardening.phi_report`` (``climb doctor phi``) prints the counts per keyword and exits 1
+if any value survives.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import tempfile
@@ -25,11 +29,12 @@ from typing import Any
 import pydicom
 from pydicom.dataset import Dataset
 
-from climbflow.catalog.dicom import BASIC_PROFILE, STANDARD_UID_ROOT, Deidentifier, header
+from climbflow.catalog.base import RecordError
+from climbflow.catalog.dicom import STANDARD_UID_ROOT, Deidentifier, header
 
 SALT = b"climbflow-phi-report-salt"
-MIN_VALUE_LEN = 4  # shorter values ("F", "Y", "01") also occur in non-identifying attributes
-_PHI_VRS = ("PN", "DA", "DT", "TM", "LO", "SH", "ST", "LT", "UT", "AE", "UI", "CS", "AS", "DS", "IS")
+MIN_VALUE_LEN = 4  # shorter values ("F", "Y", "01") also occur by chance in any output
+_TEXT_VRS = ("PN", "LO", "SH", "LT", "ST", "UT", "UC", "AE", "DA", "DT", "TM")
 
 
 @dataclass
@@ -92,33 +97,37 @@ def _walk(ds: Dataset) -> Iterator[Any]:
             yield elem
 
 
+def _strings(elem: Any) -> list[str]:
+    value = elem.value
+    if isinstance(value, bytes):
+        return [value.decode("latin-1").strip("\0 ")]
+    values = list(value) if elem.VM > 1 else [value]
+    return [str(v).strip() for v in values]
+
+
 def identifying_values(ds: Dataset) -> dict[str, set[str]]:
-    """keyword -> raw string values the de-identification must not let through."""
+    """keyword -> raw values that must not survive, chosen by VR (not by any de-identification list):
+    names, texts, dates, times, non-standard UIDs, and private elements of any VR (file meta included)."""
     out: dict[str, set[str]] = {}
-    for elem in _walk(ds):
-        action = BASIC_PROFILE.get(elem.keyword)
-        is_uid = elem.VR == "UI" and action is not None
-        if action is None and elem.VR not in ("PN", "DA", "DT"):
+    meta = getattr(ds, "file_meta", None)
+    for elem in [*_walk(ds), *(meta or [])]:
+        if not (elem.tag.is_private or elem.VR in (*_TEXT_VRS, "UI")):
             continue
-        values = list(elem.value) if elem.VM > 1 else [elem.value]
-        for value in values:
-            text = str(value).strip()
-            if len(text) < MIN_VALUE_LEN or (is_uid and text.startswith(STANDARD_UID_ROOT)):
+        for text in _strings(elem):
+            if len(text) < MIN_VALUE_LEN or (elem.VR == "UI" and text.startswith(STANDARD_UID_ROOT)):
                 continue
-            out.setdefault(elem.keyword or str(elem.tag), set()).add(text)
+            key = elem.keyword or str(elem.tag)
+            out.setdefault(key, set()).add(text)
             if elem.VR == "PN":  # name components on their own (family name, given name)
-                out[elem.keyword or str(elem.tag)].update(
-                    p for p in text.replace("=", "^").split("^") if len(p) >= MIN_VALUE_LEN
-                )
+                out[key].update(p for p in text.replace("=", "^").split("^") if len(p) >= MIN_VALUE_LEN)
     return out
 
 
-def _text_of(ds: Dataset) -> str:
-    parts = [str(e.value) for e in _walk(ds) if e.VR in _PHI_VRS]
-    meta = getattr(ds, "file_meta", None)
-    if meta is not None:
-        parts += [str(e.value) for e in meta]
-    return "\n".join(parts)
+def output_text(ds: Dataset) -> str:
+    """A dataset as the bytes a DICOM writer gives (file meta included, nothing added), as latin-1 text."""
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=False)
+    return buf.getvalue().decode("latin-1")
 
 
 def check_file(path: Path, source: str, deid: Deidentifier) -> FileResult:
@@ -128,33 +137,22 @@ def check_file(path: Path, source: str, deid: Deidentifier) -> FileResult:
     except Exception:  # noqa: BLE001 - unreadable files never reach the manifest (RecordError at decode)
         return FileResult(source, str(path), "unreadable")
     out = deid.deidentify(ds, path.stem)
-    after = _text_of(out.dataset) + "\n" + json.dumps(header(out), default=str)
+    after = output_text(out.dataset)
+    try:
+        after += "\n" + json.dumps(header(out, path), default=str)
+    except RecordError:  # refused at decode (e.g. bad_pixel_spacing): no meta is written
+        pass
     survivors = sorted(k for k, values in identifying_values(ds).items() if any(v in after for v in values))
     return FileResult(
         source, str(path), "checked", set(out.removed), set(out.replaced), out.private_tags_removed, survivors
     )
 
 
-def _test_fixtures(folder: Path) -> Iterator[tuple[str, Path]]:
-    """DICOM fixtures of the unit tests, when ``tests`` is importable (repository root on sys.path)."""
-    try:
-        from tests.unit.catalog import test_catalog_vindr_cxr as vindr_tests
-        from tests.unit.catalog import test_dicom as dicom_tests
-    except Exception:  # noqa: BLE001 - an installed package has no tests
-        return
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "test_dicom_phi.dcm"
-    dicom_tests._save(dicom_tests._phi_dataset(), path)
-    yield "tests:test_dicom", path
-    path = folder / "0123abcd4567ef89.dicom"  # the fixture derives a UID from the hex stem
-    vindr_tests._dicom(path, "VN-PATIENT-0042", "20200102")
-    yield "tests:test_catalog_vindr_cxr", path
-
-
 def collect(workdir: Path, n_records: int = 4) -> Iterator[tuple[str, Path]]:
     """(source, path) of every DICOM file to check, generated under ``workdir``."""
     from climbflow.hardening import badinput
     from climbflow.sampledata import write
+    from climbflow.sampledata.dicom_images import phi_marker_dataset
 
     for dataset in ("vindr_cxr", "cbis_ddsm"):
         root = write(dataset, workdir / "sample" / dataset, n_records, seed=0)
@@ -166,7 +164,10 @@ def collect(workdir: Path, n_records: int = 4) -> Iterator[tuple[str, Path]]:
             root = corpus.build(case)
             for p in sorted([*root.parent.rglob("*.dicom"), *root.parent.rglob("*.dcm")]):
                 yield f"bad:{case.id}", p
-    yield from _test_fixtures(workdir / "tests")
+    marker = workdir / "marker" / "phi_marker.dcm"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    phi_marker_dataset().save_as(marker, enforce_file_format=True)
+    yield "marker", marker
 
 
 def run(workdir: Path) -> Report:

@@ -1,6 +1,7 @@
 """ECG standardization: leads reordered by name, polyphase resampling, crop/zero-pad to a fixed length.
 
-No filtering and no amplitude normalization: the stored signal keeps its physical unit (mV for PTB-XL).
+No filtering and no amplitude normalization: the stored signal keeps its physical unit, :data:`UNIT` (readers
+convert to it, see :mod:`climbflow.catalog.units`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from scipy.signal import resample_poly
 
 from climbflow.catalog.base import RecordError
 
+UNIT = "mV"  # the unit decoded ECG signals are in
 MIN_SAMPLING_RATE = 50.0  # Hz; below this a 12-lead diagnostic ECG is not meaningful
 MIN_DURATION_FRACTION = 0.5  # records shorter than half the target duration are refused
 

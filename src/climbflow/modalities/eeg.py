@@ -5,6 +5,10 @@ optionally ``window_offset`` (seconds from the first sample to the window start;
 window are margin for the filters) and ``window_seconds`` (the window the dataset indexed). Filtering is
 zero-phase (Butterworth band-pass as second-order sections, IIR notch at the mains frequency, both applied
 forwards and backwards), resampling polyphase; the stored window is float16 µV ``(channels, rate * seconds)``.
+
+Channel names: :func:`electrode` maps a 10-10 or 10-20 electrode name, in any case, to TUH's 10-20 spelling
+(T7 -> T3, T8 -> T4, P7 -> T5, P8 -> T6: the only 10-10 names with another 10-20 name); other 10-10 names
+(FC5, CPZ...) are kept as they are, and anything else is not an electrode.
 """
 
 from __future__ import annotations
@@ -22,12 +26,25 @@ BANDPASS_ORDER = 4
 NOTCH_Q = 30.0
 FLAT_PEAK_TO_PEAK_UV = 0.5  # a channel varying less than this over the window is a dead electrode
 FLOAT16_MAX = 60000.0
+UNIT = "uV"  # the unit decoded EEG signals are in
 ALIASES = {"T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}  # 10-10 -> TUH's 10-20 names
+_ROWS = {  # 10-10 electrode rows (midline Z); plus the 10-20 temporal names, ear/mastoid and T1/T2
+    "FP": "1 Z 2", "AF": "7 3 Z 4 8", "F": "9 7 5 3 1 Z 2 4 6 8 10", "FT": "9 7 8 10",
+    "FC": "5 3 1 Z 2 4 6", "T": "9 7 3 5 1 2 4 6 8 10", "C": "5 3 1 Z 2 4 6", "TP": "9 7 8 10",
+    "CP": "5 3 1 Z 2 4 6", "P": "9 7 5 3 1 Z 2 4 6 8 10", "PO": "7 3 Z 4 8", "O": "1 Z 2", "I": "Z",
+    "A": "1 2", "M": "1 2", "N": "Z",
+}  # fmt: skip
+ELECTRODES = frozenset(row + pos for row, positions in _ROWS.items() for pos in positions.split())
+
+
+def electrode(name: str) -> str | None:
+    """``'t7'`` -> ``'T3'``, ``'Fc5'`` -> ``'FC5'``, ``'cz'`` -> ``'CZ'``; None if not a 10-10/10-20 name."""
+    key = str(name).strip().upper()
+    return ALIASES.get(key, key) if key in ELECTRODES else None
 
 
 def _name(channel: str) -> str:
-    name = str(channel).strip().upper()
-    return ALIASES.get(name, name)
+    return electrode(channel) or str(channel).strip().upper()
 
 
 def _ratio(target_rate: float, sampling_rate: float) -> tuple[int, int]:

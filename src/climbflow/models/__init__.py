@@ -34,6 +34,8 @@ def build_encoder(
         raise ValueError(f"unknown modality {modality!r}; allowed: {sorted(ENCODERS)}")
     if isinstance(cfg, dict):
         cfg = EncoderConfig.model_validate(cfg)
+    if cfg.arch != "resnet" and modality != "image2d":
+        raise ValueError(f"encoder arch {cfg.arch!r} is for image2d only; {modality!r} allows 'resnet'")
     shape = (int(sample_shape),) if isinstance(sample_shape, int) else tuple(int(d) for d in sample_shape)
     module, factory = ENCODERS[modality].split(":")
     return getattr(importlib.import_module(module), factory)(cfg, shape)

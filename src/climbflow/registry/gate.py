@@ -23,10 +23,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from climbflow.config import PromotionConfig
-
-LOWER_IS_BETTER = frozenset({"mae", "rmse"})
-CLASSIFICATION_HEADLINE = ("macro_auc", "sensitivity", "specificity", "f1", "accuracy")
-REGRESSION_HEADLINE = ("mae", "rmse", "r2", "pearson_r")
+from climbflow.evaluate import scoring
+from climbflow.evaluate.scoring import LOWER_IS_BETTER, headline
 
 
 @dataclass(frozen=True)
@@ -113,14 +111,15 @@ def gain(metric: str, challenger: float, champion: float) -> float:
 
 
 def primary_metric(cfg: PromotionConfig, task: str) -> str:
-    return cfg.primary_metric.get(task, "mae" if task == "regression" else "macro_auc")  # type: ignore[call-overload]
+    """``promotion.primary_metric[task]``, else the task's default (:func:`climbflow.evaluate.scoring.primary_metric`)."""
+    return cfg.primary_metric.get(task, scoring.primary_metric(task))  # type: ignore[call-overload]
 
 
 def secondary_metrics(cfg: PromotionConfig, task: str) -> list[str]:
     primary = primary_metric(cfg, task)
     names = cfg.secondary_metrics
     if names is None:
-        names = list(REGRESSION_HEADLINE if task == "regression" else CLASSIFICATION_HEADLINE)
+        names = list(headline(task))
     return [m for m in names if m != primary]
 
 

@@ -14,9 +14,9 @@ EXPERIMENT = "climb-promotions"
 
 
 def _experiment(params: Params) -> str:
-    from climbflow.registry.tracking import _client, artifact_location
+    from climbflow.registry.tracking import artifact_location, mlflow_client
 
-    _, client = _client(params)
+    _, client = mlflow_client(params)
     exp = client.get_experiment_by_name(EXPERIMENT)
     if exp is not None:
         return exp.experiment_id
@@ -32,9 +32,9 @@ def to_micros(when: datetime) -> int:
 
 def record(params: Params, decision: dict[str, Any]) -> str:
     """Append one decision (``Decision.to_dict()``) to the history; returns the MLflow run id."""
-    from climbflow.registry.tracking import _client
+    from climbflow.registry.tracking import mlflow_client
 
-    mlflow, client = _client(params)
+    mlflow, client = mlflow_client(params)
     micros = int(decision["decided_at_us"])
     tags = {
         "climb.model": decision["model"],
@@ -74,9 +74,9 @@ def record(params: Params, decision: dict[str, Any]) -> str:
 
 def decisions(params: Params, model: str) -> list[dict[str, str]]:
     """Every recorded decision of ``model`` (their tags), oldest first."""
-    from climbflow.registry.tracking import _client
+    from climbflow.registry.tracking import mlflow_client
 
-    _, client = _client(params)
+    _, client = mlflow_client(params)
     exp = client.get_experiment_by_name(EXPERIMENT)
     if exp is None:
         return []

@@ -226,9 +226,9 @@ def lineage(params: Params, ref: str) -> dict[str, Any]:
     """The lineage tree of ``MODEL@alias`` or ``MODEL/VERSION`` (see the module docstring)."""
     from mlflow.exceptions import MlflowException
 
-    from climbflow.registry.tracking import _client
+    from climbflow.registry.tracking import mlflow_client
 
-    _, client = _client(params)
+    _, client = mlflow_client(params)
     mv = _resolve(client, ref)
     tags = dict(mv.tags)
     aliases = sorted(
@@ -369,10 +369,51 @@ def diff(params: Params, a: str, b: str) -> dict[str, Any]:
 # --- renderers ---------------------------------------------------------------------------------------------
 
 _HIDE_IN_TREE = {"params"}
+_NAMING = ("stage", "name", "dataset")  # a node's naming fields: shown once, in its heading
 
 
-def _label(node: dict[str, Any]) -> str:
-    return " ".join(str(node[k]) for k in ("stage", "name") if node.get(k)) or ""
+def _said(word: str, field: str) -> str:
+    """What makes a word already said: a stage by its stem ('validation' / 'validate'), a name exactly."""
+    return word.lower()[:5] if field == "stage" else word.lower()
+
+
+def _heading(key: str, node: dict[str, Any], seen: frozenset[str]) -> tuple[str, frozenset[str]]:
+    """``evaluate ptbxl`` (not 'evaluate evaluate ptbxl'): the key, then the node's stage / name / dataset that
+    neither the key nor a heading above already says; returns the heading and what is said so far."""
+    words, said = [key], set(seen) | {_said(key, "stage"), _said(key, "name")}
+    for field in _NAMING:
+        value = str(node.get(field) or "")
+        if value and _said(value, field) not in said:
+            words.append(value)
+            said |= {_said(value, "stage"), _said(value, "name")}
+    return " ".join(words), frozenset(said)
+
+
+def _shown(value: Any) -> str:
+    """A leaf as text: lists joined, an empty one 'none', an unrecorded optional value 'not recorded'."""
+    if value is None:
+        return "not recorded"
+    if isinstance(value, (list, dict)):
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
+
+
+def _children(value: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in value.items() if k not in _NAMING}
+
+
+def _is_branch(value: Any) -> bool:
+    """A dict or a list of dicts with something in it (empty ones render as leaves: 'promotion: none')."""
+    if isinstance(value, dict):
+        return bool(value) and not is_missing(value)
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _items(key: str, value: Any) -> list[tuple[str, Any]]:
+    """A branch's children: a dict's entries, or a list's dicts keyed by their dataset / name."""
+    if isinstance(value, dict):
+        return list(_children(value).items())
+    return [(str(v.get("dataset") or v.get("name") or key), v) for v in value]
 
 
 def to_rich(tree: dict[str, Any]):
@@ -383,27 +424,22 @@ def to_rich(tree: dict[str, Any]):
     aliases = f" @{', @'.join(tree['aliases'])}" if tree.get("aliases") else ""
     root = Tree(f"[bold]{escape(tree['model'])}/{escape(tree['version'])}[/bold]{escape(aliases)}")
 
-    def add(parent, key: str, value: Any) -> None:
+    def add(parent, key: str, value: Any, seen: frozenset[str]) -> None:
         if is_missing(value):
             parent.add(f"[bold red]{escape(key)}: MISSING[/bold red] ({escape(value[MISSING])})")
-        elif isinstance(value, dict):
-            if key in _HIDE_IN_TREE:
-                parent.add(f"{escape(key)}: {len(value)} recorded (see --format json)")
-                return
-            sub = parent.add(f"[cyan]{escape(key)}[/cyan] {escape(_label(value))}".rstrip())
-            for k, v in value.items():
-                add(sub, k, v)
-        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            sub = parent.add(f"[cyan]{escape(key)}[/cyan]")
-            for item in value:
-                add(sub, str(item.get("dataset") or item.get("name") or ""), item)
+        elif key in _HIDE_IN_TREE and isinstance(value, dict):
+            parent.add(f"{escape(key)}: {len(value)} recorded (see --format json)")
+        elif _is_branch(value):
+            heading, said = _heading(key, value, seen) if isinstance(value, dict) else (key, seen)
+            sub = parent.add(f"[cyan]{escape(heading)}[/cyan]")
+            for k, v in _items(key, value):
+                add(sub, k, v, said)
         else:
-            shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-            parent.add(f"{escape(key)}: {escape(str(shown))}")
+            parent.add(f"{escape(key)}: {escape(_shown(value))}")
 
     for k, v in tree.items():
         if k not in ("model", "version", "aliases"):
-            add(root, k, v)
+            add(root, k, v, frozenset())
     return root
 
 
@@ -423,21 +459,19 @@ def to_html(tree: dict[str, Any]) -> str:
     """A self-contained HTML page (inline CSS, no scripts, no external URLs)."""
     esc = html.escape
 
-    def render(key: str, value: Any) -> str:
+    def render(key: str, value: Any, seen: frozenset[str] = frozenset()) -> str:
         k = f'<span class="k">{esc(key)}</span>'
         if is_missing(value):
             return f'<li data-missing="{esc(key)}">{k}: <span class="missing">MISSING</span> ({esc(value[MISSING])})</li>'
-        if isinstance(value, dict):
-            inner = "".join(render(kk, vv) for kk, vv in value.items())
-            opened = "" if key in _HIDE_IN_TREE else " open"
-            label = f" {esc(_label(value))}" if _label(value) else ""
-            count = f' <span class="meta">({len(value)})</span>' if key in _HIDE_IN_TREE else ""
-            return f"<li><details{opened}><summary>{k}{label}{count}</summary><ul>{inner}</ul></details></li>"
-        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            inner = "".join(render(str(v.get("dataset") or v.get("name") or ""), v) for v in value)
-            return f"<li><details open><summary>{k}</summary><ul>{inner}</ul></details></li>"
-        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
-        return f'<li>{k}: <span class="v">{esc(str(shown))}</span></li>'
+        if not _is_branch(value):
+            return f'<li>{k}: <span class="v">{esc(_shown(value))}</span></li>'
+        heading, said = _heading(key, value, seen) if isinstance(value, dict) else (key, seen)
+        inner = "".join(render(kk, vv, said) for kk, vv in _items(key, value))
+        hidden = key in _HIDE_IN_TREE
+        count = f' <span class="meta">({len(value)})</span>' if hidden else ""
+        summary = f'<span class="k">{esc(heading)}</span>{count}'
+        opened = "" if hidden else " open"
+        return f"<li><details{opened}><summary>{summary}</summary><ul>{inner}</ul></details></li>"
 
     title = f"{tree['model']}/{tree['version']}"
     aliases = " ".join(f"@{a}" for a in tree.get("aliases", []))

@@ -159,11 +159,11 @@ def promote(
 
     Raises :class:`PromotionError` for an unknown model/version or ``force`` without ``reason``.
     """
-    from climbflow.registry.tracking import _client
+    from climbflow.registry.tracking import mlflow_client
 
     if force and not (reason and reason.strip()):
         raise PromotionError("--force needs --reason: say why the gate is overridden (it is recorded)")
-    _, client = _client(params)
+    _, client = mlflow_client(params)
     _registered(client, model)
     if version is None:
         version = _alias(client, model, CHALLENGER)
@@ -242,11 +242,11 @@ def _paired(
 
 def rollback(params: Params, model: str, *, reason: str, actor: str | None = None) -> Decision:
     """Put ``@previous-champion`` back as ``@champion``; ``@previous-champion`` walks one step further back."""
-    from climbflow.registry.tracking import _client
+    from climbflow.registry.tracking import mlflow_client
 
     if not (reason and reason.strip()):
         raise PromotionError("rollback needs --reason (it is recorded)")
-    _, client = _client(params)
+    _, client = mlflow_client(params)
     _registered(client, model)
     current = _alias(client, model, CHAMPION)
     previous = _alias(client, model, PREVIOUS)

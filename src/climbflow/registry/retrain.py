@@ -97,10 +97,10 @@ def plan(params: Params, force: bool = False) -> RetrainPlan:
     from mlflow.exceptions import MlflowException
 
     from climbflow.registry.promotion import CHALLENGER, CHAMPION
-    from climbflow.registry.tracking import _client, model_name
+    from climbflow.registry.tracking import mlflow_client, model_name
 
     current = current_versions(params)
-    _, client = _client(params)
+    _, client = mlflow_client(params)
     targets = []
     for target in params.finetune.targets:
         if target not in params.enabled_datasets():

@@ -15,6 +15,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,9 @@ from climbflow.store.uri import redact
 
 log = logging.getLogger(__name__)
 CHALLENGER = "challenger"
+# The experiment kind MLflow 3's UI reads to open runs rather than GenAI traces; the 3.17 UI instead goes by the
+# URL's ``workflowType`` (the links climbflow prints: cli_registry.run_url) or the user's "Model training" toggle
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 PROBE_TIMEOUT_ENV = "CLIMB_MLFLOW_PROBE_TIMEOUT_S"
 # MLflow's own HTTP retries (defaults 7 retries, backoff factor 2, 120 s timeout: minutes before giving up);
 # bounded here unless the user set them
@@ -67,7 +71,7 @@ def artifact_location(params: Params) -> str | None:
     return str(Workspace.from_params(params).local_root / "mlartifacts")
 
 
-def _client(params: Params):
+def mlflow_client(params: Params):
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
@@ -112,11 +116,18 @@ def check_reachable(uri: str) -> None:
 
 
 def experiment_id(params: Params) -> str:
-    mlflow, client = _client(params)
+    """The experiment's id, created if needed, marked as a model-training experiment (:data:`EXPERIMENT_KIND`;
+    an older experiment without the tag gets it, a kind the user chose is kept)."""
+    mlflow, client = mlflow_client(params)
     exp = client.get_experiment_by_name(params.workspace.experiment)
-    if exp is not None:
-        return exp.experiment_id
-    return client.create_experiment(params.workspace.experiment, artifact_location=artifact_location(params))
+    if exp is None:
+        return client.create_experiment(
+            params.workspace.experiment, artifact_location=artifact_location(params), tags=EXPERIMENT_KIND
+        )
+    for key, value in EXPERIMENT_KIND.items():
+        if key not in exp.tags:
+            client.set_experiment_tag(exp.experiment_id, key, value)
+    return exp.experiment_id
 
 
 def git_commit() -> str:
@@ -145,9 +156,13 @@ def _common_tags(pipeline_run_id: str) -> dict[str, str]:
     }
 
 
-def start_pipeline_run(params: Params, pipeline_run_id: str, run_name: str = "climb run") -> str:
-    """Create the parent run of one pipeline run (or find it again on a retry); returns its MLflow run id."""
-    mlflow, client = _client(params)
+def start_pipeline_run(params: Params, pipeline_run_id: str, run_name: str | None = None) -> str:
+    """Create the parent run of one pipeline run (or find it again on a retry); returns its MLflow run id.
+
+    Its name says when, which datasets (pretrain -> targets) and which params changed since the previous
+    pipeline run (:func:`run_title`; ``run_name`` goes first); :func:`finish_pipeline_run` adds what was cached.
+    """
+    mlflow, client = mlflow_client(params)
     existing = [
         r
         for r in client.search_runs(
@@ -164,8 +179,11 @@ def start_pipeline_run(params: Params, pipeline_run_id: str, run_name: str = "cl
             client.update_run(run_id, status="RUNNING")
         log.info("pipeline run %s: reusing MLflow run %s", pipeline_run_id, run_id)
         return run_id
-    run = client.create_run(experiment_id(params), run_name=run_name, tags=_common_tags(pipeline_run_id))
     flat = _flatten(params.to_dict())
+    changed = changed_params(_previous_params(client, params), flat)
+    title = run_title(params, time.strftime("%Y-%m-%d %H:%M"), changed)
+    name = f"{run_name} · {title}" if run_name else title
+    run = client.create_run(experiment_id(params), run_name=name, tags=_common_tags(pipeline_run_id))
     for i in range(0, len(flat), 100):
         batch = dict(list(flat.items())[i : i + 100])
         client.log_batch(
@@ -178,14 +196,62 @@ def start_pipeline_run(params: Params, pipeline_run_id: str, run_name: str = "cl
 
 
 def finish_pipeline_run(params: Params, run_id: str, status: str, metrics: dict[str, float]) -> None:
-    mlflow, client = _client(params)
+    """Log the run's summary metrics, end it, and add to its name how many stage runs came from the cache."""
+    mlflow, client = mlflow_client(params)
     for key, value in metrics.items():
         client.log_metric(run_id, key, value)
+    hits = [r.data.tags.get("climb.cache_hit") == "true" for r in child_runs(params, run_id)]
+    name = client.get_run(run_id).info.run_name or ""
+    if hits and " · stages " not in name:
+        client.update_run(run_id, name=f"{name} · stages {cache_summary(hits)}")
     client.set_terminated(run_id, status=status)
 
 
+def run_title(params: Params, when: str, changed: list[str] | None) -> str:
+    """``<when> · <pretrain datasets> → <targets> · <what changed>`` (``changed`` None: no earlier run)."""
+    pretrain = "+".join(params.enabled_datasets()) or "none"
+    targets = "+".join(params.finetune.targets) or "none"
+    if changed is None:
+        what = "first run"
+    elif not changed:
+        what = "same params"
+    else:
+        more = f" +{len(changed) - 3} more" if len(changed) > 3 else ""
+        what = "changed " + ", ".join(changed[:3]) + more
+    return f"{when} · {pretrain} → {targets} · {what}"
+
+
+def cache_summary(hits: list[bool]) -> str:
+    """``all cached`` / ``all new`` / ``2 new, 5 cached`` from the cache-hit flag of each stage run."""
+    cached = sum(hits)
+    if cached == len(hits):
+        return "all cached"
+    return "all new" if not cached else f"{len(hits) - cached} new, {cached} cached"
+
+
+def changed_params(before: dict[str, str] | None, after: dict[str, Any]) -> list[str] | None:
+    """Sorted keys whose logged value differs (workspace paths excluded: where, not what); None: no run before."""
+    if before is None:
+        return None
+    now = {k: str(redact(v) if isinstance(v, str) else v) for k, v in after.items()}
+    keys = (set(before) | set(now)) - {k for k in set(before) | set(now) if k.startswith("workspace.")}
+    return sorted(k for k in keys if before.get(k) != now.get(k))
+
+
+def _previous_params(client: Any, params: Params) -> dict[str, str] | None:
+    """The params of the latest earlier pipeline (parent) run of the experiment, or None."""
+    runs = client.search_runs(
+        [experiment_id(params)],
+        filter_string="tags.`climb.pipeline_run_id` != ''",
+        order_by=["attributes.start_time DESC"],
+        max_results=200,
+    )
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    return dict(parents[0].data.params) if parents else None
+
+
 def child_runs(params: Params, parent_run_id: str) -> list[Any]:
-    mlflow, client = _client(params)
+    mlflow, client = mlflow_client(params)
     return client.search_runs(
         [experiment_id(params)],
         filter_string=f"tags.mlflow.parentRunId = '{parent_run_id}'",
@@ -195,7 +261,7 @@ def child_runs(params: Params, parent_run_id: str) -> list[Any]:
 
 def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_run_id: str) -> str:
     """A child run for one stage execution (also for a cache hit, tagged as such); returns its run id."""
-    mlflow, client = _client(params)
+    mlflow, client = mlflow_client(params)
     report = result.report
     tags = _common_tags(pipeline_run_id) | {
         "mlflow.parentRunId": parent_run_id,
@@ -233,7 +299,7 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
     if section is not None:
         flat = _flatten(section.model_dump(mode="json"))
         client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in list(flat.items())[:100]])
-    metrics = {k: v for k, v in _flatten(report.get("metrics", {})).items()}
+    metrics = {k: v for k, v in _flatten(report.get("metrics", {})).items()} | ci_metrics(report)
     for key in ("n_samples", "n_quarantined", "n_records", "n_rejected", "n_files", "total_bytes", "n_test"):
         if key in report:
             metrics[key] = report[key]
@@ -242,6 +308,10 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
         run_id,
         metrics=[mlflow.entities.Metric(k, float(v), 0, 0) for k, v in metrics.items() if _is_number(v)],
     )
+    inputs = dataset_inputs(result)
+    _log_dataset_inputs(client, run_id, inputs)
+    if result.stage == "standardize":  # the run list's Dataset column: which data the pipeline run used
+        _log_dataset_inputs(client, parent_run_id, inputs)
     if not result.cache_hit:
         with _report_files(result.uri) as out:
             for path in sorted(out.iterdir()):
@@ -257,6 +327,89 @@ def log_stage(params: Params, result: StageResult, parent_run_id: str, pipeline_
 
 
 REPORT_SUFFIXES = {".json", ".md", ".png", ".html", ".pt"}
+
+
+def ci_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The bootstrap CIs of a report as metrics, ``<metric>_ci_low`` / ``<metric>_ci_high`` (NaN bounds left out),
+    so they can be compared across runs and charted like the point estimates."""
+    out: dict[str, float] = {}
+    for key, interval in (report.get("ci") or {}).items():
+        for bound in ("low", "high"):
+            value = interval.get(bound)
+            if _is_number(value) and value == value:
+                out[f"{key}_ci_{bound}"] = float(value)
+    return out
+
+
+def dataset_inputs(result: StageResult) -> list[dict[str, Any]]:
+    """The datasets a stage run read, for MLflow's dataset inputs: name, digest (the DVC md5 of the standardized
+    store), source, context (``standardized`` / ``pretrain`` / ``train`` / ``test``) and a profile (split sizes)."""
+    report, stage = result.report, result.stage
+    if stage == "standardize":
+        version = result.extra.get("data_version") or {}
+        keys = ("splits", "n_samples", "n_patients", "n_quarantined")
+        profile = {k: report[k] for k in keys if k in report}
+        digest = version.get("md5") or report.get("snapshot_id") or "unknown"
+        profile["dvc_remote"] = version.get("remote")
+        return [_input(report["dataset"], digest, result.uri, "standardized", profile)]
+    if stage not in ("pretrain", "finetune", "evaluate"):
+        return []
+    versions = report.get("data_versions") or report.get("pretrain_data_versions") or {}
+    out = [_input(name, ver, f"dvc:{ver}", "pretrain", {}) for name, ver in sorted(versions.items())]
+    if stage == "finetune":
+        version = report["data_version"]
+        out.append(_input(report["target"], version, f"dvc:{version}", "train", {}))
+    elif stage == "evaluate":
+        profile = {"split": "test", "n_test": report.get("n_test")}
+        source = report.get("standardized", "")
+        out.append(_input(report["target"], report["data_version"], source, "test", profile))
+    return _merge_roles(out)
+
+
+def _merge_roles(inputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One input per (name, digest) (MLflow keeps one per run): contexts joined (``pretrain,test``), the later
+    role's source and profile kept."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for i in inputs:
+        key = (i["name"], i["digest"])
+        if key in merged:
+            i = i | {"context": f"{merged[key]['context']},{i['context']}"}
+        merged[key] = i
+    return list(merged.values())
+
+
+def _input(name: str, digest: str, source: str, context: str, profile: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "digest": str(digest),
+        "source": redact(source),
+        "context": context,
+        "profile": profile,
+    }
+
+
+def _log_dataset_inputs(client: Any, run_id: str, inputs: list[dict[str, Any]]) -> None:
+    """Log :func:`dataset_inputs` with ``mlflow.data`` entities (the run page's Datasets column and panel)."""
+    import json
+
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    if not inputs:
+        return
+    logged = [
+        DatasetInput(
+            Dataset(
+                name=i["name"],
+                digest=i["digest"][:36],
+                source_type="climbflow_store",
+                source=json.dumps({"uri": i["source"], "dvc_md5": i["digest"]}),
+                profile=json.dumps({k: v for k, v in i["profile"].items() if v is not None}, sort_keys=True),
+            ),
+            tags=[InputTag("mlflow.data.context", i["context"])],
+        )
+        for i in inputs
+    ]
+    client.log_inputs(run_id, datasets=logged)
 
 
 @contextlib.contextmanager
@@ -285,7 +438,7 @@ def _register_challenger(params: Params, result: StageResult, run_id: str, tags:
     from climbflow.stages.base import read_report
     from climbflow.train.fit import load_model
 
-    mlflow, client = _client(params)
+    mlflow, client = mlflow_client(params)
     report = result.report
     fine = read_report(report["model"])
     net = load_model(uris.local_copy(report["model"]) / fine["model"])
@@ -384,7 +537,7 @@ def _link_registered(params: Params, result: StageResult, run_id: str) -> bool:
     the run that made the metrics and artifacts (``climb.source_run_id`` + a note shown in the MLflow UI), so the
     cached run is not an empty one. False when there is no such version (the run that evaluated it died before
     registering): the caller registers it."""
-    mlflow, client = _client(params)
+    mlflow, client = mlflow_client(params)
     name = model_name(result.report["target"])
     for mv in client.search_model_versions(f"name = '{_quote(name)}'"):
         if mv.tags.get("climb.evaluation_uri") == redact(result.uri):
@@ -432,7 +585,7 @@ def _quote(value: str) -> str:
 
 
 def _sample_shape(report: dict[str, Any]) -> list[int]:
-    from climbflow.stages.standardize import labels_of
+    from climbflow.store.format import labels_of
 
     return labels_of(report["standardized"])["sample_shape"]
 

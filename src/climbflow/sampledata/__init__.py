@@ -1,4 +1,9 @@
-"""Small deterministic copies of the datasets in their real layouts, with learnable class structure."""
+"""Small deterministic copies of the datasets in their real layouts, with learnable class structure.
+
+A tool (``climb sample-data``), not part of the runtime path: the stages, ``climbflow.train`` and the registry
+never import it. Only ``cli.py`` (``climb sample-data``) and ``pipeline_runner.ensure_sample_data`` (sample
+setup before ``climb run``) import it, lazily; it in turn may import the catalog (the real layouts it mirrors).
+"""
 
 from __future__ import annotations
 

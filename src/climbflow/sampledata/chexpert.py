@@ -157,11 +157,64 @@ def _lung_outline(cx: float, s: int, t: float, h: float, top: float, cp: float) 
     return pts
 
 
+@dataclass
+class _Chest:
+    """One frontal image's anatomy, shared by the finding painters (side s: -1 image-left, +1 image-right)."""
+
+    c: _Canvas
+    cx: float  # midline
+    t: float  # thorax width
+    top: float  # lung apices
+    base: float  # diaphragm
+    atel_side: int  # the side Atelectasis (if present) raises and collapses
+    cps: dict[int, float]  # costophrenic angle height per side
+    outlines: dict[int, Points]  # lung outline per side
+    lungs: np.ndarray  # both lung fields, sharp
+    tissue: np.ndarray  # 1 = soft tissue, ~1.19 = mediastinum
+    heart_medi: np.ndarray  # heart or mediastinum: findings never sit there
+
+    def __post_init__(self) -> None:
+        sides = {-1: self.c.xx < self.cx, 1: self.c.xx >= self.cx}
+        self.lung_hard = {s: self.lungs * sides[s] for s in (-1, 1)}
+        self.cand = {s: _cand(self.lung_hard[s], self.heart_medi) for s in (-1, 1)}
+        self.air = self.lungs * (1 - self.heart_medi)
+        self.lung = {s: self.air * sides[s] for s in (-1, 1)}  # findings only replace lung air
+        self.keep_markings = np.ones((self.c.h, self.c.w), np.float32)  # 0 where a pneumothorax collapsed
+
+    @property
+    def h(self) -> int:
+        return self.c.h
+
+    @property
+    def y_dome(self) -> float:
+        return self.base - 0.075 * self.h
+
+
 def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: int, ap: bool) -> np.ndarray:
     """One frontal radiograph. ``rng`` drives anatomy and exposure, a child stream drives the findings, so
     toggling a finding changes only what that finding draws (and the heart/mediastinum sizes it sets)."""
     frng = np.random.default_rng(rng.integers(2**63))
     c = _Canvas(h, w)
+    ch = _chest(c, rng, frng, found, ap)
+    ribs, calluses = _ribs(ch, rng, frng, found)
+    vessels = _vessels(ch, rng)
+    dens = np.zeros((h, w), np.float32)  # finding densities, added on top of the anatomy
+    for callus in calluses:  # Fracture: bone, so not limited to the lung
+        dens += frng.uniform(0.3, 0.38) * c.ellipse(*callus, 1.5)
+    for name, paint in _FINDING_PAINTERS:
+        if name in found:
+            paint(ch, frng, dens)
+    total = _anatomy(ch, ribs, vessels) + dens
+    if "Support Devices" in found:
+        total = np.maximum(total, _devices(c, frng, ch.cx, ch.t, ch.top, ch.base, ch.y_dome))
+    return _expose(c, rng, total)
+
+
+def _chest(
+    c: _Canvas, rng: np.random.Generator, frng: np.random.Generator, found: frozenset[str], ap: bool
+) -> _Chest:
+    """Thorax size and position, lung fields, soft tissue, mediastinum and heart."""
+    h, w = c.h, c.w
     t = min(h, w) * rng.uniform(0.74, 0.86)  # thorax width
     cx = w / 2 + rng.normal(0, 0.025 * w)
     top = h * rng.uniform(0.07, 0.13)
@@ -178,11 +231,23 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
     for s in (-1, 1):
         d.polygon(outlines[s], fill=255)
     lungs = c.done(img, 0)  # sharp; the final blur softens the edges
-    sides = {-1: c.xx < cx, 1: c.xx >= cx}
-    lung_hard = {s: lungs * sides[s] for s in (-1, 1)}
     y_dome = base - 0.075 * h
+    tissue, medi = _body(c, rng, found, cx, t, top, y_dome)
+    heart = _heart(c, rng, found, ap, cx, t, y_dome)
+    return _Chest(c, cx, t, top, base, atel_side, cps, outlines, lungs, tissue, np.maximum(heart, medi))
 
-    # soft tissue (torso, neck, shoulders) and the denser mediastinum (wider: Enlarged Cardiomediastinum)
+
+def _body(
+    c: _Canvas,
+    rng: np.random.Generator,
+    found: frozenset[str],
+    cx: float,
+    t: float,
+    top: float,
+    y_dome: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Soft tissue (torso, neck, shoulders) and the denser mediastinum (wider: Enlarged Cardiomediastinum)."""
+    h = c.h
     body_img, body = c.draw()
     body.ellipse((cx - 0.6 * t, top - 0.06 * h, cx + 0.6 * t, h * 1.35), fill=215)
     body.rectangle((cx - 0.14 * t, 0, cx + 0.14 * t, top + 0.1 * h), fill=215)
@@ -211,41 +276,42 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
             (cx + m - knob, top + 0.13 * h - 1.6 * knob, cx + m + knob, top + 0.13 * h + 1.6 * knob), fill=255
         )
     tissue = c.done(body_img, 6) * np.float32(255 / 215)  # 1 = soft tissue, ~1.19 = mediastinum
-    medi = c.done(medi_img, 0)
+    return tissue, c.done(medi_img, 0)
+
+
+def _heart(
+    c: _Canvas, rng: np.random.Generator, found: frozenset[str], ap: bool, cx: float, t: float, y_dome: float
+) -> np.ndarray:
+    """The heart: cardiothoracic ratio ~0.44 (~0.60 with Cardiomegaly), a little wider on AP views."""
     ctr = rng.normal(0.60, 0.035) if "Cardiomegaly" in found else rng.normal(0.44, 0.03)
     hw = np.clip(ctr + (0.03 if ap else 0.0), 0.34, 0.72) * 0.9 * t
-    hh = 0.3 * h * (0.85 + 0.6 * (ctr - 0.44))  # the lower part hides below the diaphragm
-    heart = c.ellipse(cx + 0.12 * hw, y_dome - 0.055 * h, hw / 2, hh / 2, 0)
-    cand = {s: _cand(lung_hard[s], np.maximum(heart, medi)) for s in (-1, 1)}
-    spine_band = np.exp(-(((c.xx - cx) / (0.035 * t)) ** 4))
-    discs = 0.75 + 0.25 * np.cos(2 * np.pi * (c.yy - top) / ((base - top) / 10))
+    hh = 0.3 * c.h * (0.85 + 0.6 * (ctr - 0.44))  # the lower part hides below the diaphragm
+    return c.ellipse(cx + 0.12 * hw, y_dome - 0.055 * c.h, hw / 2, hh / 2, 0)
 
-    # ribs (one or two may be fractured), clavicles, vessel markings
-    broken: set[tuple[int, int]] = set()  # (side, rib): one or two adjacent ribs
+
+def _ribs(
+    ch: _Chest, rng: np.random.Generator, frng: np.random.Generator, found: frozenset[str]
+) -> tuple[np.ndarray, list[tuple[float, float, float, float]]]:
+    """Ribs (with Fracture one or two adjacent ribs break) and clavicles; returns them and each break's
+    callus (x, y, rx, ry)."""
+    c, cx, t, top, h = ch.c, ch.cx, ch.t, ch.top, ch.h
+    broken: set[tuple[int, int]] = set()  # (side, rib)
     if "Fracture" in found:
         side, k0 = int(frng.choice([-1, 1])), int(frng.integers(2, 7))
         broken = {(side, k0 + j) for j in range(int(frng.integers(1, 3)))}
-    calluses = []  # (x, y, rx, ry) of each break's callus
+    calluses = []
     img, d = c.draw()
     rib_w = max(3, round(0.026 * h))
     for s in (-1, 1):
         for k in range(9):
-            y0 = top + 0.015 * h + (k + rng.uniform(-0.15, 0.15)) * (cps[s] - top) / 9.5
+            y0 = top + 0.015 * h + (k + rng.uniform(-0.15, 0.15)) * (ch.cps[s] - top) / 9.5
             bend = rng.uniform(0.04, 0.06) * h
             pts = [
                 (cx + s * (0.05 + 0.42 * u) * t, y0 + 0.06 * h * u - bend * math.sin(math.pi * u * 0.9))
                 for u in np.linspace(0, 1, 14)
             ]
-            if (s, k) in broken:  # a break with a step-off near the lateral chest wall, and a healing callus
-                cut = int(frng.integers(10, 12))  # of the 14 points: the lateral end, at the lung's edge
-                dy = frng.choice([-1, 1]) * frng.uniform(0.025, 0.04) * h
-                d.line(pts[:cut], fill=255, width=rib_w)
-                d.line([(x, y + dy) for x, y in pts[cut + 1 :]], fill=255, width=rib_w)
-                x, y = pts[
-                    -1
-                ]  # the callus bulges over the chest wall, lateral to the lung (a nodule lies inside)
-                rx, ry = 2.0 * rib_w * frng.uniform(0.9, 1.2), 1.6 * rib_w * frng.uniform(0.9, 1.2)
-                calluses.append((x + s * 0.03 * t, y + dy, rx, ry))
+            if (s, k) in broken:
+                calluses.append(_broken_rib(d, frng, pts, rib_w, s * 0.03 * t, h))
             else:
                 d.line(pts, fill=255, width=rib_w)
     for s in (-1, 1):
@@ -258,143 +324,204 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
             fill=255,
             width=max(3, round(0.03 * h)),
         )
-    ribs = c.done(img, 1.2)
-    img, d = c.draw()  # vessel trees from each hilum
+    return c.done(img, 1.2), calluses
+
+
+def _broken_rib(
+    d: ImageDraw.ImageDraw, frng: np.random.Generator, pts: Points, rib_w: int, dx: float, h: int
+) -> tuple[float, float, float, float]:
+    """A break with a step-off near the lateral chest wall; returns its healing callus (x, y, rx, ry), which
+    bulges over the chest wall lateral to the lung (``dx`` outwards; a nodule would lie inside)."""
+    cut = int(frng.integers(10, 12))  # of the 14 points: the lateral end, at the lung's edge
+    dy = frng.choice([-1, 1]) * frng.uniform(0.025, 0.04) * h
+    d.line(pts[:cut], fill=255, width=rib_w)
+    d.line([(x, y + dy) for x, y in pts[cut + 1 :]], fill=255, width=rib_w)
+    x, y = pts[-1]
+    rx, ry = 2.0 * rib_w * frng.uniform(0.9, 1.2), 1.6 * rib_w * frng.uniform(0.9, 1.2)
+    return (x + dx, y + dy, rx, ry)
+
+
+def _vessels(ch: _Chest, rng: np.random.Generator) -> np.ndarray:
+    """Vessel trees from each hilum into the lung, plus fine lung texture."""
+    c, cx, t, top, h = ch.c, ch.cx, ch.t, ch.top, ch.h
+    img, d = c.draw()
     for s in (-1, 1):
         for _ in range(9):
             hx, hy = cx + s * rng.uniform(0.08, 0.13) * t, top + rng.uniform(0.3, 0.42) * h
-            ex, ey = _pick(rng, cand[s])
+            ex, ey = _pick(rng, ch.cand[s])
             f = rng.uniform(0.35, 0.6)
             mx, my = hx + f * (ex - hx) + rng.normal(0, 5), hy + f * (ey - hy) + rng.normal(0, 5)
             d.line([(hx, hy), (mx, my)], fill=255, width=2)
             for _ in range(2):
                 d.line([(mx, my), (ex + rng.normal(0, 12), ey + rng.normal(0, 12))], fill=150, width=1)
-    vessels = c.done(img, 1.0) + 0.25 * np.clip(c.noise(rng, 5), -2, 2)
-    keep_markings = np.ones((h, w), np.float32)
-    air = lungs * (1 - np.maximum(heart, medi))
-    lung = {s: air * sides[s] for s in (-1, 1)}  # findings only replace lung air (never stack on the heart)
+    return c.done(img, 1.0) + 0.25 * np.clip(c.noise(rng, 5), -2, 2)
 
-    dens = np.zeros((h, w), np.float32)  # finding densities, added on top of the anatomy
-    for callus in calluses:  # Fracture: bone, so not limited to the lung
-        dens += frng.uniform(0.3, 0.38) * c.ellipse(*callus, 1.5)
-    if "Pleural Effusion" in found:
-        eff_sides = [[-1], [1], [-1, 1]][int(frng.choice(3, p=[0.4, 0.3, 0.3]))]
-        for s in eff_sides:
-            level = frng.uniform(0.09, 0.22) * h
-            x_med, x_lat = cx + s * 0.05 * t, cx + s * 0.5 * t
-            men = [
-                (x_med + (x_lat - x_med) * u, cps[s] - level * (0.3 + 0.7 * u**1.5))
-                for u in np.linspace(0, 1, 12)
-            ]
-            fluid = c.polygon([*men, (x_lat, h), (x_med, h)], 2.5) * lung[s]
-            dens += frng.uniform(0.36, 0.46) * fluid
-    if "Lung Opacity" in found:
-        for _ in range(int(frng.integers(1, 4))):
-            s = int(frng.choice([-1, 1]))
-            x, y = _pick(frng, cand[s])
-            r = frng.uniform(0.07, 0.12) * t
-            blob = c.ellipse(x, y, r * frng.uniform(0.7, 1.3), r * frng.uniform(0.7, 1.3), r * 0.5)
-            dens += (
-                frng.uniform(0.24, 0.34) * blob * (1 + 0.4 * np.clip(c.noise(frng, 6), -1.5, 1.5)) * lung[s]
-            )
-    if "Consolidation" in found:
-        s = int(frng.choice([-1, 1]))
-        x, y = _pick(frng, cand[s])
-        r = frng.uniform(0.1, 0.15) * t
-        ang = np.linspace(0, 2 * np.pi, 11)[:-1] + frng.uniform(0, 1)
-        rad = r * frng.uniform(0.75, 1.15, size=10)
-        patch = c.polygon(
-            [(x + a * math.cos(b), y + a * math.sin(b)) for a, b in zip(rad, ang, strict=True)], 2.5
-        )
-        img, d = c.draw()  # air bronchograms
-        for _ in range(3):
-            b = frng.uniform(0, 2 * np.pi)
-            d.line([(x, y), (x + 0.8 * r * math.cos(b), y + 0.8 * r * math.sin(b))], fill=255, width=3)
-        dens += (frng.uniform(0.3, 0.38) - 0.12 * c.done(img, 0.8)) * patch * lung[s]
-    if "Pneumonia" in found:
-        s = int(frng.choice([-1, 1]))
-        x0, y0 = _pick(frng, cand[s], y_lo=top + 0.4 * (cps[s] - top))
-        img, d = c.draw()
-        for _ in range(int(frng.integers(6, 11))):
-            x, y = x0 + frng.normal(0, 0.06 * t), y0 + frng.normal(0, 0.06 * t)
-            r = frng.uniform(0.03, 0.055) * t
-            d.ellipse((x - r, y - r, x + r, y + r), fill=255)
-        dens += frng.uniform(0.22, 0.3) * c.done(img, 3) * lung[s]
-    if "Edema" in found:
-        amp = frng.uniform(0.1, 0.2)
-        haze = sum(c.gauss(cx + s * 0.15 * t, top + 0.42 * h, 0.12 * t, 0.16 * h) for s in (-1, 1))
-        img, d = c.draw()  # Kerley B lines at the lateral bases
-        for s in (-1, 1):
-            for _ in range(int(frng.integers(3, 7))):
-                y = cps[s] - frng.uniform(0.03, 0.15) * h
-                x = cx + s * frng.uniform(0.36, 0.43) * t
-                d.line([(x, y), (x + s * 0.04 * t, y)], fill=255, width=1)
-        dens += (
-            amp * haze * (1 + 0.35 * np.clip(c.noise(frng, 8), -1.5, 1.5)) + 0.12 * c.done(img, 0.6)
-        ) * air
-    if "Pneumothorax" in found:
-        s = int(frng.choice([-1, 1]))
-        ax, ay = cx + s * 0.1 * t, cps[s] - 0.1 * h
-        f = frng.uniform(0.5, 0.72)
-        collapsed = []
-        for x, y in outlines[s]:
-            wgt = float(np.clip((cps[s] - y) / (cps[s] - top), 0, 1)) ** 0.7
-            k = 1 - (1 - f) * wgt
-            collapsed.append((ax + k * (x - ax), ay + k * (y - ay)))
-        gap = np.clip(lung_hard[s] - c.polygon(collapsed, 0), 0, 1)
-        keep_markings *= 1 - gap
-        dens -= frng.uniform(0.12, 0.18) * gap
-        img, d = c.draw()  # visceral pleural line along the upper part of the collapsed lung
-        upper = [
-            p for p, (_, y) in zip(collapsed, outlines[s], strict=True) if (cps[s] - y) / (cps[s] - top) > 0.2
-        ]
-        d.line(upper, fill=255, width=max(2, round(0.008 * h)))
-        dens += frng.uniform(0.26, 0.34) * c.done(img, 0.5) * lung[s]
-    if "Atelectasis" in found:
-        s = atel_side
-        for _ in range(int(frng.integers(1, 3))):
-            x, y = _pick(frng, cand[s], y_lo=top + 0.5 * (cps[s] - top))
-            half, ang = frng.uniform(0.09, 0.14) * t, math.radians(frng.uniform(-20, 20))
-            img, d = c.draw()
-            d.line(
-                [
-                    (x - half * math.cos(ang), y - half * math.sin(ang)),
-                    (x + half * math.cos(ang), y + half * math.sin(ang)),
-                ],
-                fill=255,
-                width=max(4, round(frng.uniform(0.025, 0.04) * h)),
-            )
-            dens += frng.uniform(0.3, 0.38) * c.done(img, 2) * lung[s]
-    if "Lung Lesion" in found:  # one or two well-defined round nodules (sharp edges, unlike opacities)
-        for _ in range(int(frng.integers(1, 3))):
-            s = int(frng.choice([-1, 1]))
-            x, y = _pick(frng, cand[s])
-            r = frng.uniform(0.04, 0.06) * h
-            dens += frng.uniform(0.4, 0.5) * c.ellipse(x, y, r, r, 0.8)
-    if "Pleural Other" in found:
-        s = int(frng.choice([-1, 1]))
-        lo, hi = sorted(frng.uniform(0.0, 0.85, size=2))
-        hi = max(hi, lo + 0.4)
-        width = max(7, round(frng.uniform(0.04, 0.055) * h))
-        wall = [  # a dense (calcified) band along the lateral wall, brighter than the soft tissue beside it
-            (x - s * 0.4 * width, y) for x, y in outlines[s][2:16] if lo <= (y - top) / (cps[s] - top) <= hi
-        ]
-        img, d = c.draw()
-        d.line(wall if len(wall) > 1 else outlines[s][2:6], fill=255, width=width)
-        dens += frng.uniform(0.5, 0.6) * c.done(img, 1.5)
 
-    anatomy = (  # heart and mediastinum displace lung air; soft tissue below the diaphragm matches the heart
+def _anatomy(ch: _Chest, ribs: np.ndarray, vessels: np.ndarray) -> np.ndarray:
+    """Anatomy density: heart and mediastinum displace lung air; soft tissue below the diaphragm matches
+    the heart."""
+    c, tissue, air = ch.c, ch.tissue, ch.air
+    spine_band = np.exp(-(((c.xx - ch.cx) / (0.035 * ch.t)) ** 4))
+    discs = 0.75 + 0.25 * np.cos(2 * np.pi * (c.yy - ch.top) / ((ch.base - ch.top) / 10))
+    return (
         0.05
         + 0.62 * tissue
         + 0.07 * spine_band * discs * tissue
         - 0.45 * air
         + 0.06 * ribs * np.clip(tissue * 1.3, 0, 1)
-        + 0.1 * vessels * air * keep_markings
+        + 0.1 * vessels * air * ch.keep_markings
     )
-    total = anatomy + dens
-    if "Support Devices" in found:
-        total = np.maximum(total, _devices(c, frng, cx, t, top, base, y_dome))
-    return _expose(c, rng, total)
+
+
+# Finding painters: each adds its density to ``dens`` in place, drawing from the findings stream.
+def _effusion(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """Fluid with a meniscus at one or both lung bases."""
+    c, cx, t, h = ch.c, ch.cx, ch.t, ch.h
+    eff_sides = [[-1], [1], [-1, 1]][int(frng.choice(3, p=[0.4, 0.3, 0.3]))]
+    for s in eff_sides:
+        level = frng.uniform(0.09, 0.22) * h
+        x_med, x_lat = cx + s * 0.05 * t, cx + s * 0.5 * t
+        men = [
+            (x_med + (x_lat - x_med) * u, ch.cps[s] - level * (0.3 + 0.7 * u**1.5))
+            for u in np.linspace(0, 1, 12)
+        ]
+        fluid = c.polygon([*men, (x_lat, h), (x_med, h)], 2.5) * ch.lung[s]
+        dens += frng.uniform(0.36, 0.46) * fluid
+
+
+def _opacity(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """One to three soft, mottled blobs."""
+    c, t = ch.c, ch.t
+    for _ in range(int(frng.integers(1, 4))):
+        s = int(frng.choice([-1, 1]))
+        x, y = _pick(frng, ch.cand[s])
+        r = frng.uniform(0.07, 0.12) * t
+        blob = c.ellipse(x, y, r * frng.uniform(0.7, 1.3), r * frng.uniform(0.7, 1.3), r * 0.5)
+        dens += (
+            frng.uniform(0.24, 0.34) * blob * (1 + 0.4 * np.clip(c.noise(frng, 6), -1.5, 1.5)) * ch.lung[s]
+        )
+
+
+def _consolidation(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """A dense irregular patch with air bronchograms."""
+    c = ch.c
+    s = int(frng.choice([-1, 1]))
+    x, y = _pick(frng, ch.cand[s])
+    r = frng.uniform(0.1, 0.15) * ch.t
+    ang = np.linspace(0, 2 * np.pi, 11)[:-1] + frng.uniform(0, 1)
+    rad = r * frng.uniform(0.75, 1.15, size=10)
+    patch = c.polygon(
+        [(x + a * math.cos(b), y + a * math.sin(b)) for a, b in zip(rad, ang, strict=True)], 2.5
+    )
+    img, d = c.draw()  # air bronchograms
+    for _ in range(3):
+        b = frng.uniform(0, 2 * np.pi)
+        d.line([(x, y), (x + 0.8 * r * math.cos(b), y + 0.8 * r * math.sin(b))], fill=255, width=3)
+    dens += (frng.uniform(0.3, 0.38) - 0.12 * c.done(img, 0.8)) * patch * ch.lung[s]
+
+
+def _pneumonia(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """A cluster of small patchy densities in a lower zone."""
+    c, t = ch.c, ch.t
+    s = int(frng.choice([-1, 1]))
+    x0, y0 = _pick(frng, ch.cand[s], y_lo=ch.top + 0.4 * (ch.cps[s] - ch.top))
+    img, d = c.draw()
+    for _ in range(int(frng.integers(6, 11))):
+        x, y = x0 + frng.normal(0, 0.06 * t), y0 + frng.normal(0, 0.06 * t)
+        r = frng.uniform(0.03, 0.055) * t
+        d.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    dens += frng.uniform(0.22, 0.3) * c.done(img, 3) * ch.lung[s]
+
+
+def _edema(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """Perihilar haze on both sides and Kerley B lines at the lateral bases."""
+    c, cx, t, top, h = ch.c, ch.cx, ch.t, ch.top, ch.h
+    amp = frng.uniform(0.1, 0.2)
+    haze = sum(c.gauss(cx + s * 0.15 * t, top + 0.42 * h, 0.12 * t, 0.16 * h) for s in (-1, 1))
+    img, d = c.draw()
+    for s in (-1, 1):
+        for _ in range(int(frng.integers(3, 7))):
+            y = ch.cps[s] - frng.uniform(0.03, 0.15) * h
+            x = cx + s * frng.uniform(0.36, 0.43) * t
+            d.line([(x, y), (x + s * 0.04 * t, y)], fill=255, width=1)
+    dens += (
+        amp * haze * (1 + 0.35 * np.clip(c.noise(frng, 8), -1.5, 1.5)) + 0.12 * c.done(img, 0.6)
+    ) * ch.air
+
+
+def _pneumothorax(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """A partly collapsed lung: a dark gap without markings and a visceral pleural line."""
+    c, top, h = ch.c, ch.top, ch.h
+    s = int(frng.choice([-1, 1]))
+    cp = ch.cps[s]
+    ax, ay = ch.cx + s * 0.1 * ch.t, cp - 0.1 * h
+    f = frng.uniform(0.5, 0.72)
+    collapsed = []
+    for x, y in ch.outlines[s]:
+        wgt = float(np.clip((cp - y) / (cp - top), 0, 1)) ** 0.7
+        k = 1 - (1 - f) * wgt
+        collapsed.append((ax + k * (x - ax), ay + k * (y - ay)))
+    gap = np.clip(ch.lung_hard[s] - c.polygon(collapsed, 0), 0, 1)
+    ch.keep_markings *= 1 - gap
+    dens -= frng.uniform(0.12, 0.18) * gap
+    img, d = c.draw()  # visceral pleural line along the upper part of the collapsed lung
+    upper = [p for p, (_, y) in zip(collapsed, ch.outlines[s], strict=True) if (cp - y) / (cp - top) > 0.2]
+    d.line(upper, fill=255, width=max(2, round(0.008 * h)))
+    dens += frng.uniform(0.26, 0.34) * c.done(img, 0.5) * ch.lung[s]
+
+
+def _atelectasis(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """One or two plate-like bands in the lower zone of the side whose hemidiaphragm rose."""
+    c, h, s = ch.c, ch.h, ch.atel_side
+    for _ in range(int(frng.integers(1, 3))):
+        x, y = _pick(frng, ch.cand[s], y_lo=ch.top + 0.5 * (ch.cps[s] - ch.top))
+        half, ang = frng.uniform(0.09, 0.14) * ch.t, math.radians(frng.uniform(-20, 20))
+        img, d = c.draw()
+        d.line(
+            [
+                (x - half * math.cos(ang), y - half * math.sin(ang)),
+                (x + half * math.cos(ang), y + half * math.sin(ang)),
+            ],
+            fill=255,
+            width=max(4, round(frng.uniform(0.025, 0.04) * h)),
+        )
+        dens += frng.uniform(0.3, 0.38) * c.done(img, 2) * ch.lung[s]
+
+
+def _lesion(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """One or two well-defined round nodules (sharp edges, unlike opacities)."""
+    for _ in range(int(frng.integers(1, 3))):
+        s = int(frng.choice([-1, 1]))
+        x, y = _pick(frng, ch.cand[s])
+        r = frng.uniform(0.04, 0.06) * ch.h
+        dens += frng.uniform(0.4, 0.5) * ch.c.ellipse(x, y, r, r, 0.8)
+
+
+def _pleural_other(ch: _Chest, frng: np.random.Generator, dens: np.ndarray) -> None:
+    """A dense (calcified) band along the lateral wall, brighter than the soft tissue beside it."""
+    top, s = ch.top, int(frng.choice([-1, 1]))
+    cp = ch.cps[s]
+    lo, hi = sorted(frng.uniform(0.0, 0.85, size=2))
+    hi = max(hi, lo + 0.4)
+    width = max(7, round(frng.uniform(0.04, 0.055) * ch.h))
+    wall = [(x - s * 0.4 * width, y) for x, y in ch.outlines[s][2:16] if lo <= (y - top) / (cp - top) <= hi]
+    img, d = ch.c.draw()
+    d.line(wall if len(wall) > 1 else ch.outlines[s][2:6], fill=255, width=width)
+    dens += frng.uniform(0.5, 0.6) * ch.c.done(img, 1.5)
+
+
+# in drawing order (the order draws from the findings stream)
+_FINDING_PAINTERS = (
+    ("Pleural Effusion", _effusion),
+    ("Lung Opacity", _opacity),
+    ("Consolidation", _consolidation),
+    ("Pneumonia", _pneumonia),
+    ("Edema", _edema),
+    ("Pneumothorax", _pneumothorax),
+    ("Atelectasis", _atelectasis),
+    ("Lung Lesion", _lesion),
+    ("Pleural Other", _pleural_other),
+)
 
 
 def _devices(
@@ -548,9 +675,28 @@ def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bo
     for name in ("train.csv", "valid.csv"):  # csvs are written last: their presence means "complete"
         (data / name).unlink(missing_ok=True)
     rng = np.random.default_rng([seed, 0])
+    patients = _chexpert_patients(rng, n_records)
+    valid_ids = _valid_patients(rng, patients, n_records)
+    jobs, entries, label_rows = _chexpert_jobs(rng, patients, valid_ids)
+    for job in jobs:
+        _render_job(root, seed, job)
+    if shuffle_labels:
+        perm = np.random.default_rng([seed, 2]).permutation(len(label_rows))
+        label_rows = [label_rows[i] for i in perm]
+    for csv_name in ("train.csv", "valid.csv"):
+        with (data / csv_name).open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow([*META_COLUMNS, *LABELS])
+            for (name, meta), cells in zip(entries, label_rows, strict=True):
+                if name == csv_name:
+                    writer.writerow([*meta, *cells])
+    logger.info("wrote %d CheXpert images (%d patients in valid.csv) to %s", len(jobs), len(valid_ids), data)
+    return root
 
-    # patients -> studies -> views, until n_records images
-    patients: list[dict] = []  # sex, age, studies: list of (findings, lateral)
+
+def _chexpert_patients(rng: np.random.Generator, n_records: int) -> list[dict]:
+    """Patients (sex, age, studies: list of (findings, lateral)) until ``n_records`` images."""
+    patients: list[dict] = []
     n = 0
     while n < n_records:
         studies = []
@@ -567,6 +713,11 @@ def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bo
                 "studies": studies,
             }
         )
+    return patients
+
+
+def _valid_patients(rng: np.random.Generator, patients: list[dict], n_records: int) -> set[int]:
+    """Whole patients for valid.csv: about VALID_FRACTION of the images, at least one, never all patients."""
     sizes = [sum(2 if lat else 1 for _, lat in p["studies"]) for p in patients]
     valid_ids: set[int] = set()
     n_valid = 0
@@ -575,9 +726,15 @@ def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bo
             break
         valid_ids.add(int(i))
         n_valid += sizes[i]
+    return valid_ids
 
+
+def _chexpert_jobs(
+    rng: np.random.Generator, patients: list[dict], valid_ids: set[int]
+) -> tuple[list[_Job], list[tuple[str, list[str]]], list[list[str]]]:
+    """One render job per image, with its csv entry (csv name, meta cells) and label cells."""
     jobs: list[_Job] = []
-    entries: list[tuple[str, list[str]]] = []  # (csv name, meta cells), one per job
+    entries: list[tuple[str, list[str]]] = []
     label_rows: list[list[str]] = []
     counters = {"train.csv": 0, "valid.csv": FIRST_VALID_PATIENT - 1}
     for pi, pat in enumerate(patients):
@@ -596,18 +753,4 @@ def write_chexpert(root: Path, n_records: int, seed: int = 0, shuffle_labels: bo
                     (csv_name, [rel, pat["sex"], str(pat["age"]), kind, ap if kind == "Frontal" else ""])
                 )
                 label_rows.append(cells)
-
-    for job in jobs:
-        _render_job(root, seed, job)
-    if shuffle_labels:
-        perm = np.random.default_rng([seed, 2]).permutation(len(label_rows))
-        label_rows = [label_rows[i] for i in perm]
-    for csv_name in ("train.csv", "valid.csv"):
-        with (data / csv_name).open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow([*META_COLUMNS, *LABELS])
-            for (name, meta), cells in zip(entries, label_rows, strict=True):
-                if name == csv_name:
-                    writer.writerow([*meta, *cells])
-    logger.info("wrote %d CheXpert images (%d patients in valid.csv) to %s", len(jobs), len(valid_ids), data)
-    return root
+    return jobs, entries, label_rows

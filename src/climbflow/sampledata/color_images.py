@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,6 +145,21 @@ LESIONS: dict[str, _LesionKind] = {
 }
 
 
+@dataclass
+class _Spot:
+    """Where one dermoscopy image's lesion lies, for the kind-specific patterns (drawn from ``view``)."""
+
+    view: np.random.Generator
+    h: int
+    w: int
+    cx: float
+    cy: float
+    r: float  # mean radius in pixels
+    theta0: float  # outline rotation
+    hard: np.ndarray  # lesion mask, sharp
+    colors: list[RGB]  # base colour first
+
+
 def _dermoscopy(lesion_seed: list[int], view: np.random.Generator, kind: str, h: int, w: int) -> np.ndarray:
     """One dermoscopy image (h, w, 3) uint8: lesion geometry from ``lesion_seed`` (the same for every image of a
     lesion), lighting, position, hairs and textures from ``view``."""
@@ -155,135 +171,161 @@ def _dermoscopy(lesion_seed: list[int], view: np.random.Generator, kind: str, h:
     colors = [_jitter(shape, c) for c in spec.colors]
     edge = shape.uniform(*spec.edge_blur)
 
-    skin_tone = view.uniform(0, 1)
-    skin = np.asarray((235 - 45 * skin_tone, 195 - 55 * skin_tone, 175 - 65 * skin_tone), np.float32)
-    img = np.empty((h, w, 3), np.float32)
-    img[:] = skin
-    img *= (1 + 0.05 * _noise(view, h, w, 8))[:, :, None]
+    img = _skin(view, h, w)
     scale = view.uniform(0.9, 1.1)
     cx, cy = w / 2 + view.normal(0, 0.06 * size), h / 2 + view.normal(0, 0.06 * size)
     theta0 = view.uniform(0, 2 * np.pi)
     pts = _blob(cx, cy, radii * scale, theta0)
     lesion = _layer(h, w, lambda d: d.polygon(pts, fill=255), edge)
     hard = _layer(h, w, lambda d: d.polygon(pts, fill=255))
-    r = float(radii.mean() * scale)
+    spot = _Spot(view, h, w, cx, cy, float(radii.mean() * scale), theta0, hard, colors)
 
     base = np.empty((h, w, 3), np.float32)
     base[:] = colors[0]
     base *= (1 + 0.1 * _noise(view, h, w, 5))[:, :, None]
-    if kind == "mel":  # asymmetric multicolour: black clods, blue-grey veil, pale regression
-        for color, thr in zip(colors[1:], (0.6, 0.9, 1.3), strict=True):
-            patch = np.clip((_noise(view, h, w, max(3, int(r / 3))) - thr) * 3, 0, 1) * hard
-            _paint(base, patch, color)
-        grad = np.clip(((np.arange(w)[None, :] - cx) * math.cos(theta0)) / (2 * r) + 0.5, 0, 1)
-        _paint(base, 0.35 * grad * hard, colors[1])
-    elif kind == "nv":  # pigment network: a darker reticular grid
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-        period = view.uniform(4.0, 6.0)
-        net = (np.sin(xx * 2 * np.pi / period) * np.sin(yy * 2 * np.pi / period) > 0.5).astype(np.float32)
-        _paint(base, 0.45 * net * hard, colors[1])
-    elif kind == "bcc":  # blue-grey ovoid nests and arborizing vessels
-        nests = _layer(
-            h,
-            w,
-            lambda d: [
-                d.ellipse((x - rr, y - 0.7 * rr, x + rr, y + 0.7 * rr), fill=255)
-                for x, y, rr in (
-                    (
-                        cx + view.normal(0, 0.45 * r),
-                        cy + view.normal(0, 0.45 * r),
-                        view.uniform(0.1, 0.18) * r,
-                    )
-                    for _ in range(int(view.integers(2, 6)))
-                )
-            ],
-            0.8,
-        )
-        _paint(base, nests * hard, colors[1])
-
-        def vessels(d: ImageDraw.ImageDraw) -> None:
-            for _ in range(int(view.integers(2, 4))):
-                x, y, a = cx + view.normal(0, 0.3 * r), cy + view.normal(0, 0.3 * r), view.uniform(0, 6.3)
-                for _ in range(6):
-                    nx, ny = x + 0.2 * r * math.cos(a), y + 0.2 * r * math.sin(a)
-                    d.line([(x, y), (nx, ny)], fill=255, width=1)
-                    b = a + view.choice([-1, 1]) * view.uniform(0.5, 1.0)
-                    d.line([(nx, ny), (nx + 0.12 * r * math.cos(b), ny + 0.12 * r * math.sin(b))], fill=255)
-                    x, y, a = nx, ny, a + view.normal(0, 0.4)
-
-        _paint(base, _layer(h, w, vessels) * hard, colors[2])
-    elif kind == "akiec":  # white keratin scale
-        scale_patch = np.clip((_noise(view, h, w, 2) - 0.7) * 2.5, 0, 1) * hard
-        _paint(base, scale_patch, colors[1])
-    elif kind == "bkl":  # milia-like cysts and comedo-like openings
-        for color in colors[1:]:
-            dots = _layer(
-                h,
-                w,
-                lambda d, c=color: [
-                    d.ellipse((x - 1.2, y - 1.2, x + 1.2, y + 1.2), fill=255)
-                    for x, y in (
-                        (cx + view.normal(0, 0.5 * r), cy + view.normal(0, 0.5 * r)) for _ in range(8)
-                    )
-                ],
-            )
-            _paint(base, dots * hard, color)
-    elif kind == "df":  # central white scar-like patch
-        _paint(
-            base,
-            _layer(
-                h,
-                w,
-                lambda d: d.ellipse((cx - 0.45 * r, cy - 0.4 * r, cx + 0.45 * r, cy + 0.4 * r), fill=255),
-                1.5,
-            ),
-            colors[1],
-        )
-    else:  # vasc: dark red lacunae
-        lac = _layer(
-            h,
-            w,
-            lambda d: [
-                d.ellipse((x - rr, y - rr, x + rr, y + rr), fill=255)
-                for x, y, rr in (
-                    (cx + view.normal(0, 0.4 * r), cy + view.normal(0, 0.4 * r), view.uniform(0.1, 0.2) * r)
-                    for _ in range(int(view.integers(4, 9)))
-                )
-            ],
-            0.6,
-        )
-        _paint(base, lac * hard, colors[1])
+    _PATTERNS[kind](spot, base)
     opacity = 0.75 if kind == "bcc" else 0.95
     _paint(img, opacity * lesion, (0, 0, 0))
     img += opacity * lesion[:, :, None] * base
+    if view.random() < 0.35:
+        _paint(img, 0.8 * _layer(h, w, lambda d: _hairs(d, view, h, w)), (45, 30, 25))
+    _light(view, img)
+    img += view.normal(0, 3.0, size=img.shape).astype(np.float32)
+    return _to_uint8(img)
 
-    if view.random() < 0.35:  # hairs
 
-        def hairs(d: ImageDraw.ImageDraw) -> None:
-            for _ in range(int(view.integers(1, 5))):
-                x0, y0 = view.uniform(0, w), view.uniform(0, h)
-                a = view.uniform(0, np.pi)
-                length = view.uniform(0.4, 1.0) * size
-                bend = view.normal(0, 0.15 * size)
-                pts = []
-                for t in np.linspace(-0.5, 0.5, 10):
-                    pts.append(
-                        (
-                            x0 + t * length * math.cos(a) - bend * (t * t) * math.sin(a),
-                            y0 + t * length * math.sin(a) + bend * (t * t) * math.cos(a),
-                        )
-                    )
-                d.line(pts, fill=255, width=1)
+def _skin(view: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """Textured skin of a random tone, float (h, w, 3)."""
+    skin_tone = view.uniform(0, 1)
+    skin = np.asarray((235 - 45 * skin_tone, 195 - 55 * skin_tone, 175 - 65 * skin_tone), np.float32)
+    img = np.empty((h, w, 3), np.float32)
+    img[:] = skin
+    img *= (1 + 0.05 * _noise(view, h, w, 8))[:, :, None]
+    return img
 
-        _paint(img, 0.8 * _layer(h, w, hairs), (45, 30, 25))
+
+def _hairs(d: ImageDraw.ImageDraw, view: np.random.Generator, h: int, w: int) -> None:
+    """One to four gently bent hairs across the image."""
+    size = min(h, w)
+    for _ in range(int(view.integers(1, 5))):
+        x0, y0 = view.uniform(0, w), view.uniform(0, h)
+        a = view.uniform(0, np.pi)
+        length = view.uniform(0.4, 1.0) * size
+        bend = view.normal(0, 0.15 * size)
+        pts = []
+        for t in np.linspace(-0.5, 0.5, 10):
+            pts.append(
+                (
+                    x0 + t * length * math.cos(a) - bend * (t * t) * math.sin(a),
+                    y0 + t * length * math.sin(a) + bend * (t * t) * math.cos(a),
+                )
+            )
+        d.line(pts, fill=255, width=1)
+
+
+def _light(view: np.random.Generator, img: np.ndarray) -> None:
+    """In place: uneven illumination, exposure and (sometimes) the dermoscope's dark corners."""
+    h, w = img.shape[:2]
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     light = 1 + view.uniform(-0.08, 0.08) * (xx - w / 2) / w + view.uniform(-0.08, 0.08) * (yy - h / 2) / h
     img *= light[:, :, None] * view.uniform(0.9, 1.08)
     if view.random() < 0.4:  # dermoscope field of view: dark corners
         rr = np.hypot(xx - w / 2, yy - h / 2) / (0.5 * math.hypot(h, w))
         img *= np.clip((view.uniform(0.92, 1.02) - rr) * 8, 0, 1)[:, :, None]
-    img += view.normal(0, 3.0, size=img.shape).astype(np.float32)
-    return _to_uint8(img)
+
+
+# Lesion patterns: each paints its kind's structures into ``base`` (the lesion colour), in place.
+def _mel(s: _Spot, base: np.ndarray) -> None:
+    """Asymmetric multicolour: black clods, blue-grey veil, pale regression."""
+    for color, thr in zip(s.colors[1:], (0.6, 0.9, 1.3), strict=True):
+        patch = np.clip((_noise(s.view, s.h, s.w, max(3, int(s.r / 3))) - thr) * 3, 0, 1) * s.hard
+        _paint(base, patch, color)
+    grad = np.clip(((np.arange(s.w)[None, :] - s.cx) * math.cos(s.theta0)) / (2 * s.r) + 0.5, 0, 1)
+    _paint(base, 0.35 * grad * s.hard, s.colors[1])
+
+
+def _nv(s: _Spot, base: np.ndarray) -> None:
+    """Pigment network: a darker reticular grid."""
+    yy, xx = np.mgrid[0 : s.h, 0 : s.w].astype(np.float32)
+    period = s.view.uniform(4.0, 6.0)
+    net = (np.sin(xx * 2 * np.pi / period) * np.sin(yy * 2 * np.pi / period) > 0.5).astype(np.float32)
+    _paint(base, 0.45 * net * s.hard, s.colors[1])
+
+
+def _ellipses(
+    s: _Spot, n: int, spread: float, r_lo: float, r_hi: float, aspect: float = 1.0
+) -> Callable[[ImageDraw.ImageDraw], object]:
+    """A painter of ``n`` ellipses scattered around the centre (radii relative to the lesion's)."""
+    view, cx, cy, r = s.view, s.cx, s.cy, s.r
+    return lambda d: [
+        d.ellipse((x - rr, y - aspect * rr, x + rr, y + aspect * rr), fill=255)
+        for x, y, rr in (
+            (cx + view.normal(0, spread * r), cy + view.normal(0, spread * r), view.uniform(r_lo, r_hi) * r)
+            for _ in range(n)
+        )
+    ]
+
+
+def _bcc(s: _Spot, base: np.ndarray) -> None:
+    """Blue-grey ovoid nests and arborizing vessels."""
+    view = s.view
+    nests = _layer(s.h, s.w, _ellipses(s, int(view.integers(2, 6)), 0.45, 0.1, 0.18, aspect=0.7), 0.8)
+    _paint(base, nests * s.hard, s.colors[1])
+
+    def vessels(d: ImageDraw.ImageDraw) -> None:
+        cx, cy, r = s.cx, s.cy, s.r
+        for _ in range(int(view.integers(2, 4))):
+            x, y, a = cx + view.normal(0, 0.3 * r), cy + view.normal(0, 0.3 * r), view.uniform(0, 6.3)
+            for _ in range(6):
+                nx, ny = x + 0.2 * r * math.cos(a), y + 0.2 * r * math.sin(a)
+                d.line([(x, y), (nx, ny)], fill=255, width=1)
+                b = a + view.choice([-1, 1]) * view.uniform(0.5, 1.0)
+                d.line([(nx, ny), (nx + 0.12 * r * math.cos(b), ny + 0.12 * r * math.sin(b))], fill=255)
+                x, y, a = nx, ny, a + view.normal(0, 0.4)
+
+    _paint(base, _layer(s.h, s.w, vessels) * s.hard, s.colors[2])
+
+
+def _akiec(s: _Spot, base: np.ndarray) -> None:
+    """White keratin scale."""
+    scale_patch = np.clip((_noise(s.view, s.h, s.w, 2) - 0.7) * 2.5, 0, 1) * s.hard
+    _paint(base, scale_patch, s.colors[1])
+
+
+def _bkl(s: _Spot, base: np.ndarray) -> None:
+    """Milia-like cysts and comedo-like openings."""
+    view, cx, cy, r = s.view, s.cx, s.cy, s.r
+    for color in s.colors[1:]:
+        dots = _layer(
+            s.h,
+            s.w,
+            lambda d: [
+                d.ellipse((x - 1.2, y - 1.2, x + 1.2, y + 1.2), fill=255)
+                for x, y in ((cx + view.normal(0, 0.5 * r), cy + view.normal(0, 0.5 * r)) for _ in range(8))
+            ],
+        )
+        _paint(base, dots * s.hard, color)
+
+
+def _df(s: _Spot, base: np.ndarray) -> None:
+    """Central white scar-like patch."""
+    cx, cy, r = s.cx, s.cy, s.r
+    scar = _layer(
+        s.h,
+        s.w,
+        lambda d: d.ellipse((cx - 0.45 * r, cy - 0.4 * r, cx + 0.45 * r, cy + 0.4 * r), fill=255),
+        1.5,
+    )
+    _paint(base, scar, s.colors[1])
+
+
+def _vasc(s: _Spot, base: np.ndarray) -> None:
+    """Dark red lacunae."""
+    lac = _layer(s.h, s.w, _ellipses(s, int(s.view.integers(4, 9)), 0.4, 0.1, 0.2), 0.6)
+    _paint(base, lac * s.hard, s.colors[1])
+
+
+_PATTERNS = {"mel": _mel, "nv": _nv, "bcc": _bcc, "akiec": _akiec, "bkl": _bkl, "df": _df, "vasc": _vasc}
 
 
 def _save_jpg(path: Path, pixels: np.ndarray) -> None:
@@ -442,17 +484,51 @@ DR_LESIONS: dict[int, tuple[float, float, float, float, float]] = {
 }
 
 
+@dataclass
+class _Eye:
+    """One fundus photograph's geometry, for the vessel and lesion painters (drawn from ``rng``)."""
+
+    rng: np.random.Generator
+    cx: float  # centre of the fundus field
+    cy: float
+    R: float  # field radius
+    side: float  # -1 / +1: left / right eye (the optic disc lies nasal)
+    dx: float  # optic disc centre
+    dy: float
+    r_disc: float
+
+    def spot(self) -> tuple[float, float]:
+        """A random point inside the field, away from the disc."""
+        while True:
+            a, r = self.rng.uniform(0, 2 * np.pi), 0.85 * self.R * math.sqrt(self.rng.uniform(0, 1))
+            x, y = self.cx + r * math.cos(a), self.cy + r * math.sin(a)
+            if math.hypot(x - self.dx, y - self.dy) > 1.8 * self.r_disc:
+                return x, y
+
+
 def _fundus(rng: np.random.Generator, grade: int, h: int, w: int) -> np.ndarray:
     """A synthetic fundus photograph (h, w, 3) uint8 with DR lesions of ``grade``."""
+    eye, img, field = _retina(rng, h, w)
+    _paint(img, 0.75 * _layer(h, w, lambda d: _arcades(d, eye), 0.5), (115, 25, 20))
+    _dr_lesions(eye, img, grade)
+    img *= rng.uniform(0.8, 1.1)
+    img += rng.normal(0, 2.5, size=img.shape).astype(np.float32)
+    img *= field[:, :, None]
+    return _to_uint8(img)
+
+
+def _retina(rng: np.random.Generator, h: int, w: int) -> tuple[_Eye, np.ndarray, np.ndarray]:
+    """The eye's geometry, the background (orange retina, darker macula, pale optic disc) and the circular
+    field of view (soft edge)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     cx, cy = w / 2 + rng.normal(0, 2), h / 2 + rng.normal(0, 2)
     R = min(h, w) * rng.uniform(0.44, 0.5) if w > h else min(h, w) * rng.uniform(0.47, 0.53)
     rr = np.hypot(xx - cx, yy - cy) / R
-    field = np.clip((1.0 - rr) * R / 1.5, 0, 1)  # the circular fundus field, soft edge
+    field = np.clip((1.0 - rr) * R / 1.5, 0, 1)
     base = np.asarray(_jitter(rng, (205, 95, 45), 15), np.float32)
     img = base[None, None, :] * (1.0 - 0.35 * rr**2)[:, :, None]
     img *= (1 + 0.06 * _noise(rng, h, w, 6))[:, :, None]
-    side = float(rng.choice([-1, 1]))  # left / right eye: optic disc nasal
+    side = float(rng.choice([-1, 1]))
     dx, dy = cx + side * 0.42 * R, cy + rng.normal(0, 0.04 * R)
     mx, my = cx - side * 0.1 * R, cy + rng.normal(0, 0.03 * R)
     macula = np.exp(-((xx - mx) ** 2 + (yy - my) ** 2) / (2 * (0.12 * R) ** 2))
@@ -465,90 +541,87 @@ def _fundus(rng: np.random.Generator, grade: int, h: int, w: int) -> np.ndarray:
         1.2,
     )
     _paint(img, 0.9 * disc, _jitter(rng, (245, 205, 130), 8))
+    return _Eye(rng, cx, cy, R, side, dx, dy, r_disc), img, field
 
-    def arcades(d: ImageDraw.ImageDraw) -> list[list[tuple[float, float]]]:
-        paths = []
-        for vy in (-1, 1):
-            for spread, width in ((0.55, 3), (0.3, 2)):
-                pts = []
-                for t in np.linspace(0, 1, 14):
-                    x = dx - side * t * 1.15 * R
-                    y = (
-                        dy
-                        + vy * spread * R * math.sin(min(t * 1.6, 1.0) * math.pi / 2) * (1 - 0.3 * t)
-                        + rng.normal(0, 0.6)
-                    )
-                    pts.append((x, y))
-                d.line(pts, fill=255, width=width)
-                paths.append(pts)
-                for k in (4, 7, 10):  # branches
-                    x, y = pts[k]
-                    a = math.atan2(vy, -side) + rng.normal(0, 0.5)
-                    d.line(
-                        [(x, y), (x + 0.3 * R * math.cos(a), y + 0.3 * R * math.sin(a))], fill=255, width=1
-                    )
-        return paths
 
-    vessels = _layer(h, w, arcades, 0.5)
-    _paint(img, 0.75 * vessels, (115, 25, 20))
-
-    rates = DR_LESIONS[grade]
-    counts = [int(rng.poisson(r)) for r in rates]
-
-    def spot() -> tuple[float, float]:  # inside the field, avoiding the disc
-        while True:
-            a, r = rng.uniform(0, 2 * np.pi), 0.85 * R * math.sqrt(rng.uniform(0, 1))
-            x, y = cx + r * math.cos(a), cy + r * math.sin(a)
-            if math.hypot(x - dx, y - dy) > 1.8 * r_disc:
-                return x, y
-
-    def dots(n: int, r_lo: float, r_hi: float):
-        def paint(d: ImageDraw.ImageDraw) -> None:
-            for _ in range(n):
-                x, y = spot()
-                r = rng.uniform(r_lo, r_hi)
-                d.ellipse((x - r, y - r, x + r, y + r), fill=255)
-
-        return paint
-
-    _paint(img, _layer(h, w, dots(counts[0], 0.9, 1.4)), (110, 15, 10))  # microaneurysms
-    _paint(img, 0.9 * _layer(h, w, dots(counts[1], 1.8, 3.6), 0.6), (120, 20, 15))  # blot haemorrhages
-
-    def exudates(d: ImageDraw.ImageDraw) -> None:  # clusters of small yellow deposits
-        for _ in range(counts[2]):
-            x0, y0 = spot()
-            for _ in range(int(rng.integers(2, 5))):
-                x, y, r = x0 + rng.normal(0, 2.5), y0 + rng.normal(0, 2.5), rng.uniform(0.8, 1.6)
-                d.ellipse((x - r, y - r, x + r, y + r), fill=255)
-
-    _paint(img, 0.9 * _layer(h, w, exudates), (240, 215, 90))
-    _paint(img, 0.75 * _layer(h, w, dots(counts[3], 2.5, 4.5), 1.5), (235, 220, 195))  # cotton-wool spots
-
-    def new_vessels(d: ImageDraw.ImageDraw) -> None:  # tortuous tufts near the disc or on an arcade
-        for _ in range(counts[4]):
-            x, y = (
-                (dx + rng.normal(0, 1.5 * r_disc), dy + rng.normal(0, 1.5 * r_disc))
-                if rng.random() < 0.6
-                else spot()
-            )
-            pts = [(x, y)]
-            for _ in range(14):
-                x, y = x + rng.normal(0, 2.2), y + rng.normal(0, 2.2)
+def _arcades(d: ImageDraw.ImageDraw, eye: _Eye) -> None:
+    """The upper and lower vascular arcades leaving the disc, with branches."""
+    rng, R, side = eye.rng, eye.R, eye.side
+    for vy in (-1, 1):
+        for spread, width in ((0.55, 3), (0.3, 2)):
+            pts = []
+            for t in np.linspace(0, 1, 14):
+                x = eye.dx - side * t * 1.15 * R
+                y = (
+                    eye.dy
+                    + vy * spread * R * math.sin(min(t * 1.6, 1.0) * math.pi / 2) * (1 - 0.3 * t)
+                    + rng.normal(0, 0.6)
+                )
                 pts.append((x, y))
-            d.line(pts, fill=255, width=1)
+            d.line(pts, fill=255, width=width)
+            for k in (4, 7, 10):  # branches
+                x, y = pts[k]
+                a = math.atan2(vy, -side) + rng.normal(0, 0.5)
+                d.line([(x, y), (x + 0.3 * R * math.cos(a), y + 0.3 * R * math.sin(a))], fill=255, width=1)
 
-    _paint(img, 0.85 * _layer(h, w, new_vessels), (150, 20, 30))
+
+def _dr_lesions(eye: _Eye, img: np.ndarray, grade: int) -> None:
+    """In place: Poisson counts (by grade) of microaneurysms, haemorrhages, exudates, cotton-wool spots and
+    new vessels; at grade 4 sometimes a preretinal haemorrhage."""
+    rng, (h, w) = eye.rng, img.shape[:2]
+    counts = [int(rng.poisson(r)) for r in DR_LESIONS[grade]]
+    _paint(img, _layer(h, w, _dots(eye, counts[0], 0.9, 1.4)), (110, 15, 10))  # microaneurysms
+    _paint(img, 0.9 * _layer(h, w, _dots(eye, counts[1], 1.8, 3.6), 0.6), (120, 20, 15))  # blot haemorrhages
+    _paint(img, 0.9 * _layer(h, w, lambda d: _exudates(d, eye, counts[2])), (240, 215, 90))
+    _paint(
+        img, 0.75 * _layer(h, w, _dots(eye, counts[3], 2.5, 4.5), 1.5), (235, 220, 195)
+    )  # cotton-wool spots
+    _paint(img, 0.85 * _layer(h, w, lambda d: _new_vessels(d, eye, counts[4])), (150, 20, 30))
     if grade == 4 and rng.random() < 0.5:  # preretinal (boat-shaped) haemorrhage
-        x, y = spot()
+        x, y = eye.spot()
         _paint(
             img,
             0.9 * _layer(h, w, lambda d: d.chord((x - 7, y - 6, x + 7, y + 6), 0, 180, fill=255), 0.8),
             (105, 10, 10),
         )
-    img *= rng.uniform(0.8, 1.1)
-    img += rng.normal(0, 2.5, size=img.shape).astype(np.float32)
-    img *= field[:, :, None]
-    return _to_uint8(img)
+
+
+def _dots(eye: _Eye, n: int, r_lo: float, r_hi: float) -> Callable[[ImageDraw.ImageDraw], None]:
+    """A painter of ``n`` round dots with radii in [r_lo, r_hi) px."""
+
+    def paint(d: ImageDraw.ImageDraw) -> None:
+        for _ in range(n):
+            x, y = eye.spot()
+            r = eye.rng.uniform(r_lo, r_hi)
+            d.ellipse((x - r, y - r, x + r, y + r), fill=255)
+
+    return paint
+
+
+def _exudates(d: ImageDraw.ImageDraw, eye: _Eye, n: int) -> None:
+    """``n`` clusters of small yellow deposits."""
+    rng = eye.rng
+    for _ in range(n):
+        x0, y0 = eye.spot()
+        for _ in range(int(rng.integers(2, 5))):
+            x, y, r = x0 + rng.normal(0, 2.5), y0 + rng.normal(0, 2.5), rng.uniform(0.8, 1.6)
+            d.ellipse((x - r, y - r, x + r, y + r), fill=255)
+
+
+def _new_vessels(d: ImageDraw.ImageDraw, eye: _Eye, n: int) -> None:
+    """``n`` tortuous tufts near the disc or on an arcade."""
+    rng = eye.rng
+    for _ in range(n):
+        x, y = (
+            (eye.dx + rng.normal(0, 1.5 * eye.r_disc), eye.dy + rng.normal(0, 1.5 * eye.r_disc))
+            if rng.random() < 0.6
+            else eye.spot()
+        )
+        pts = [(x, y)]
+        for _ in range(14):
+            x, y = x + rng.normal(0, 2.2), y + rng.normal(0, 2.2)
+            pts.append((x, y))
+        d.line(pts, fill=255, width=1)
 
 
 def write_aptos(root: Path, n_records: int, seed: int = 0, shuffle_labels: bool = False) -> Path:
@@ -582,7 +655,22 @@ BUSI_PREVALENCE: tuple[float, ...] = (0.45, 0.3, 0.25)  # real: 437 / 210 / 133 
 
 def _ultrasound(rng: np.random.Generator, cls: str, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     """A B-mode breast ultrasound image (h, w) uint8 and its lesion mask (0/255)."""
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    yy = np.mgrid[0:h, 0:w].astype(np.float32)[0]
+    echo = _breast_layers(rng, yy)
+    mask = np.zeros((h, w), np.float32)
+    if cls != "normal":
+        echo, mask = _us_lesion(rng, cls, echo, yy)
+    gain = np.exp(-(yy / h) * rng.uniform(0.2, 0.6))  # attenuation, partly compensated
+    speckle = rng.rayleigh(0.8, size=(h, w)).astype(np.float32)
+    speckle = ndimage.gaussian_filter(speckle, 0.6)
+    img = 255 * np.clip(echo * gain * speckle * rng.uniform(0.8, 1.05), 0, 1)
+    return _to_uint8(img), (mask > 0.5).astype(np.uint8) * 255
+
+
+def _breast_layers(rng: np.random.Generator, yy: np.ndarray) -> np.ndarray:
+    """Echogenicity (h, w) of skin, subcutaneous fat (with hypoechoic lobules), gland and pectoral muscle;
+    ``yy``: each pixel's row."""
+    h, w = yy.shape
     depth = yy / h
     fat_end = rng.uniform(0.22, 0.35) + 0.04 * _noise(rng, 1, w, 16)[0]
     gland_end = rng.uniform(0.65, 0.8) + 0.05 * _noise(rng, 1, w, 16)[0]
@@ -599,55 +687,67 @@ def _ultrasound(rng: np.random.Generator, cls: str, h: int, w: int) -> tuple[np.
             rx, ry = rng.uniform(0.06, 0.14) * w, rng.uniform(0.03, 0.06) * h
             d.ellipse((x - rx, y - ry, x + rx, y + ry), fill=255)
 
-    lob = _layer(h, w, lobules, 1.5)
-    echo = echo * (1 - 0.45 * lob)
-    mask = np.zeros((h, w), np.float32)
-    if cls != "normal":
-        mx = w * rng.uniform(0.35, 0.65)
-        my = h * rng.uniform(0.42, 0.58)
-        size = min(h, w) * rng.uniform(0.1, 0.2)
-        if cls == "benign":  # oval, wider than tall, circumscribed
-            rx, ry = size * rng.uniform(1.2, 1.7), size * rng.uniform(0.7, 0.95)
-            radii = _outline(rng, 1.0, rng.uniform(0.0, 0.06))
-            theta = np.linspace(0, 2 * np.pi, len(radii), endpoint=False)
-            tilt = rng.normal(0, 0.2)
-            pts = [
-                (
-                    mx + r * (rx * math.cos(t) * math.cos(tilt) - ry * math.sin(t) * math.sin(tilt)),
-                    my + r * (rx * math.cos(t) * math.sin(tilt) + ry * math.sin(t) * math.cos(tilt)),
-                )
-                for r, t in zip(radii, theta, strict=True)
-            ]
-            inside, edge = rng.uniform(0.12, 0.25), 1.2
-        else:  # irregular, spiculated, taller than wide
-            radii = _outline(rng, size, rng.uniform(0.18, 0.3), n=96)
-            radii *= 1 + (rng.random(len(radii)) < 0.12) * rng.uniform(0.3, 0.7, len(radii))  # spicules
-            theta = np.linspace(0, 2 * np.pi, len(radii), endpoint=False)
-            ar = rng.uniform(1.0, 1.35)
-            pts = [
-                (mx + r * math.cos(t), my + ar * r * math.sin(t)) for r, t in zip(radii, theta, strict=True)
-            ]
-            inside, edge = rng.uniform(0.08, 0.2), 0.6
-        mask = _layer(h, w, lambda d: d.polygon(pts, fill=255))
-        soft = _layer(h, w, lambda d: d.polygon(pts, fill=255), edge)
-        xs = np.nonzero(mask.any(axis=0))[0]
-        bottom = float(np.nonzero(mask.any(axis=1))[0].max())
-        below = (yy > bottom) * np.exp(-(yy - bottom) / (0.35 * h))
-        column = np.zeros(w, np.float32)
-        column[xs.min() : xs.max() + 1] = 1
-        column = ndimage.gaussian_filter1d(column, 2.0)
-        shadow = below * column[None, :]
-        if cls == "benign":
-            echo = echo * (1 + rng.uniform(0.2, 0.45) * shadow)  # posterior acoustic enhancement
-        else:
-            echo = echo * (1 - rng.uniform(0.3, 0.55) * shadow)  # posterior acoustic shadowing
-            inside = inside + 0.12 * np.clip(_noise(rng, h, w, 3), -1, 1)  # heterogeneous echoes
-        echo = echo * (1 - soft) + inside * soft
-    gain = np.exp(-depth * rng.uniform(0.2, 0.6))  # attenuation, partly compensated
-    speckle = rng.rayleigh(0.8, size=(h, w)).astype(np.float32)
-    speckle = ndimage.gaussian_filter(speckle, 0.6)
-    img = 255 * np.clip(echo * gain * speckle * rng.uniform(0.8, 1.05), 0, 1)
-    return _to_uint8(img), (mask > 0.5).astype(np.uint8) * 255
+    return echo * (1 - 0.45 * _layer(h, w, lobules, 1.5))
+
+
+def _us_lesion(
+    rng: np.random.Generator, cls: str, echo: np.ndarray, yy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add a benign (posterior enhancement) or malignant (shadowing, heterogeneous) mass to ``echo``;
+    returns the new echo and the mass mask (float, 0..1)."""
+    h, w = yy.shape
+    mx = w * rng.uniform(0.35, 0.65)
+    my = h * rng.uniform(0.42, 0.58)
+    size = min(h, w) * rng.uniform(0.1, 0.2)
+    if cls == "benign":
+        pts, inside, edge = _oval_mass(rng, mx, my, size)
+    else:
+        pts, inside, edge = _spiculated_mass(rng, mx, my, size)
+    mask = _layer(h, w, lambda d: d.polygon(pts, fill=255))
+    soft = _layer(h, w, lambda d: d.polygon(pts, fill=255), edge)
+    xs = np.nonzero(mask.any(axis=0))[0]
+    bottom = float(np.nonzero(mask.any(axis=1))[0].max())
+    below = (yy > bottom) * np.exp(-(yy - bottom) / (0.35 * h))
+    column = np.zeros(w, np.float32)
+    column[xs.min() : xs.max() + 1] = 1
+    column = ndimage.gaussian_filter1d(column, 2.0)
+    shadow = below * column[None, :]
+    if cls == "benign":
+        echo = echo * (1 + rng.uniform(0.2, 0.45) * shadow)  # posterior acoustic enhancement
+    else:
+        echo = echo * (1 - rng.uniform(0.3, 0.55) * shadow)  # posterior acoustic shadowing
+        inside = inside + 0.12 * np.clip(_noise(rng, h, w, 3), -1, 1)  # heterogeneous echoes
+    return echo * (1 - soft) + inside * soft, mask
+
+
+def _oval_mass(
+    rng: np.random.Generator, mx: float, my: float, size: float
+) -> tuple[list[tuple[float, float]], float, float]:
+    """Benign: oval, wider than tall, circumscribed; returns (outline, inner echogenicity, edge blur)."""
+    rx, ry = size * rng.uniform(1.2, 1.7), size * rng.uniform(0.7, 0.95)
+    radii = _outline(rng, 1.0, rng.uniform(0.0, 0.06))
+    theta = np.linspace(0, 2 * np.pi, len(radii), endpoint=False)
+    tilt = rng.normal(0, 0.2)
+    pts = [
+        (
+            mx + r * (rx * math.cos(t) * math.cos(tilt) - ry * math.sin(t) * math.sin(tilt)),
+            my + r * (rx * math.cos(t) * math.sin(tilt) + ry * math.sin(t) * math.cos(tilt)),
+        )
+        for r, t in zip(radii, theta, strict=True)
+    ]
+    return pts, rng.uniform(0.12, 0.25), 1.2
+
+
+def _spiculated_mass(
+    rng: np.random.Generator, mx: float, my: float, size: float
+) -> tuple[list[tuple[float, float]], float, float]:
+    """Malignant: irregular, spiculated, taller than wide; returns (outline, inner echogenicity, edge blur)."""
+    radii = _outline(rng, size, rng.uniform(0.18, 0.3), n=96)
+    radii *= 1 + (rng.random(len(radii)) < 0.12) * rng.uniform(0.3, 0.7, len(radii))  # spicules
+    theta = np.linspace(0, 2 * np.pi, len(radii), endpoint=False)
+    ar = rng.uniform(1.0, 1.35)
+    pts = [(mx + r * math.cos(t), my + ar * r * math.sin(t)) for r, t in zip(radii, theta, strict=True)]
+    return pts, rng.uniform(0.08, 0.2), 0.6
 
 
 def write_busi(root: Path, n_records: int, seed: int = 0, shuffle_labels: bool = False) -> Path:

@@ -28,12 +28,14 @@ import datetime as dt
 import hashlib
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+from pydicom.datadict import DicomDictionary
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
@@ -280,6 +282,50 @@ def _save(ds: Dataset, path: Path) -> None:
     ds.save_as(path, enforce_file_format=True)
 
 
+# ----------------------------------------------------------------------------------- PHI marker dataset
+PHI_MARKER = "JDOE-MRN1001"  # fits every text VR (SH: 16 chars); must never reach a de-identified output
+_MARKER_VRS = ("PN", "LO", "SH", "LT", "ST", "UT", "UC")
+PHI_MARKER_DATE, PHI_MARKER_TIME = "19470312", "083015"  # dates and times must be shifted or removed
+PHI_MARKER_UID = "1.2.826.0.1.3680043.2.1125.1001"  # root of the dataset's UIDs, all to be replaced
+
+
+def phi_marker_dataset(marker: str = PHI_MARKER) -> Dataset:
+    """A small MONOCHROME2 DX image whose header puts ``marker`` into every public attribute (retired ones
+    too) of a person-name or free-text VR of pydicom's dictionary (~740, ``RequestedProcedureComments``,
+    ``ReasonForStudy``... included), into nested sequences (one that decoding keeps, VOI LUT, and ones it
+    does not), private tags and an overlay; plus the dates, times and UIDs ``PHI_MARKER_*``."""
+    ds = _new_dataset(DX_STORAGE, ["phi-marker"], PHI_MARKER_UID + ".1", PHI_MARKER_UID + ".2")
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = PHI_MARKER_UID + ".4"
+    pixels = np.arange(64, dtype=np.uint16).reshape(8, 8)
+    ds.set_pixel_data(pixels, "MONOCHROME2", 12, generate_instance_uid=False)
+    for tag, (vr, _vm, _name, _retired, keyword) in sorted(DicomDictionary.items()):
+        if vr in _MARKER_VRS and keyword and tag >> 16 not in (0x0000, 0x0002, 0xFFFE):
+            ds.add_new(tag, vr, marker)
+    ds.StudyDate = ds.PatientBirthDate = ds.AcquisitionDate = PHI_MARKER_DATE
+    ds.StudyTime = ds.AcquisitionTime = PHI_MARKER_TIME
+    ds.FrameOfReferenceUID = PHI_MARKER_UID + ".3"
+    voi = Dataset()  # kept by decoding: only the LUT itself may survive, not its explanation
+    voi.add_new(0x00283002, "US", [4, 0, 16])
+    voi.add_new(0x00283006, "US", [0, 100, 200, 300])
+    voi.LUTExplanation = marker
+    ds.VOILUTSequence = [voi]
+    request = Dataset()  # not kept: a nested sequence in a nested sequence
+    request.RequestedProcedureComments = request.ReasonForTheRequestedProcedure = marker
+    code = Dataset()
+    code.CodeMeaning, code.CodeValue = marker, marker
+    request.ReasonForRequestedProcedureCodeSequence = [code]
+    ds.RequestAttributesSequence = [request]
+    block = ds.private_block(0x0009, PRIVATE_CREATOR, create=True)
+    block.add_new(0x01, "LO", marker)
+    block.add_new(0x02, "UN", marker.encode())
+    block.add_new(0x03, "SQ", [Dataset()])
+    block[0x03].value[0].PatientName = marker
+    ds.add_new(0x00185101, "LO", marker)  # View Position (kept, CS) written with a free-text VR
+    ds.add_new(0x60000010, "US", 8)  # overlay rows
+    ds.add_new(0x60004000, "LT", marker)  # overlay comments
+    return ds
+
+
 # --------------------------------------------------------------------------------------------- VinDr-CXR
 # Image-level prevalence of each VinDr label in the sample (boosted over the real ~70% "No finding").
 VINDR_PREVALENCE: dict[str, float] = {
@@ -318,7 +364,9 @@ def _vindr_findings(rng: np.random.Generator) -> frozenset[str]:
 
 
 def _reader_labels(rng: np.random.Generator, truth: frozenset[str]) -> set[str]:
-    seen = {name for name in truth if rng.random() < 0.9}
+    """One reader's labels: each true finding seen with p 0.9 (in a fixed order: a set's order depends on the
+    string-hash seed), sometimes one extra finding."""
+    seen = {name for name in sorted(truth) if rng.random() < 0.9}
     if rng.random() < 0.03:
         seen.add(str(rng.choice([n for n in VINDR_PREVALENCE if MAPPING[n] is not None])))
     return seen
@@ -340,8 +388,26 @@ def write_vindr_cxr(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
     for name in ("image_labels_train.csv", "image_labels_test.csv"):  # csvs are written last
         (ann / name).unlink(missing_ok=True)
     sites = _sites(vietnamese=True)
+    images, patients = _vindr_images(rng, n_records, len(sites))
+    test = _test_patients(
+        rng, [im["patient"] for im in images], len(patients), VINDR_TEST_FRACTION, n_records
+    )
+    for k, im in enumerate(images):
+        im["id"] = hashlib.md5(f"vindr-sample-{seed}-{k}".encode()).hexdigest()
+        im["split"] = "test" if im["patient"] in test else "train"
+    for k, im in enumerate(images):
+        _write_vindr_image(root, seed, k, im, patients[im["patient"]], sites[im["site"]])
+    train_rows, test_rows = _vindr_label_rows(seed, images, shuffle_labels)
+    _write_csv(ann / "image_labels_train.csv", ["image_id", "rad_ID", *VINDR_LABELS], train_rows)
+    _write_csv(ann / "image_labels_test.csv", ["image_id", *VINDR_LABELS], test_rows)
+    logger.info("wrote %d VinDr-CXR DICOM images (%d test) to %s", len(images), len(test_rows), root)
+    return root
 
-    # patients (a quarter with two studies) -> images; whole patients go to the test split
+
+def _vindr_images(
+    rng: np.random.Generator, n_records: int, n_sites: int
+) -> tuple[list[dict[str, Any]], list[_Patient]]:
+    """Patients (a quarter with two studies) and their images, until ``n_records`` images."""
     images: list[dict[str, Any]] = []
     patients: list[_Patient] = []
     while len(images) < n_records:
@@ -353,44 +419,56 @@ def write_vindr_cxr(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
                     "patient": len(patients) - 1,
                     "findings": _vindr_findings(rng),
                     "study": _study_date(rng),
-                    "site": int(rng.integers(len(sites))),
+                    "site": int(rng.integers(n_sites)),
                     "ap": rng.random() < 0.15,
                 }
             )
+    return images, patients
+
+
+def _test_patients(
+    rng: np.random.Generator, patient_of: list[int], n_patients: int, fraction: float, n_records: int
+) -> set[int]:
+    """Whole patients (``patient_of``: each image's patient) for the test split: about ``fraction`` of
+    the images, at least one, and never every patient."""
     test_patients: set[int] = set()
     n_test = 0
-    for p in rng.permutation(len(patients)):
-        if (
-            n_test >= max(1, round(VINDR_TEST_FRACTION * n_records))
-            or len(test_patients) == len(patients) - 1
-        ):
+    for p in rng.permutation(n_patients):
+        if n_test >= max(1, round(fraction * n_records)) or len(test_patients) == n_patients - 1:
             break
         test_patients.add(int(p))
-        n_test += sum(1 for im in images if im["patient"] == p)
-    for k, im in enumerate(images):
-        im["id"] = hashlib.md5(f"vindr-sample-{seed}-{k}".encode()).hexdigest()
-        im["split"] = "test" if im["patient"] in test_patients else "train"
+        n_test += sum(1 for q in patient_of if q == p)
+    return test_patients
 
-    for k, im in enumerate(images):
-        irng = np.random.default_rng([seed, 1, k])
-        h, w = int(irng.integers(256, 289)), int(irng.integers(236, 265))
-        found = frozenset(m for n in im["findings"] if (m := MAPPING[n]) is not None and m != "No Finding")
-        pix = _render_frontal(irng, found, h, w, ap=im["ap"])
-        uid_seed = ["vindr", seed, k]
-        ds = _new_dataset(
-            DX_STORAGE if irng.random() < 0.8 else SC_STORAGE,
-            uid_seed,
-            generate_uid(entropy_srcs=[*map(str, uid_seed), "study"]),
-            generate_uid(entropy_srcs=[*map(str, uid_seed), "series"]),
-        )
-        ds.Modality = "DX" if ds.SOPClassUID == DX_STORAGE else "CR"
-        ds.BodyPartExamined, ds.ViewPosition = "CHEST", "AP" if im["ap"] else "PA"
-        ds.ImagerPixelSpacing = [round(43.0 / h * 10, 4), round(43.0 / h * 10, 4)]
-        ds.BurnedInAnnotation = "YES" if irng.random() < 0.08 else "NO"
-        _phi_header(ds, irng, patients[im["patient"]], sites[im["site"]], im["study"], k)
-        _encode(ds, irng, pix, _pick_encoding(irng, (12, 14, 16)))
-        _save(ds, root / im["split"] / f"{im['id']}.dicom")
 
+def _write_vindr_image(
+    root: Path, seed: int, k: int, im: dict[str, Any], patient: _Patient, site: _Site
+) -> None:
+    """One radiograph, drawn from its true findings, as a DX or CR DICOM file with a PHI-laden header."""
+    irng = np.random.default_rng([seed, 1, k])
+    h, w = int(irng.integers(256, 289)), int(irng.integers(236, 265))
+    found = frozenset(m for n in im["findings"] if (m := MAPPING[n]) is not None and m != "No Finding")
+    pix = _render_frontal(irng, found, h, w, ap=im["ap"])
+    uid_seed = ["vindr", seed, k]
+    ds = _new_dataset(
+        DX_STORAGE if irng.random() < 0.8 else SC_STORAGE,
+        uid_seed,
+        generate_uid(entropy_srcs=[*map(str, uid_seed), "study"]),
+        generate_uid(entropy_srcs=[*map(str, uid_seed), "series"]),
+    )
+    ds.Modality = "DX" if ds.SOPClassUID == DX_STORAGE else "CR"
+    ds.BodyPartExamined, ds.ViewPosition = "CHEST", "AP" if im["ap"] else "PA"
+    ds.ImagerPixelSpacing = [round(43.0 / h * 10, 4), round(43.0 / h * 10, 4)]
+    ds.BurnedInAnnotation = "YES" if irng.random() < 0.08 else "NO"
+    _phi_header(ds, irng, patient, site, im["study"], k)
+    _encode(ds, irng, pix, _pick_encoding(irng, (12, 14, 16)))
+    _save(ds, root / im["split"] / f"{im['id']}.dicom")
+
+
+def _vindr_label_rows(
+    seed: int, images: list[dict[str, Any]], shuffle_labels: bool
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Train rows (three readers per image, each with reading errors) and test rows (the consensus)."""
     truths = [im["findings"] for im in images]
     if shuffle_labels:
         perm = np.random.default_rng([seed, 2]).permutation(len(truths))
@@ -404,16 +482,14 @@ def write_vindr_cxr(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
             continue
         for rad in lrng.choice(VINDR_READERS, size=3, replace=False):
             train_rows.append([im["id"], str(rad), *_vindr_row(_reader_labels(lrng, truth))])
-    for name, header, rows in (
-        ("image_labels_train.csv", ["image_id", "rad_ID", *VINDR_LABELS], train_rows),
-        ("image_labels_test.csv", ["image_id", *VINDR_LABELS], test_rows),
-    ):
-        with (ann / name).open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-    logger.info("wrote %d VinDr-CXR DICOM images (%d test) to %s", len(images), len(test_rows), root)
-    return root
+    return train_rows, test_rows
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: list[list[str]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 # --------------------------------------------------------------------------------------------- CBIS-DDSM
@@ -625,7 +701,22 @@ def write_cbis_ddsm(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
     (root / "metadata.csv").unlink(missing_ok=True)
     rng = np.random.default_rng([seed, 0])
     sites = _sites(vietnamese=False)
+    mammos, patients = _cbis_mammos(rng, n_records)
+    nbia: list[list[str]] = []
+    for k, m in enumerate(mammos):
+        nbia += _write_mammogram(root, seed, k, m, patients[m.patient], sites[m.patient % 2])
+    rows = _description_rows(seed, mammos, shuffle_labels)
+    for name, _ in DESCRIPTION_CSVS:
+        kind, split = name.split("_")[0], "train" if "_train_" in name else "test"
+        _write_csv(root / name, MASS_COLUMNS if kind == "mass" else CALC_COLUMNS, rows[(kind, split)])
+    _write_csv(root / "metadata.csv", NBIA_COLUMNS, nbia)
+    logger.info("wrote %d CBIS-DDSM mammograms (%d series) to %s", len(mammos), len(nbia), root)
+    return root
 
+
+def _cbis_mammos(rng: np.random.Generator, n_records: int) -> tuple[list[_Mammo], list[_Patient]]:
+    """Patients (one breast each, mostly both views) until ``n_records`` mammograms; whole patients go to
+    the test split, and each patient has one study date."""
     mammos: list[_Mammo] = []
     patients: list[_Patient] = []
     while len(mammos) < n_records:
@@ -640,78 +731,79 @@ def write_cbis_ddsm(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
         for view in views:
             copy = [_Abnormality(a.kind, a.number, a.birads, a.pathology) for a in lesions]
             mammos.append(_Mammo(len(patients) - 1, side, view, density, copy))
-    test_patients: set[int] = set()
-    n_test = 0
-    for p in rng.permutation(len(patients)):
-        if n_test >= max(1, round(CBIS_TEST_FRACTION * n_records)) or len(test_patients) == len(patients) - 1:
-            break
-        test_patients.add(int(p))
-        n_test += sum(1 for m in mammos if m.patient == p)
+    test = _test_patients(rng, [m.patient for m in mammos], len(patients), CBIS_TEST_FRACTION, n_records)
     studies = {p: _study_date(rng) for p in range(len(patients))}
     for m in mammos:
-        m.split = "test" if m.patient in test_patients else "train"
+        m.split = "test" if m.patient in test else "train"
         m.study = studies[m.patient]
+    return mammos, patients
 
-    nbia: list[list[str]] = []
-    for k, m in enumerate(mammos):
-        irng = np.random.default_rng([seed, 1, k])
-        h = int(irng.integers(208, 241))
-        w = round(h * irng.uniform(0.58, 0.66))
-        burned = irng.random() < 0.1
-        pix = _render_mammogram(irng, h, w, m, burned)
-        enc = _pick_encoding(irng, (12, 14, 16))
-        folder_date = dt.date(2016, 7, 20) + dt.timedelta(
-            days=int(irng.integers(0, 60))
-        )  # TCIA's shifted dates
-        for kind in sorted({a.kind for a in m.abnormalities}):
-            prefix = "Mass" if kind == "mass" else "Calc"
-            split = "Training" if m.split == "train" else "Test"
-            subject = f"{prefix}-{split}_P_{m.patient + 1:05d}_{m.side}_{m.view}"
-            srng = np.random.default_rng([seed, 4, k, len(kind)])
-            study_uid, series_uid = _tcia_uid(srng), _tcia_uid(srng)
-            m.series[kind] = (subject, study_uid, series_uid)
-            study_dir = f"{folder_date.strftime('%m-%d-%Y')}-DDSM-{int(srng.integers(10**4, 10**5))}"
-            series_dir = f"1.000000-full mammogram images-{int(srng.integers(10**4, 10**5))}"
-            rel = f"CBIS-DDSM/{subject}/{study_dir}/{series_dir}"
-            ds = _new_dataset(SC_STORAGE, ["cbis", seed, k, kind], study_uid, series_uid)
-            ds.Modality, ds.BodyPartExamined = "MG", "BREAST"
-            ds.ImageLaterality, ds.ViewPosition = m.side[0], m.view
-            ds.PixelSpacing = [round(150.0 / h, 4), round(150.0 / h, 4)]
-            ds.ConversionType = "DF"  # digitized film
-            ds.BurnedInAnnotation = "YES" if burned else "NO"
-            _phi_header(
-                ds,
-                np.random.default_rng([seed, 5, m.patient]),
-                patients[m.patient],
-                sites[m.patient % 2],
-                m.study,
-                k,
-            )
-            _encode(ds, np.random.default_rng([seed, 6, k]), pix, enc)
-            _save(ds, root / rel / "1-1.dcm")
-            size = (root / rel / "1-1.dcm").stat().st_size
-            nbia.append(
-                [
-                    series_uid,
-                    "CBIS-DDSM",
-                    "NO",
-                    "https://doi.org/10.7937/K9/TCIA.2016.7O02S9CY",
-                    subject,
-                    study_uid,
-                    "DDSM",
-                    folder_date.strftime("%m-%d-%Y"),
-                    "full mammogram images",
-                    "SYNTHETIC",
-                    "MG",
-                    "Secondary Capture Image Storage",
-                    SC_STORAGE,
-                    "1",
-                    f"{size / 1e6:.2f} MB",
-                    f"./{rel}",
-                    "2024-01-01T00:00:00.000",
-                ]
-            )
 
+def _write_mammogram(
+    root: Path, seed: int, k: int, m: _Mammo, patient: _Patient, site: _Site
+) -> list[list[str]]:
+    """Mammogram ``k`` as one DICOM series per abnormality kind (TCIA files masses and calcifications
+    apart); sets ``m.series`` and returns the metadata.csv rows."""
+    irng = np.random.default_rng([seed, 1, k])
+    h = int(irng.integers(208, 241))
+    w = round(h * irng.uniform(0.58, 0.66))
+    burned = irng.random() < 0.1
+    pix = _render_mammogram(irng, h, w, m, burned)
+    enc = _pick_encoding(irng, (12, 14, 16))
+    folder_date = dt.date(2016, 7, 20) + dt.timedelta(days=int(irng.integers(0, 60)))  # TCIA's shifted dates
+    nbia = []
+    for kind in sorted({a.kind for a in m.abnormalities}):
+        prefix = "Mass" if kind == "mass" else "Calc"
+        split = "Training" if m.split == "train" else "Test"
+        subject = f"{prefix}-{split}_P_{m.patient + 1:05d}_{m.side}_{m.view}"
+        srng = np.random.default_rng([seed, 4, k, len(kind)])
+        study_uid, series_uid = _tcia_uid(srng), _tcia_uid(srng)
+        m.series[kind] = (subject, study_uid, series_uid)
+        study_dir = f"{folder_date.strftime('%m-%d-%Y')}-DDSM-{int(srng.integers(10**4, 10**5))}"
+        series_dir = f"1.000000-full mammogram images-{int(srng.integers(10**4, 10**5))}"
+        rel = f"CBIS-DDSM/{subject}/{study_dir}/{series_dir}"
+        ds = _new_dataset(SC_STORAGE, ["cbis", seed, k, kind], study_uid, series_uid)
+        ds.Modality, ds.BodyPartExamined = "MG", "BREAST"
+        ds.ImageLaterality, ds.ViewPosition = m.side[0], m.view
+        ds.PixelSpacing = [round(150.0 / h, 4), round(150.0 / h, 4)]
+        ds.ConversionType = "DF"  # digitized film
+        ds.BurnedInAnnotation = "YES" if burned else "NO"
+        _phi_header(ds, np.random.default_rng([seed, 5, m.patient]), patient, site, m.study, k)
+        _encode(ds, np.random.default_rng([seed, 6, k]), pix, enc)
+        _save(ds, root / rel / "1-1.dcm")
+        size = (root / rel / "1-1.dcm").stat().st_size
+        nbia.append(_nbia_row(series_uid, subject, study_uid, folder_date, size, rel))
+    return nbia
+
+
+def _nbia_row(series_uid: str, subject: str, study_uid: str, date: dt.date, size: int, rel: str) -> list[str]:
+    """One metadata.csv row, as the NBIA Data Retriever writes it."""
+    return [
+        series_uid,
+        "CBIS-DDSM",
+        "NO",
+        "https://doi.org/10.7937/K9/TCIA.2016.7O02S9CY",
+        subject,
+        study_uid,
+        "DDSM",
+        date.strftime("%m-%d-%Y"),
+        "full mammogram images",
+        "SYNTHETIC",
+        "MG",
+        "Secondary Capture Image Storage",
+        SC_STORAGE,
+        "1",
+        f"{size / 1e6:.2f} MB",
+        f"./{rel}",
+        "2024-01-01T00:00:00.000",
+    ]
+
+
+def _description_rows(
+    seed: int, mammos: list[_Mammo], shuffle_labels: bool
+) -> dict[tuple[str, str], list[list[str]]]:
+    """The description-csv rows by (mass|calc, train|test); ``shuffle_labels`` permutes BI-RADS and
+    pathology across the abnormalities (the images keep their true lesions)."""
     labels = [(a.birads, a.pathology) for m in mammos for a in m.abnormalities if a.birads > 0]
     if shuffle_labels:
         perm = np.random.default_rng([seed, 2]).permutation(len(labels))
@@ -724,40 +816,37 @@ def write_cbis_ddsm(root: Path, n_records: int, seed: int = 0, shuffle_labels: b
     for m in mammos:
         for a in m.abnormalities:
             birads, pathology = next(it) if a.birads > 0 else (a.birads, a.pathology)
-            subject, study_uid, series_uid = m.series[a.kind]
-            full = f"{subject}/{study_uid}/{series_uid}/000000.dcm"
-            crop_uid, roi_uid = _tcia_uid(crng), _tcia_uid(crng)
-            crop = f"{subject}_{a.number}/{crop_uid}/{roi_uid}/000000.dcm"
-            roi = f"{subject}_{a.number}/{crop_uid}/{roi_uid}/000001.dcm"
-            subtlety = str(int(np.clip(round(birads + crng.normal(0, 1)), 1, 5)))
-            if a.kind == "mass":
-                desc = [MASS_SHAPE[a.birads], MASS_MARGINS[a.birads]]
-            else:
-                desc = [CALC_TYPE[a.birads], CALC_DIST[a.birads]]
-            cells = [f"P_{m.patient + 1:05d}", str(m.density), m.side, m.view, str(a.number), a.kind.upper()]
             key = ("mass" if a.kind == "mass" else "calc", m.split)
-            rows[key].append(
-                [
-                    *cells[:5],
-                    "mass" if a.kind == "mass" else "calcification",
-                    *desc,
-                    str(birads),
-                    pathology,
-                    subtlety,
-                    full,
-                    crop,
-                    roi,
-                ]
-            )
-    for name, _ in DESCRIPTION_CSVS:
-        kind, split = name.split("_")[0], "train" if "_train_" in name else "test"
-        with (root / name).open("w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(MASS_COLUMNS if kind == "mass" else CALC_COLUMNS)
-            writer.writerows(rows[(kind, split)])
-    with (root / "metadata.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(NBIA_COLUMNS)
-        writer.writerows(nbia)
-    logger.info("wrote %d CBIS-DDSM mammograms (%d series) to %s", len(mammos), len(nbia), root)
-    return root
+            rows[key].append(_description_row(crng, m, a, birads, pathology))
+    return rows
+
+
+def _description_row(
+    crng: np.random.Generator, m: _Mammo, a: _Abnormality, birads: int, pathology: str
+) -> list[str]:
+    """One abnormality's row: the full image, its crop and ROI mask paths, and the (maybe shuffled) labels."""
+    subject, study_uid, series_uid = m.series[a.kind]
+    full = f"{subject}/{study_uid}/{series_uid}/000000.dcm"
+    crop_uid, roi_uid = _tcia_uid(crng), _tcia_uid(crng)
+    crop = f"{subject}_{a.number}/{crop_uid}/{roi_uid}/000000.dcm"
+    roi = f"{subject}_{a.number}/{crop_uid}/{roi_uid}/000001.dcm"
+    subtlety = str(int(np.clip(round(birads + crng.normal(0, 1)), 1, 5)))
+    if a.kind == "mass":
+        desc = [MASS_SHAPE[a.birads], MASS_MARGINS[a.birads]]
+    else:
+        desc = [CALC_TYPE[a.birads], CALC_DIST[a.birads]]
+    return [
+        f"P_{m.patient + 1:05d}",
+        str(m.density),
+        m.side,
+        m.view,
+        str(a.number),
+        "mass" if a.kind == "mass" else "calcification",
+        *desc,
+        str(birads),
+        pathology,
+        subtlety,
+        full,
+        crop,
+        roi,
+    ]

@@ -90,11 +90,41 @@ def _lobulated(
     return dist / (radius * (1.0 + amp * bumps / 3.0))
 
 
+Kidney = tuple[tuple[float, float, float], tuple[float, float, float]]  # centre, radii (mm)
+
+
 def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
     """HU volume (float32), segmentation (uint8) and tumour facts of one case."""
     pixel = rng.uniform(2.7, 3.2)  # the field of view is centred on the kidneys (the body is cropped)
     spacing = (float(rng.choice([3.0, 4.0, 5.0])), pixel, pixel)
     g = _Grid(spacing, y_centre=rng.uniform(15, 30))
+    hu, body, body_ry = _abdomen(rng, g)
+    seg = np.zeros(SHAPE, np.uint8)
+    kidneys = _kidneys(rng, g, hu, seg, body_ry)
+    side = int(rng.integers(2))
+    malignant = subtype.endswith("_rcc")
+    radius = rng.uniform(18, 40) if malignant else rng.uniform(12, 30)  # malignant masses tend to be larger
+    centre = _mass_centre(rng, kidneys[side], lateral=1 if side == 1 else -1)
+    noise = gaussian_filter(rng.standard_normal(SHAPE).astype(np.float32), 1.5) * 3.5  # ~unit std, coarse
+    seg[_mass(rng, g, hu, subtype, centre, radius, noise)] = 2
+    if rng.random() < 0.3:  # a simple cyst in the other kidney
+        oc, okr = kidneys[1 - side]
+        cc = (
+            oc[0] + rng.normal(0, 15),
+            oc[1] + rng.normal(0, 6),
+            oc[2] + (1 if side == 0 else -1) * okr[2] * 0.6,
+        )
+        cyst = g.ellipsoid(cc, (rng.uniform(6, 14),) * 3) < 1
+        hu[cyst] = rng.uniform(0, 15)
+        seg[cyst] = 3
+    hu += np.where(body < 1.0, 5.0, 2.0) * rng.standard_normal(SHAPE).astype(np.float32)  # quantum noise
+    facts = {"radius_mm": float(radius), "spacing": spacing}
+    return hu.astype(np.float32), seg, facts  # type: ignore[return-value]
+
+
+def _abdomen(rng: np.random.Generator, g: _Grid) -> tuple[np.ndarray, np.ndarray, float]:
+    """HU volume of air, subcutaneous fat, textured soft tissue, spine, aorta and liver; returns it, the
+    body's normalised radius map and its antero-posterior radius (mm)."""
     tex = _texture()
     tex = tex[:, :, ::-1] if rng.random() < 0.5 else tex
     tex = np.roll(tex, int(rng.integers(-8, 9)), axis=2)
@@ -111,8 +141,14 @@ def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.n
     hu[aorta < 10] = 220.0
     liver = g.ellipsoid((-35, -5, -55), (60, 55, 60))
     hu[(liver < 1) & inner] = 65.0
-    seg = np.zeros(SHAPE, np.uint8)
+    return hu, body, body_ry
 
+
+def _kidneys(
+    rng: np.random.Generator, g: _Grid, hu: np.ndarray, seg: np.ndarray, body_ry: float
+) -> list[Kidney]:
+    """Two enhancing kidneys (cortex brighter than medulla), drawn into ``hu`` and labelled 1 in ``seg``;
+    returns [patient's right, left]."""
     kidneys = []
     for side in (-1, 1):  # -1: patient's right (image left), +1: left
         c = (
@@ -127,15 +163,28 @@ def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.n
         hu[shell < 0.6] = rng.uniform(130, 160)  # medulla (nephrographic: close to the cortex)
         seg[kidney] = 1
         kidneys.append((c, r))
-    side = int(rng.integers(2))
-    (kc, kr) = kidneys[side]
-    lateral = 1 if side == 1 else -1
-    malignant = subtype.endswith("_rcc")
-    radius = rng.uniform(18, 40) if malignant else rng.uniform(12, 30)  # malignant masses tend to be larger
+    return kidneys
+
+
+def _mass_centre(rng: np.random.Generator, kidney: Kidney, lateral: int) -> tuple[float, float, float]:
+    """A point in the outer half of ``kidney``, on its lateral side (``lateral``: +1 / -1 along x)."""
+    kc, kr = kidney
     direction = np.array([rng.normal(0, 0.5), rng.normal(0, 0.6), lateral * 1.0])
     direction /= np.linalg.norm(direction)
-    centre = tuple(float(kc[i] + direction[i] * kr[i] * rng.uniform(0.5, 0.9)) for i in range(3))
-    noise = gaussian_filter(rng.standard_normal(SHAPE).astype(np.float32), 1.5) * 3.5  # ~unit std, coarse
+    z, y, x = (float(kc[i] + direction[i] * kr[i] * rng.uniform(0.5, 0.9)) for i in range(3))
+    return z, y, x
+
+
+def _mass(
+    rng: np.random.Generator,
+    g: _Grid,
+    hu: np.ndarray,
+    subtype: str,
+    centre: tuple[float, float, float],
+    radius: float,
+    noise: np.ndarray,
+) -> np.ndarray:
+    """Draw the renal mass into ``hu`` with its subtype's look (see the module docstring); returns its mask."""
     if subtype == "clear_cell_rcc":
         r_map = _lobulated(g, centre, radius, rng, amp=rng.uniform(0.25, 0.5))
         mass = r_map < 1
@@ -161,20 +210,7 @@ def _draw_case(rng: np.random.Generator, subtype: str) -> tuple[np.ndarray, np.n
         mass = r_map < 1
         fat = gaussian_filter(rng.standard_normal(SHAPE).astype(np.float32), 1.5) > rng.uniform(-0.15, 0.1)
         hu[mass] = np.where(fat[mass], rng.uniform(-100, -60), rng.uniform(40, 70)) + 10 * noise[mass]
-    seg[mass] = 2
-    if rng.random() < 0.3:  # a simple cyst in the other kidney
-        oc, okr = kidneys[1 - side]
-        cc = (
-            oc[0] + rng.normal(0, 15),
-            oc[1] + rng.normal(0, 6),
-            oc[2] + (1 if side == 0 else -1) * okr[2] * 0.6,
-        )
-        cyst = g.ellipsoid(cc, (rng.uniform(6, 14),) * 3) < 1
-        hu[cyst] = rng.uniform(0, 15)
-        seg[cyst] = 3
-    hu += np.where(body < 1.0, 5.0, 2.0) * rng.standard_normal(SHAPE).astype(np.float32)  # quantum noise
-    facts = {"radius_mm": float(radius), "spacing": spacing}
-    return hu.astype(np.float32), seg, facts  # type: ignore[return-value]
+    return mass
 
 
 def _affine(spacing: tuple[float, float, float]) -> np.ndarray:

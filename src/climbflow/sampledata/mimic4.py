@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import gzip
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,9 @@ from climbflow.catalog.mimic4 import (
     PATIENTS,
 )
 from climbflow.modalities.ehr import MEASUREMENTS, Measurement
+
+if TYPE_CHECKING:
+    from climbflow.sampledata.mimic_cxr import CxrStudy
 
 logger = logging.getLogger(__name__)
 
@@ -439,6 +444,49 @@ def _note(a: _Admission, sex: str) -> str:
     )
 
 
+CHART_COLUMNS = [
+    "subject_id",
+    "hadm_id",
+    "stay_id",
+    "caregiver_id",
+    "charttime",
+    "storetime",
+    "itemid",
+    "value",
+    "valuenum",
+    "valueuom",
+    "warning",
+]
+D_ITEMS_COLUMNS = [
+    "itemid",
+    "label",
+    "abbreviation",
+    "linksto",
+    "category",
+    "unitname",
+    "param_type",
+    "lownormalvalue",
+    "highnormalvalue",
+]
+NOTE_COLUMNS = ["note_id", "subject_id", "hadm_id", "note_type", "note_seq", "charttime", "storetime", "text"]
+ECG_RECORD_COLUMNS = ["subject_id", "study_id", "file_name", "ecg_time", "path"]
+
+
+@dataclass
+class _Tables:
+    """Rows drawn for all admissions, written out at the end."""
+
+    patients: list[dict]
+    labs: list[dict] = field(default_factory=list)
+    charts: list[dict] = field(default_factory=list)
+    stays: list[list] = field(default_factory=list)
+    admissions: list[dict] = field(default_factory=list)
+    notes: list[list] = field(default_factory=list)
+    dx: list[list] = field(default_factory=list)
+    cxr_studies: list[CxrStudy] = field(default_factory=list)
+    ecg_jobs: list[tuple[_Admission, int, datetime, set[str]]] = field(default_factory=list)
+
+
 def write_mimic4(
     root: Path, n_records: int, seed: int = 0, shuffle_labels: bool = False, linked: bool = True
 ) -> Path:
@@ -447,171 +495,156 @@ def write_mimic4(
     ``linked=False`` writes the MIMIC-IV tables only (the same tables; faster, for EHR-only tests).
     Same arguments -> byte-identical files. Returns ``root``.
     """
-    from climbflow.sampledata.mimic_cxr import CxrStudy, write_cxr_studies
-
     if n_records < 2:
         raise ValueError(f"n_records must be >= 2, got {n_records}")
     root = Path(root)
     rng = np.random.default_rng([seed, 0])
     patients, admissions = _admissions(rng, n_records)
-    if shuffle_labels:  # permute outcomes among the admissions that outlast the observation window
-        long = [a for a in admissions if a.los_h > OBSERVATION_H]
-        outcomes = [(a.died, a.los_h) for a in long]
-        order = np.random.default_rng([seed, 9]).permutation(len(long))
-        for a, k in zip(long, order, strict=True):
-            a.extra["shuffled"] = outcomes[k]
+    if shuffle_labels:
+        _shuffle_outcomes(admissions, seed)
+    tables = _Tables(patients)
     sex_of = {p["subject_id"]: p["gender"] for p in patients}
-
-    labs: list[dict] = []
-    charts: list[dict] = []
-    stays, adm_rows, notes, dx = [], [], [], []
-    cxr_studies: list[CxrStudy] = []
-    ecg_jobs: list[tuple[_Admission, int, datetime, set[str]]] = []
     study_ids = iter(rng.choice(np.arange(50_000_000, 59_999_999), size=4 * n_records, replace=False))
     ecg_ids = iter(rng.choice(np.arange(40_000_000, 49_999_999), size=2 * n_records, replace=False))
     for a in admissions:
-        arng = np.random.default_rng([seed, 1, a.hadm])
-        _labs(arng, a, labs)
-        if a.icu_in is not None and a.icu_in < a.end:
-            stay_id = 30_000_000 + a.hadm % 10_000_000
-            out = _vitals(arng, a, stay_id, charts)
-            unit = str(
-                arng.choice(["Medical Intensive Care Unit (MICU)", "Surgical Intensive Care Unit (SICU)"])
-            )
-            los = (out - a.icu_in).total_seconds() / 86400
-            stays.append([a.subject, a.hadm, stay_id, unit, unit, _fmt(a.icu_in), _fmt(out), round(los, 6)])
-        for when, found in _cxr_studies(arng, a):
-            split = str(arng.choice(["train", "validate", "test"], p=[0.96, 0.02, 0.02]))
-            cxr_studies.append(CxrStudy(a.subject, int(next(study_ids)), when, split, found, False))
-        for when, codes in _ecgs(arng, a):
-            ecg_jobs.append((a, int(next(ecg_ids)), when, codes))
-        died, los_h = a.extra.get("shuffled", (a.died, a.los_h))
-        end = a.admit + timedelta(hours=los_h)
-        adm_rows.append(
-            {
-                "subject_id": a.subject,
-                "hadm_id": a.hadm,
-                "admittime": _fmt(a.admit),
-                "dischtime": _fmt(end),
-                "deathtime": _fmt(end) if died else "",
-                "admission_type": a.kind,
-                "admit_provider_id": f"P{int(arng.integers(10000, 99999))}",
-                "admission_location": "EMERGENCY ROOM" if a.ed else "PHYSICIAN REFERRAL",
-                "discharge_location": "DIED"
-                if died
-                else str(arng.choice(["HOME", "HOME HEALTH CARE", "SKILLED NURSING FACILITY"])),
-                "insurance": str(arng.choice(["Medicare", "Medicaid", "Other"])),
-                "language": "ENGLISH",
-                "marital_status": str(arng.choice(["MARRIED", "SINGLE", "WIDOWED", "DIVORCED"])),
-                "race": str(
-                    arng.choice(
-                        ["WHITE", "BLACK/AFRICAN AMERICAN", "HISPANIC/LATINO - PUERTO RICAN", "ASIAN"]
-                    )
-                ),
-                "edregtime": _fmt(a.ed) if a.ed else "",
-                "edouttime": _fmt(a.admit) if a.ed else "",
-                "hospital_expire_flag": int(died),
-            }
+        _draw_admission(
+            np.random.default_rng([seed, 1, a.hadm]), a, sex_of[a.subject], study_ids, ecg_ids, tables
         )
-        note_seq = int(arng.integers(10, 40))
-        notes.append(
-            [
-                f"{a.subject}-DS-{note_seq}",
-                a.subject,
-                a.hadm,
-                "DS",
-                note_seq,
-                _fmt(end),
-                _fmt(end + timedelta(hours=float(arng.uniform(1, 30)))),
-                _note(a, sex_of[a.subject]),
-            ]
-        )
-        codes = list(arng.choice(ICD_CODES["any"], size=int(arng.integers(1, 4)), replace=False))
-        if a.sev > 1.0 or a.died:
-            codes.insert(0, str(arng.choice(ICD_CODES["severe"])))
-        dx += [[a.subject, a.hadm, k + 1, c, 10] for k, c in enumerate(codes)]
-
-    _write_gz(root / PATIENTS, pd.DataFrame(patients))
-    _write_gz(root / ADMISSIONS, pd.DataFrame(adm_rows))
-    lab_frame = pd.DataFrame(labs)
-    lab_frame.insert(0, "labevent_id", np.arange(1, len(lab_frame) + 1))
-    lab_frame["hadm_id"] = lab_frame["hadm_id"].astype("Int64")
-    _write_gz(root / LABEVENTS, lab_frame)
-    _write_gz(
-        root / D_LABITEMS,
-        pd.DataFrame(
-            [[k, *v] for k, v in LAB_ITEMS.items()], columns=["itemid", "label", "fluid", "category"]
-        ),
-    )
-    _write_gz(
-        root / "mimiciv/2.2/hosp/diagnoses_icd.csv.gz",
-        pd.DataFrame(dx, columns=["subject_id", "hadm_id", "seq_num", "icd_code", "icd_version"]),
-    )
-    _write_gz(root / ICUSTAYS, pd.DataFrame(stays, columns=list(ICUSTAY_COLUMNS)))
-    chart_cols = [
-        "subject_id",
-        "hadm_id",
-        "stay_id",
-        "caregiver_id",
-        "charttime",
-        "storetime",
-        "itemid",
-        "value",
-        "valuenum",
-        "valueuom",
-        "warning",
-    ]
-    _write_gz(root / CHARTEVENTS, pd.DataFrame(charts, columns=chart_cols))
-    _write_gz(
-        root / "mimiciv/2.2/icu/d_items.csv.gz",
-        pd.DataFrame(
-            [
-                [k, label, abbr, "chartevents", "Routine Vital Signs", unit, "Numeric", None, None]
-                for k, (label, abbr, unit) in CHART_ITEMS.items()
-            ],
-            columns=[
-                "itemid",
-                "label",
-                "abbreviation",
-                "linksto",
-                "category",
-                "unitname",
-                "param_type",
-                "lownormalvalue",
-                "highnormalvalue",
-            ],
-        ),
-    )
-    _write_gz(
-        root / "mimiciv/2.2/note/discharge.csv.gz",
-        pd.DataFrame(
-            notes,
-            columns=[
-                "note_id",
-                "subject_id",
-                "hadm_id",
-                "note_type",
-                "note_seq",
-                "charttime",
-                "storetime",
-                "text",
-            ],
-        ),
-    )
+    _write_hosp(root, tables)
+    _write_icu(root, tables)
+    _write_gz(root / "mimiciv/2.2/note/discharge.csv.gz", pd.DataFrame(tables.notes, columns=NOTE_COLUMNS))
     if not linked:
         logger.info("wrote %d MIMIC-IV admissions (tables only) to %s", n_records, root)
         return root
-    write_cxr_studies(root / CXR, cxr_studies, seed=seed)
-    ecg_rows = _write_ecgs(root, seed, ecg_jobs)
-    (root / ECG_RECORDS).parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(ecg_rows, columns=["subject_id", "study_id", "file_name", "ecg_time", "path"]).to_csv(
-        root / ECG_RECORDS, index=False, lineterminator="\n"
-    )
+    n_ecgs = _write_linked(root, seed, tables)
     logger.info(
         "wrote %d MIMIC-IV admissions (%d CXR studies, %d ECGs) to %s",
         n_records,
-        len(cxr_studies),
-        len(ecg_rows),
+        len(tables.cxr_studies),
+        n_ecgs,
         root,
     )
     return root
+
+
+def _shuffle_outcomes(admissions: list[_Admission], seed: int) -> None:
+    """Permute outcomes among the admissions that outlast the observation window (``extra["shuffled"]``)."""
+    long = [a for a in admissions if a.los_h > OBSERVATION_H]
+    outcomes = [(a.died, a.los_h) for a in long]
+    order = np.random.default_rng([seed, 9]).permutation(len(long))
+    for a, k in zip(long, order, strict=True):
+        a.extra["shuffled"] = outcomes[k]
+
+
+def _draw_admission(
+    arng: np.random.Generator,
+    a: _Admission,
+    sex: str,
+    study_ids: Iterator[int],
+    ecg_ids: Iterator[int],
+    tables: _Tables,
+) -> None:
+    """All rows of one admission: labs, ICU stay and vitals, CXR studies, ECGs, admission, note, diagnoses."""
+    from climbflow.sampledata.mimic_cxr import CxrStudy
+
+    _labs(arng, a, tables.labs)
+    if a.icu_in is not None and a.icu_in < a.end:
+        tables.stays.append(_icu_stay(arng, a, tables.charts))
+    for when, found in _cxr_studies(arng, a):
+        split = str(arng.choice(["train", "validate", "test"], p=[0.96, 0.02, 0.02]))
+        tables.cxr_studies.append(CxrStudy(a.subject, int(next(study_ids)), when, split, found, False))
+    for when, codes in _ecgs(arng, a):
+        tables.ecg_jobs.append((a, int(next(ecg_ids)), when, codes))
+    died, los_h = a.extra.get("shuffled", (a.died, a.los_h))
+    end = a.admit + timedelta(hours=los_h)
+    tables.admissions.append(_admission_row(arng, a, died, end))
+    tables.notes.append(_note_row(arng, a, end, sex))
+    tables.dx += _diagnoses(arng, a)
+
+
+def _icu_stay(arng: np.random.Generator, a: _Admission, charts: list[dict]) -> list:
+    """Draw the ICU vitals into ``charts``; returns the icustays row."""
+    assert a.icu_in is not None
+    stay_id = 30_000_000 + a.hadm % 10_000_000
+    out = _vitals(arng, a, stay_id, charts)
+    unit = str(arng.choice(["Medical Intensive Care Unit (MICU)", "Surgical Intensive Care Unit (SICU)"]))
+    los = (out - a.icu_in).total_seconds() / 86400
+    return [a.subject, a.hadm, stay_id, unit, unit, _fmt(a.icu_in), _fmt(out), round(los, 6)]
+
+
+def _admission_row(arng: np.random.Generator, a: _Admission, died: bool, end: datetime) -> dict:
+    return {
+        "subject_id": a.subject,
+        "hadm_id": a.hadm,
+        "admittime": _fmt(a.admit),
+        "dischtime": _fmt(end),
+        "deathtime": _fmt(end) if died else "",
+        "admission_type": a.kind,
+        "admit_provider_id": f"P{int(arng.integers(10000, 99999))}",
+        "admission_location": "EMERGENCY ROOM" if a.ed else "PHYSICIAN REFERRAL",
+        "discharge_location": "DIED"
+        if died
+        else str(arng.choice(["HOME", "HOME HEALTH CARE", "SKILLED NURSING FACILITY"])),
+        "insurance": str(arng.choice(["Medicare", "Medicaid", "Other"])),
+        "language": "ENGLISH",
+        "marital_status": str(arng.choice(["MARRIED", "SINGLE", "WIDOWED", "DIVORCED"])),
+        "race": str(
+            arng.choice(["WHITE", "BLACK/AFRICAN AMERICAN", "HISPANIC/LATINO - PUERTO RICAN", "ASIAN"])
+        ),
+        "edregtime": _fmt(a.ed) if a.ed else "",
+        "edouttime": _fmt(a.admit) if a.ed else "",
+        "hospital_expire_flag": int(died),
+    }
+
+
+def _note_row(arng: np.random.Generator, a: _Admission, end: datetime, sex: str) -> list:
+    """The discharge note, charted at discharge and stored 1-30 h later."""
+    seq = int(arng.integers(10, 40))
+    stored = end + timedelta(hours=float(arng.uniform(1, 30)))
+    return [f"{a.subject}-DS-{seq}", a.subject, a.hadm, "DS", seq, _fmt(end), _fmt(stored), _note(a, sex)]
+
+
+def _diagnoses(arng: np.random.Generator, a: _Admission) -> list[list]:
+    """1-3 ICD-10 codes, led by a severe one for sick or dying patients."""
+    codes = list(arng.choice(ICD_CODES["any"], size=int(arng.integers(1, 4)), replace=False))
+    if a.sev > 1.0 or a.died:
+        codes.insert(0, str(arng.choice(ICD_CODES["severe"])))
+    return [[a.subject, a.hadm, k + 1, c, 10] for k, c in enumerate(codes)]
+
+
+def _write_hosp(root: Path, tables: _Tables) -> None:
+    _write_gz(root / PATIENTS, pd.DataFrame(tables.patients))
+    _write_gz(root / ADMISSIONS, pd.DataFrame(tables.admissions))
+    lab_frame = pd.DataFrame(tables.labs)
+    lab_frame.insert(0, "labevent_id", np.arange(1, len(lab_frame) + 1))
+    lab_frame["hadm_id"] = lab_frame["hadm_id"].astype("Int64")
+    _write_gz(root / LABEVENTS, lab_frame)
+    labitems = [[k, *v] for k, v in LAB_ITEMS.items()]
+    _write_gz(root / D_LABITEMS, pd.DataFrame(labitems, columns=["itemid", "label", "fluid", "category"]))
+    _write_gz(
+        root / "mimiciv/2.2/hosp/diagnoses_icd.csv.gz",
+        pd.DataFrame(tables.dx, columns=["subject_id", "hadm_id", "seq_num", "icd_code", "icd_version"]),
+    )
+
+
+def _write_icu(root: Path, tables: _Tables) -> None:
+    _write_gz(root / ICUSTAYS, pd.DataFrame(tables.stays, columns=list(ICUSTAY_COLUMNS)))
+    _write_gz(root / CHARTEVENTS, pd.DataFrame(tables.charts, columns=CHART_COLUMNS))
+    items = [
+        [k, label, abbr, "chartevents", "Routine Vital Signs", unit, "Numeric", None, None]
+        for k, (label, abbr, unit) in CHART_ITEMS.items()
+    ]
+    _write_gz(root / "mimiciv/2.2/icu/d_items.csv.gz", pd.DataFrame(items, columns=D_ITEMS_COLUMNS))
+
+
+def _write_linked(root: Path, seed: int, tables: _Tables) -> int:
+    """The linked MIMIC-CXR-JPG and MIMIC-IV-ECG subsets; returns the number of ECGs."""
+    from climbflow.sampledata.mimic_cxr import write_cxr_studies
+
+    write_cxr_studies(root / CXR, tables.cxr_studies, seed=seed)
+    ecg_rows = _write_ecgs(root, seed, tables.ecg_jobs)
+    (root / ECG_RECORDS).parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(ecg_rows, columns=ECG_RECORD_COLUMNS).to_csv(
+        root / ECG_RECORDS, index=False, lineterminator="\n"
+    )
+    return len(ecg_rows)

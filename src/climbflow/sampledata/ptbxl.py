@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -287,6 +287,24 @@ def _rr_series(rng: np.random.Generator, codes: set[str]) -> tuple[np.ndarray, f
     return np.array(times), mean, flutter
 
 
+@dataclass
+class _Morph:
+    """One record's beat morphology, built finding by finding: QRS width and QT factors, per-lead QRS and
+    T gains and added waves (8 independent leads)."""
+
+    width: float
+    qt: float
+    qrs_gain: np.ndarray
+    t_gain: np.ndarray
+    extra: np.ndarray = field(default_factory=lambda: np.zeros((8, _T_BEAT.size)))
+
+    def st(self, hold: float, end: float) -> np.ndarray:
+        return _st_shape(self.width, self.qt, hold, end)
+
+
+_LATERAL = [_V["V4"], _V["V5"], _V["V6"]]
+
+
 def _synthesize(
     rng: np.random.Generator,
     parts: tuple[np.ndarray, np.ndarray, np.ndarray],
@@ -301,6 +319,32 @@ def _synthesize(
     n = FS * SECONDS
     t_sec = np.arange(n) / FS
     beat_times, mean_rr, flutter = _rr_series(rng, codes)
+    m, paced, p_gain = _morphology(rng, codes, mean_rr)
+    if early_repol:  # benign, in normal patients too: a confounder for anterior ST elevation
+        leads = [_V["V2"], _V["V3"], _V["V4"]]
+        m.extra[leads] += early_repol * rng.uniform(0.6, 1.2, (3, 1)) * m.st(60, 200)
+    if "LVH" in codes:
+        _lvh(rng, m)
+    _infarcts(rng, codes, m)
+    if "ISC_" in codes:
+        _ischaemia(rng, m)
+    if "NDT" in codes:
+        idx = _some(rng, _LATERAL + [_I], 0.5)
+        m.t_gain[idx] *= rng.uniform(0.15, 0.6) if rng.random() < 0.55 else -rng.uniform(0.1, 0.5)
+    _conduction(rng, codes, m)
+    p_gains = _p_gains(rng, codes, paced, p_gain, beat_times.size)
+    x8 = _place_beats(rng, parts, m, beat_times, p_gains, n)
+    if "AFIB" in codes:
+        x8 += _fibrillation_waves(rng, t_sec)
+    if "AFLT" in codes:
+        x8 += _flutter_waves(rng, t_sec, flutter)
+    _record_noise(rng, t_sec, x8)
+    return derive_limb_leads(x8)
+
+
+def _morphology(rng: np.random.Generator, codes: set[str], mean_rr: float) -> tuple[_Morph, bool, float]:
+    """QRS width (bundle branch block, pacing), QT (rate-corrected) and gains; returns the morphology,
+    whether the ventricles are paced and the P-wave gain."""
     width = {"CLBBB": rng.uniform(1.4, 1.6), "CRBBB": rng.uniform(1.3, 1.55), "IRBBB": rng.uniform(1.15, 1.3)}
     qrs_width = next((width[c] for c in ("CLBBB", "CRBBB", "IRBBB") if c in codes), rng.uniform(0.9, 1.12))
     paced = "PACE" in codes and rng.random() < 0.3  # ventricular pacing widens the QRS
@@ -309,67 +353,87 @@ def _synthesize(
     qt = float(np.clip(np.sqrt(mean_rr), 0.7, 1.2)) * rng.uniform(0.92, 1.08)
     p_gain = rng.uniform(0.6, 1.3)
     qrs_gain, t_gain = rng.uniform(0.92, 1.08, 8), rng.uniform(0.85, 1.15, 8)
-    extra = np.zeros((8, _T_BEAT.size))
-    lateral = [_V["V4"], _V["V5"], _V["V6"]]
-    q_wave = _gauss(_T_BEAT, -50 * qrs_width + 18, 9)
+    return _Morph(qrs_width, qt, qrs_gain, t_gain), paced, p_gain
 
-    if early_repol:  # benign, in normal patients too: a confounder for anterior ST elevation
-        leads = [_V["V2"], _V["V3"], _V["V4"]]
-        extra[leads] += early_repol * rng.uniform(0.6, 1.2, (3, 1)) * _st_shape(qrs_width, qt, 60, 200)
-    if "LVH" in codes:
-        qrs_gain[2:] *= rng.uniform(1.2, 1.8)
-        qrs_gain[_I] *= rng.uniform(1.0, 1.3)
-        if rng.random() < 0.3:  # strain pattern
-            extra[lateral] -= rng.uniform(0.02, 0.08) * _st_shape(qrs_width, qt, 100, 260)
+
+def _lvh(rng: np.random.Generator, m: _Morph) -> None:
+    """Left ventricular hypertrophy: high chest (and lead I) voltage, sometimes a lateral strain pattern."""
+    m.qrs_gain[2:] *= rng.uniform(1.2, 1.8)
+    m.qrs_gain[_I] *= rng.uniform(1.0, 1.3)
+    if rng.random() < 0.3:  # strain pattern
+        m.extra[_LATERAL] -= rng.uniform(0.02, 0.08) * m.st(100, 260)
+
+
+def _infarcts(rng: np.random.Generator, codes: set[str], m: _Morph) -> None:
+    """Anterior, anteroseptal and inferior infarcts: (sub)acute with ST elevation and Q waves in some, or
+    old with Q waves and R loss, T inversion in some."""
+    q_wave = _gauss(_T_BEAT, -50 * m.width + 18, 9)
     for code, group in (("AMI", ("V2", "V3", "V4")), ("ASMI", ("V1", "V2", "V3")), ("IMI", ())):
         if code not in codes:
             continue
-        # (sub)acute: ST elevation, Q waves in some; old: Q waves and R loss, T inversion in some
         acute = rng.random() < 0.55
         st = rng.uniform(0.1, 0.3) if acute else 0.0
         q = rng.uniform(0.15, 0.35) if not acute or rng.random() < 0.7 else 0.0
         t_inv = rng.uniform(0.1, 0.5) if rng.random() < 0.35 else 0.0
         if code == "IMI":  # along the inferior axis: II, III, aVF
             axis = _frontal(rng.uniform(60, 110))[:, None]
-            extra[:2] += axis * (st * _st_shape(qrs_width, qt, 120, 320) - q * q_wave)
-            extra[:2] -= axis * t_inv * _st_shape(qrs_width, qt, 180, 330)
+            m.extra[:2] += axis * (st * m.st(120, 320) - q * q_wave)
+            m.extra[:2] -= axis * t_inv * m.st(180, 330)
             continue
         idx = _some(rng, [_V[v] for v in group], 0.85)
-        shape = st * _st_shape(qrs_width, qt, 120, 320) - q * q_wave
-        extra[idx] += rng.uniform(0.6, 1.2, (len(idx), 1)) * shape
-        qrs_gain[idx] *= 1.0 - q * rng.uniform(0.5, 1.5)
-        t_gain[idx] *= 1.0 - 4.0 * t_inv  # flattened (small t_inv) to inverted
-    if "ISC_" in codes:
-        depth = rng.uniform(0.03, 0.15)
-        idx = _some(rng, lateral, 0.6)
-        extra[idx] -= depth * _st_shape(qrs_width, qt, 100, 260)
-        limb = depth * rng.uniform(0, 1) * _frontal(rng.uniform(-20, 40))[:, None]
-        extra[:2] -= limb * _st_shape(qrs_width, qt, 100, 260)
-        t_gain[idx] *= rng.uniform(0.5, 1.0)
-    if "NDT" in codes:
-        idx = _some(rng, lateral + [_I], 0.5)
-        t_gain[idx] *= rng.uniform(0.15, 0.6) if rng.random() < 0.55 else -rng.uniform(0.1, 0.5)
+        shape = st * m.st(120, 320) - q * q_wave
+        m.extra[idx] += rng.uniform(0.6, 1.2, (len(idx), 1)) * shape
+        m.qrs_gain[idx] *= 1.0 - q * rng.uniform(0.5, 1.5)
+        m.t_gain[idx] *= 1.0 - 4.0 * t_inv  # flattened (small t_inv) to inverted
+
+
+def _ischaemia(rng: np.random.Generator, m: _Morph) -> None:
+    """ST depression and flatter T waves in some lateral leads, and a little in the limb leads."""
+    depth = rng.uniform(0.03, 0.15)
+    idx = _some(rng, _LATERAL, 0.6)
+    m.extra[idx] -= depth * m.st(100, 260)
+    limb = depth * rng.uniform(0, 1) * _frontal(rng.uniform(-20, 40))[:, None]
+    m.extra[:2] -= limb * m.st(100, 260)
+    m.t_gain[idx] *= rng.uniform(0.5, 1.0)
+
+
+def _conduction(rng: np.random.Generator, codes: set[str], m: _Morph) -> None:
+    """Bundle branch blocks (terminal R' in V1-V2 / broad R in the lateral leads) and pacing spikes."""
     if codes & {"CRBBB", "IRBBB"}:
         amp = rng.uniform(0.15, 0.45) if "CRBBB" in codes else rng.uniform(0.05, 0.2)
-        extra[[_V["V1"], _V["V2"]]] += amp * _gauss(_T_BEAT, 35 * qrs_width, 12)
-        extra[[_I, _V["V6"]]] -= 0.4 * amp * _gauss(_T_BEAT, 35 * qrs_width, 14)
+        m.extra[[_V["V1"], _V["V2"]]] += amp * _gauss(_T_BEAT, 35 * m.width, 12)
+        m.extra[[_I, _V["V6"]]] -= 0.4 * amp * _gauss(_T_BEAT, 35 * m.width, 14)
     if "CLBBB" in codes:
-        extra[[_I, _V["V5"], _V["V6"]]] += rng.uniform(0.1, 0.3) * _gauss(_T_BEAT, 20 * qrs_width, 14)
-        extra[[_V["V1"], _V["V2"]]] -= rng.uniform(0.15, 0.4) * _gauss(_T_BEAT, 20 * qrs_width, 14)
+        m.extra[[_I, _V["V5"], _V["V6"]]] += rng.uniform(0.1, 0.3) * _gauss(_T_BEAT, 20 * m.width, 14)
+        m.extra[[_V["V1"], _V["V2"]]] -= rng.uniform(0.15, 0.4) * _gauss(_T_BEAT, 20 * m.width, 14)
     if "PACE" in codes:
         spike = np.concatenate([_frontal(rng.uniform(0, 360)), rng.uniform(-1, 1, 6)])
-        extra += rng.uniform(1.0, 2.5) * spike[:, None] * _gauss(_T_BEAT, -50 * qrs_width - 6, 2.0)
+        m.extra += rng.uniform(1.0, 2.5) * spike[:, None] * _gauss(_T_BEAT, -50 * m.width - 6, 2.0)
 
-    # per-beat atrial activity: sinus P waves; none in flutter; in AFIB occasional P-like coarse f waves
-    atrial = _beat(parts, qrs_width, qt, 1.0, np.zeros(8), np.zeros(8))
-    beat = _beat(parts, qrs_width, qt, 0.0, qrs_gain, t_gain) + extra
+
+def _p_gains(
+    rng: np.random.Generator, codes: set[str], paced: bool, p_gain: float, n_beats: int
+) -> np.ndarray:
+    """Per-beat atrial activity: sinus P waves; none in flutter; in AFIB occasional P-like coarse f waves."""
     if "AFIB" in codes:
         p_like = rng.uniform(0.15, 0.45) if rng.random() < 0.3 else 0.0
-        p_gains = p_like * (rng.random(beat_times.size) < 0.5) * rng.uniform(0.5, 1.0, beat_times.size)
-    elif "AFLT" in codes or (paced and rng.random() < 0.5):
-        p_gains = np.zeros(beat_times.size)
-    else:
-        p_gains = p_gain * (1.0 + rng.normal(0.0, 0.05, beat_times.size))
+        return p_like * (rng.random(n_beats) < 0.5) * rng.uniform(0.5, 1.0, n_beats)
+    if "AFLT" in codes or (paced and rng.random() < 0.5):
+        return np.zeros(n_beats)
+    return p_gain * (1.0 + rng.normal(0.0, 0.05, n_beats))
+
+
+def _place_beats(
+    rng: np.random.Generator,
+    parts: tuple[np.ndarray, np.ndarray, np.ndarray],
+    m: _Morph,
+    beat_times: np.ndarray,
+    p_gains: np.ndarray,
+    n: int,
+) -> np.ndarray:
+    """(8, n): one beat (slightly varying amplitude) at each R-peak time, with its P wave."""
+    atrial = _beat(parts, m.width, m.qt, 1.0, np.zeros(8), np.zeros(8))
+    beat = _beat(parts, m.width, m.qt, 0.0, m.qrs_gain, m.t_gain) + m.extra
     x8 = np.zeros((8, n))
     jitter = 1.0 + rng.normal(0.0, 0.03, beat_times.size)
     for r_time, gain, p_beat in zip(beat_times, jitter, p_gains, strict=True):
@@ -378,23 +442,31 @@ def _synthesize(
         if hi > lo:
             sl = slice(lo - (r - _R_INDEX), hi - (r - _R_INDEX))
             x8[:, lo:hi] += gain * beat[:, sl] + p_beat * atrial[:, sl]
+    return x8
 
-    if "AFIB" in codes:
-        f = sum(
-            rng.uniform(0.5, 1.0) * np.sin(2 * np.pi * rng.uniform(4, 9) * t_sec + rng.uniform(0, 2 * np.pi))
-            for _ in range(3)
-        )
-        f *= rng.uniform(0.015, 0.08) / 2.0 * (1 + 0.3 * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t_sec))
-        weights = np.concatenate([_frontal(rng.uniform(60, 100)) * 0.6, [1.0, 0.6, 0.3, 0.2, 0.2, 0.2]])
-        x8 += weights[:, None] * f
-    if "AFLT" in codes:
-        phase = (t_sec / flutter + rng.uniform()) % 1.0
-        saw = np.where(phase < 0.8, 1 - 2 * phase / 0.8, -1 + 2 * (phase - 0.8) / 0.2)
-        saw *= rng.uniform(0.05, 0.15)
-        weights = np.concatenate([-_frontal(rng.uniform(80, 100)), [0.5, 0.3, 0.2, 0.1, 0.1, 0.1]])
-        x8 += weights[:, None] * saw
 
-    # per-record variation: gain, baseline wander, mains hum, white noise, muscle-noise bursts
+def _fibrillation_waves(rng: np.random.Generator, t_sec: np.ndarray) -> np.ndarray:
+    """(8, n) irregular f waves (three mixed sines, slowly modulated), largest in V1 and the inferior leads."""
+    f = sum(
+        rng.uniform(0.5, 1.0) * np.sin(2 * np.pi * rng.uniform(4, 9) * t_sec + rng.uniform(0, 2 * np.pi))
+        for _ in range(3)
+    )
+    f *= rng.uniform(0.015, 0.08) / 2.0 * (1 + 0.3 * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t_sec))
+    weights = np.concatenate([_frontal(rng.uniform(60, 100)) * 0.6, [1.0, 0.6, 0.3, 0.2, 0.2, 0.2]])
+    return weights[:, None] * f
+
+
+def _flutter_waves(rng: np.random.Generator, t_sec: np.ndarray, flutter: float) -> np.ndarray:
+    """(8, n) saw-tooth flutter waves every ``flutter`` s, negative in the inferior leads."""
+    phase = (t_sec / flutter + rng.uniform()) % 1.0
+    saw = np.where(phase < 0.8, 1 - 2 * phase / 0.8, -1 + 2 * (phase - 0.8) / 0.2)
+    saw *= rng.uniform(0.05, 0.15)
+    weights = np.concatenate([-_frontal(rng.uniform(80, 100)), [0.5, 0.3, 0.2, 0.1, 0.1, 0.1]])
+    return weights[:, None] * saw
+
+
+def _record_noise(rng: np.random.Generator, t_sec: np.ndarray, x8: np.ndarray) -> None:
+    """In place, per record: gain, baseline wander, mains hum, white noise, muscle-noise bursts."""
     x8 *= rng.uniform(0.8, 1.2)
     wander = np.stack(
         [np.sin(2 * np.pi * rng.uniform(0.05, 0.5) * t_sec + rng.uniform(0, 2 * np.pi)) for _ in range(2)]
@@ -409,7 +481,6 @@ def _synthesize(
         window = _ramp(t_sec, start, start + 0.1) * (1 - _ramp(t_sec, start + length, start + length + 0.1))
         scale = rng.uniform(0.02, 0.08) * rng.uniform(0.3, 1.0, (8, 1)) * window
         x8 += scale * rng.normal(0.0, 1.0, x8.shape)
-    return derive_limb_leads(x8)
 
 
 def write_wfdb16(directory: Path, record_name: str, signal: np.ndarray, fs: int) -> None:
@@ -475,7 +546,41 @@ def write_ptbxl(root: Path, n_records: int, seed: int = 0, shuffle_labels: bool 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 0])
+    patients, folds, owners = _ptbxl_patients(rng, n_records)
+    rows = []
+    templates: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    for i, owner in enumerate(owners):
+        ecg_id = i + 1
+        patient = patients[owner]
+        true_codes = _scp_codes(rng, _record_classes(rng))
+        codes = _annotation_error(rng, true_codes) if rng.random() < LABEL_NOISE else true_codes
+        if owner not in templates:
+            templates[owner] = _patient_template(patient)
+        signal = _synthesize(
+            np.random.default_rng([seed, 1, ecg_id]), templates[owner], set(true_codes), patient.early_repol
+        )
+        folder = _write_record(root, ecg_id, signal)
+        second_record = bool(np.sum(owners[:i] == owner))
+        rows.append(_database_row(rng, ecg_id, patient, second_record, codes, int(folds[owner]), folder))
+    table = pd.DataFrame(rows).reindex(columns=list(DATABASE_COLUMNS))
+    if shuffle_labels:
+        order = np.random.default_rng([seed, 2]).permutation(len(table))
+        table[["report", "scp_codes"]] = table[["report", "scp_codes"]].to_numpy()[order]
+    statements = pd.DataFrame.from_dict(
+        SCP_STATEMENTS,
+        orient="index",
+        columns=["description", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass"],
+    )
+    statements.to_csv(root / "scp_statements.csv", lineterminator="\n")
+    table.to_csv(root / "ptbxl_database.csv", index=False, lineterminator="\n")
+    logger.info("wrote %d PTB-XL records (%d patients) to %s", n_records, len(patients), root)
+    return root
 
+
+def _ptbxl_patients(
+    rng: np.random.Generator, n_records: int
+) -> tuple[list[_Patient], np.ndarray, np.ndarray]:
+    """Patients (about 15% with two records), each patient's fold (1-10), and each record's patient."""
     n_pairs = int(round(0.15 * n_records)) if n_records >= 4 else 0  # patients with two records
     n_patients = n_records - n_pairs
     patient_ids = np.sort(rng.choice(np.arange(1, 21800), size=n_patients, replace=False))
@@ -484,66 +589,54 @@ def write_ptbxl(root: Path, n_records: int, seed: int = 0, shuffle_labels: bool 
     folds[rng.permutation(n_patients)] = np.arange(n_patients) % 10 + 1
     second = rng.choice(n_patients, n_pairs, replace=False)  # patients with a second record
     owners = rng.permutation(np.concatenate([np.arange(n_patients), second]))
+    return patients, folds, owners
 
-    rows = []
-    templates: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+def _record_classes(rng: np.random.Generator) -> list[str]:
+    """A record's true superclasses: NORM, or one or two others (in NON_NORM order)."""
+    if rng.random() < 0.4:
+        return ["NORM"]
+    k = 1 if rng.random() < 0.65 else 2
+    picked = rng.choice(NON_NORM, size=k, replace=False, p=NON_NORM_WEIGHTS)
+    return sorted((str(c) for c in picked), key=NON_NORM.index)
+
+
+def _write_record(root: Path, ecg_id: int, signal: np.ndarray) -> str:
+    """The record at 500 Hz (records500) and decimated to 100 Hz (records100); returns its folder name."""
+    low_rate = signal.reshape(12, -1, FS // FS_LR).mean(axis=2)  # boxcar anti-alias + decimate
+    folder = f"{ecg_id // 1000 * 1000:05d}"
+    for rate, sub, suffix, x in ((FS, "records500", "hr", signal), (FS_LR, "records100", "lr", low_rate)):
+        d = root / sub / folder
+        d.mkdir(parents=True, exist_ok=True)
+        write_wfdb16(d, f"{ecg_id:05d}_{suffix}", x.T, rate)
+    return folder
+
+
+def _database_row(
+    rng: np.random.Generator,
+    ecg_id: int,
+    patient: _Patient,
+    second_record: bool,
+    codes: dict[str, float],
+    fold: int,
+    folder: str,
+) -> dict:
+    """One ptbxl_database.csv row (a patient's second record is a year older)."""
     start = datetime(1989, 1, 1)
-    for i, owner in enumerate(owners):
-        ecg_id = i + 1
-        patient = patients[owner]
-        if rng.random() < 0.4:
-            classes = ["NORM"]
-        else:
-            k = 1 if rng.random() < 0.65 else 2
-            picked = rng.choice(NON_NORM, size=k, replace=False, p=NON_NORM_WEIGHTS)
-            classes = sorted((str(c) for c in picked), key=NON_NORM.index)
-        true_codes = _scp_codes(rng, classes)
-        codes = _annotation_error(rng, true_codes) if rng.random() < LABEL_NOISE else true_codes
-        if owner not in templates:
-            templates[owner] = _patient_template(patient)
-        signal = _synthesize(
-            np.random.default_rng([seed, 1, ecg_id]), templates[owner], set(true_codes), patient.early_repol
-        )
-        low_rate = signal.reshape(12, -1, FS // FS_LR).mean(axis=2)  # boxcar anti-alias + decimate
-        folder = f"{ecg_id // 1000 * 1000:05d}"
-        for rate, sub, suffix, x in (
-            (FS, "records500", "hr", signal),
-            (FS_LR, "records100", "lr", low_rate),
-        ):
-            d = root / sub / folder
-            d.mkdir(parents=True, exist_ok=True)
-            write_wfdb16(d, f"{ecg_id:05d}_{suffix}", x.T, rate)
-        rows.append(
-            {
-                "ecg_id": ecg_id,
-                "patient_id": float(patient.patient_id),
-                "age": float(patient.age + (1 if np.sum(owners[:i] == owner) else 0)),
-                "sex": patient.sex,
-                "device": "CS100    3",
-                "recording_date": (start + timedelta(minutes=int(rng.integers(0, 6_000_000)))).strftime(
-                    "%Y-%m-%d %H:%M:%S"
-                ),
-                "report": ", ".join(SCP_STATEMENTS[c][0] for c in codes),
-                "scp_codes": repr(codes),
-                "second_opinion": False,
-                "initial_autogenerated_report": False,
-                "validated_by_human": True,
-                "strat_fold": int(folds[owner]),
-                "filename_lr": f"records100/{folder}/{ecg_id:05d}_lr",
-                "filename_hr": f"records500/{folder}/{ecg_id:05d}_hr",
-            }
-        )
-    table = pd.DataFrame(rows).reindex(columns=list(DATABASE_COLUMNS))
-    if shuffle_labels:
-        order = np.random.default_rng([seed, 2]).permutation(len(table))
-        table[["report", "scp_codes"]] = table[["report", "scp_codes"]].to_numpy()[order]
-
-    statements = pd.DataFrame.from_dict(
-        SCP_STATEMENTS,
-        orient="index",
-        columns=["description", "diagnostic", "form", "rhythm", "diagnostic_class", "diagnostic_subclass"],
-    )
-    statements.to_csv(root / "scp_statements.csv", lineterminator="\n")
-    table.to_csv(root / "ptbxl_database.csv", index=False, lineterminator="\n")
-    logger.info("wrote %d PTB-XL records (%d patients) to %s", n_records, n_patients, root)
-    return root
+    recorded = start + timedelta(minutes=int(rng.integers(0, 6_000_000)))
+    return {
+        "ecg_id": ecg_id,
+        "patient_id": float(patient.patient_id),
+        "age": float(patient.age + (1 if second_record else 0)),
+        "sex": patient.sex,
+        "device": "CS100    3",
+        "recording_date": recorded.strftime("%Y-%m-%d %H:%M:%S"),
+        "report": ", ".join(SCP_STATEMENTS[c][0] for c in codes),
+        "scp_codes": repr(codes),
+        "second_opinion": False,
+        "initial_autogenerated_report": False,
+        "validated_by_human": True,
+        "strat_fold": fold,
+        "filename_lr": f"records100/{folder}/{ecg_id:05d}_lr",
+        "filename_hr": f"records500/{folder}/{ecg_id:05d}_hr",
+    }

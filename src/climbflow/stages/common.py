@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
 
 from climbflow import catalog
@@ -101,6 +103,24 @@ def _dvc_file(out: str) -> DataVersion | None:
     return read_dvc_file(local)
 
 
+def name_source(message: str, root: Path, snapshot: str) -> str:
+    """``message`` with the user's source path added after each snapshot-copy path it names."""
+    prefix = str(root).rstrip("/") + "/"
+    source = _source_uri(snapshot) if prefix in message else None
+    if not source:
+        return message
+    return re.sub(
+        re.escape(prefix) + r"([^\s:'\"]+)",
+        lambda m: f"{m.group(0)} (source: {source.rstrip('/')}/{m.group(1)})",
+        message,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _source_uri(snapshot: str) -> str | None:
+    return read_report(snapshot).get("source_uri")
+
+
 def snapshot_id(snapshot: str) -> str:
     return read_report(snapshot)["snapshot_id"]
 
@@ -113,7 +133,7 @@ def store_version(store: str) -> str:
 
 def pick_store(standardized: str | list[str], dataset: str) -> str:
     """The standardized store of ``dataset`` among several (the pipeline passes all of them)."""
-    from climbflow.stages.standardize import labels_of
+    from climbflow.store.format import labels_of
 
     if isinstance(standardized, str):
         return standardized

@@ -9,8 +9,8 @@ from typing import Any
 from climbflow.config import Params
 from climbflow.stages.base import StageResult, Workspace, fingerprint, read_report, run_cached
 from climbflow.stages.common import pick_store, store_version
-from climbflow.stages.standardize import labels_of
 from climbflow.store import uri as uris
+from climbflow.store.format import labels_of
 
 
 def run(

@@ -5,11 +5,14 @@ The index is cut into shard ranges of ``shard_size`` source records. Each range 
 part) and the parts are merged in range order (:func:`merge_ranges`), so the store is byte-identical whatever
 the parallelism: a process pool here (``standardize.workers``), a KFP ``ParallelFor`` on a cluster.
 A record that fails to decode or standardize is quarantined with its rule and message, never dropped.
-The store is DVC-versioned and pushed.
+Fails closed like validate: when more than ``validate.max_quarantine_fraction`` of the records were quarantined
+the store is written (the evidence) but not versioned, and :class:`StageFailed` names the top rules. A split
+left with a single class is reported (``single_class_splits``). The store is DVC-versioned and pushed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -26,12 +29,19 @@ from typing import Any
 import numpy as np
 
 from climbflow import modalities
-from climbflow.catalog.base import DatasetSpec, RawRecord, RecordError
+from climbflow.catalog.base import DatasetSpec, Excluded, RawRecord, RecordError
 from climbflow.config import Params
 from climbflow.progress import track
 from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, read_report, run_cached
-from climbflow.stages.common import file_hashes, open_spec, read_index, snapshot_files, snapshot_id, version
-from climbflow.store import uri as uris
+from climbflow.stages.common import (
+    file_hashes,
+    name_source,
+    open_spec,
+    read_index,
+    snapshot_files,
+    snapshot_id,
+    version,
+)
 from climbflow.store.faults import fault_point
 from climbflow.store.format import (
     LABELS,
@@ -52,12 +62,14 @@ PARTS = "parts"  # per-range manifest/quarantine parts, merged then removed
 
 
 def assign_split(record: RawRecord, has_official_test: bool, params: Params) -> str:
-    """Official split if the dataset gives one, else a seeded hash of the patient id (patient-level)."""
+    """Official split if the dataset gives one, else a seeded hash of the patient (its salt-free split key,
+    else its id; see :mod:`climbflow.store.splits`)."""
     if record.split is not None:
         return record.split
     split = params.standardize.split
     test_fraction = 0.0 if has_official_test else split.test_fraction
-    return patient_split(record.patient_id, params.seed, split.val_fraction, test_fraction)
+    key = record.split_key or record.patient_id
+    return patient_split(key, params.seed, split.val_fraction, test_fraction)
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -128,7 +140,7 @@ def write_range(plan: Plan, k: int, out: Path) -> dict[str, int]:
                         "record_id": rec.record_id,
                         "source": rec.files[0],
                         "rule": exc.rule,
-                        "message": exc.message,
+                        "message": name_source(exc.message, plan.root, plan.snapshot),
                     }
                 )
                 continue
@@ -189,7 +201,12 @@ def merge_ranges(plan: Plan, part_dirs: list[Path], out: Path) -> dict[str, Any]
     shutil.rmtree(out / PARTS, ignore_errors=True)
     manifest = pa.concat_tables(manifests).cast(MANIFEST_SCHEMA).to_pylist()
     quarantine = [
-        {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message}
+        {
+            "record_id": q.record_id,
+            "source": q.source,
+            "rule": q.rule,
+            "message": name_source(q.message, plan.root, plan.snapshot),
+        }
         for q in plan.rejected
     ] + pa.concat_tables(quarantines).cast(QUARANTINE_SCHEMA).to_pylist()
     if not manifest:
@@ -208,6 +225,8 @@ def merge_ranges(plan: Plan, part_dirs: list[Path], out: Path) -> dict[str, Any]
     }
     write_json(labels, out / LABELS)
     splits = Counter(row["split"] for row in manifest)
+    n_excluded = sum(isinstance(q, Excluded) for q in plan.rejected)
+    n_bad = len(quarantine) - n_excluded
     return {
         "stage": "standardize",
         "dataset": plan.dataset,
@@ -216,10 +235,46 @@ def merge_ranges(plan: Plan, part_dirs: list[Path], out: Path) -> dict[str, Any]
         "n_samples": len(manifest),
         "n_quarantined": len(quarantine),
         "quarantined_by_rule": dict(sorted(Counter(q["rule"] for q in quarantine).items())),
+        "n_excluded": n_excluded,
+        "quarantine_fraction": round(n_bad / (n_bad + len(manifest)), 6),
         "splits": dict(sorted(splits.items())),
+        "single_class_splits": single_class_splits(manifest, spec),
         "n_shards": len({row["shard"] for row in manifest}),
         "n_patients": len({row["patient_id"] for row in manifest}),
     }
+
+
+def single_class_splits(manifest: list[dict[str, Any]], spec: DatasetSpec) -> dict[str, list[str]]:
+    """Splits of a classification store whose known labels show fewer than two classes: split -> classes seen."""
+    if spec.task == "regression":
+        return {}
+    seen: dict[str, set[str]] = {}
+    for row in manifest:
+        t = np.asarray(row["target"], dtype=float)
+        if len(spec.classes) == 1:  # binary, one column: the classes are its values
+            found = {f"{spec.classes[0]}={int(v)}" for v in t[~np.isnan(t)]}
+        else:
+            found = {spec.classes[i] for i in np.flatnonzero(t == 1)}
+        seen.setdefault(row["split"], set()).update(found)
+    return {split: sorted(classes) for split, classes in sorted(seen.items()) if len(classes) < 2}
+
+
+def check_report(params: Params, report: dict[str, Any], where: str) -> None:
+    """Fail closed when too many records were quarantined; warn about single-class splits."""
+    dataset, limit = report["dataset"], params.validate_.max_quarantine_fraction
+    single = report.get("single_class_splits") or {}
+    for split, classes in single.items():
+        log.warning("standardize %s: split %r holds a single class %s", dataset, split, classes or "(none)")
+    fraction = report.get("quarantine_fraction", 0.0)
+    if fraction > limit:
+        rules = Counter(report["quarantined_by_rule"]).most_common(3)
+        top = ", ".join(f"{rule} ({n})" for rule, n in rules)
+        splits = f"; single-class splits: {single}" if single else ""
+        raise StageFailed(
+            f"standardize {dataset}: quarantine_fraction {fraction:.1%} > max {limit:.1%} "
+            f"({report['n_quarantined']} of {report['n_quarantined'] + report['n_samples']} records; "
+            f"top rules: {top}){splits}; the store at {where} is not versioned"
+        )
 
 
 def output_key(params: Params, dataset: str, snapshot: str) -> str:
@@ -243,6 +298,10 @@ def _worker(args: tuple[Params, str, str, int, str]) -> dict[str, int]:
     return write_range(Plan.build(params, dataset, snapshot), k, Path(out))
 
 
+def _records_done(part: dict[str, int]) -> int:
+    return part["n_samples"] + part["n_quarantined"]
+
+
 def _workers(params: Params, n_ranges: int) -> int:
     wanted = params.standardize.workers or min(4, os.cpu_count() or 1)
     return max(1, min(wanted, n_ranges))
@@ -258,24 +317,22 @@ def run(params: Params, dataset: str, snapshot: str, validation: str, out: str |
     def build(tmp: Path) -> dict[str, Any]:
         plan = Plan.build(params, dataset, snapshot)
         workers = _workers(params, plan.n_ranges)
-        label = f"standardize {dataset}"
-        if workers == 1:
-            for k in track(range(plan.n_ranges), description=label, total=plan.n_ranges):
-                write_range(plan, k, tmp)
-        else:
-            jobs = [(params, dataset, snapshot, k, str(tmp)) for k in range(plan.n_ranges)]
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                for _ in track(pool.map(_worker, jobs), description=label, total=len(jobs)):
-                    pass
+        with contextlib.ExitStack() as stack:
+            if workers == 1:
+                results = (write_range(plan, k, tmp) for k in range(plan.n_ranges))
+            else:
+                jobs = [(params, dataset, snapshot, k, str(tmp)) for k in range(plan.n_ranges)]
+                pool = stack.enter_context(ProcessPoolExecutor(workers, mp_context=get_context("spawn")))
+                results = pool.map(_worker, jobs)
+            n_records = len(plan.records)
+            for _ in track(results, f"standardize {dataset}", n_records, "records", _records_done):
+                pass
         log.info("standardize %s: %d ranges on %d worker(s)", dataset, plan.n_ranges, workers)
         return merge_ranges(plan, [tmp], tmp)
 
     result = run_cached("standardize", dataset, out, build)
+    check_report(params, result.report, out)
     data_version = version(params, out)
     if data_version is not None:
         result.extra["data_version"] = data_version.to_dict()
     return result
-
-
-def labels_of(store: str) -> dict[str, Any]:
-    return json.loads(uris.read_text(uris.join(store, LABELS)))

@@ -17,7 +17,7 @@ from pathlib import Path
 from climbflow.config import Params
 from climbflow.stages.base import StageFailed, StageResult, Workspace, read_report, run_cached
 from climbflow.stages.common import version
-from climbflow.stages.standardize import Plan, merge_ranges, output_key, write_range
+from climbflow.stages.standardize import Plan, check_report, merge_ranges, output_key, write_range
 from climbflow.store import uri as uris
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def merge(params: Params, dataset: str, snapshot: str, validation: str, parts: l
 
     result = run_cached("standardize", dataset, store, build)
     _remove_parts(store)
+    check_report(params, result.report, store)  # fails closed like the one-process run
     data_version = version(params, store)
     if data_version is not None:
         result.extra["data_version"] = data_version.to_dict()

@@ -17,8 +17,8 @@ import pandas as pd
 from climbflow import modalities
 from climbflow.catalog.base import CatalogError, Excluded, RawRecord, RecordError
 from climbflow.config import Params
-from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, run_cached
-from climbflow.stages.common import open_spec, read_index, snapshot_files, snapshot_id
+from climbflow.stages.base import StageFailed, StageResult, Workspace, fingerprint, read_report, run_cached
+from climbflow.stages.common import name_source, open_spec, read_index, snapshot_files, snapshot_id
 from climbflow.store.format import QUARANTINE_SCHEMA, write_table
 from climbflow.store.splits import unit_hash
 
@@ -58,7 +58,7 @@ def sample_frame(spec, root: Path, records: list[RawRecord], n: int, seed: int) 
     chosen = sorted(records, key=lambda r: unit_hash(seed, r.record_id))[:n]
     rows = []
     for r in chosen:
-        row: dict[str, Any] = {"record_id": r.record_id, "ok": True, "rule": None}
+        row: dict[str, Any] = {"record_id": r.record_id, "ok": True, "rule": None, "message": None}
         try:
             arr, props = spec.decode(root, r)
             arr = np.asarray(arr)
@@ -80,6 +80,34 @@ def sample_frame(spec, root: Path, records: list[RawRecord], n: int, seed: int) 
     return pd.DataFrame(rows)
 
 
+def not_utf8(root: Path, source: str | None = None) -> str | None:
+    """The first table (``*.csv``, ``*.tsv``) under ``root`` that is not UTF-8: its path (and the user's source
+    path), line and byte; None if all decode."""
+    for path in sorted(p for ext in ("*.csv", "*.tsv") for p in root.rglob(ext)):
+        for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                rel = path.relative_to(root).as_posix()
+                where = f"{path} (source: {source.rstrip('/')}/{rel})" if source else str(path)
+                return (
+                    f"{where}: line {number} is not UTF-8 (byte 0x{line[exc.start]:02x} at column "
+                    f"{exc.start + 1}); re-save the file as UTF-8"
+                )
+    return None
+
+
+def _nothing_readable(dataset: str, rejected: list, out: Path) -> dict[str, Any]:
+    """The verdict when the index accepted no record: the rejections, most frequent rules first."""
+    top = Counter(q.rule for q in rejected).most_common(3)
+    reasons = ", ".join(f"{rule} ({n})" for rule, n in top) or "the index yielded no record"
+    failure = f"no_readable_records: 0 of {len(rejected)} records readable; top reasons: {reasons}"
+    examples = [f"- {q.rule}: {q.source}: {q.message}" for q in rejected[:5]]
+    summary = "\n".join([f"# Validation of {dataset}: FAILED", "", f"- {failure}", "", *examples]) + "\n"
+    (out / "summary.md").write_text(summary)
+    return {"passed": False, "failures": [failure], "summary": summary}
+
+
 def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> StageResult:
     spec = open_spec(params, dataset)
     cfg = params.validate_
@@ -88,6 +116,7 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
         "validate",
         sid,
         cfg.model_dump(),
+        params.standardize.split.model_dump(),  # the splits validated are the ones standardize will assign
         params.dataset_options(dataset).model_dump(),
         spec.cache_token(),
         params.seed,
@@ -100,9 +129,33 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
         try:
             records, rejected = read_index(spec, root)
         except CatalogError as exc:
-            summary = f"# Validation of {dataset}: FAILED\n\n- dataset_layout: {exc}\n"
+            failure = f"dataset_layout: {name_source(str(exc), root, snapshot)}"
+        except UnicodeDecodeError as exc:
+            failure = f"encoding: {not_utf8(root, read_report(snapshot).get('source_uri')) or exc}"
+        else:
+            failure = None
+        if failure is not None:
+            summary = f"# Validation of {dataset}: FAILED\n\n- {failure}\n"
             (tmp / "summary.md").write_text(summary)
-            return base | {"passed": False, "failures": [f"dataset_layout: {exc}"], "summary": summary}
+            return base | {"passed": False, "failures": [failure], "summary": summary}
+        quarantine = [
+            {
+                "record_id": q.record_id,
+                "source": q.source,
+                "rule": q.rule,
+                "message": name_source(q.message, root, snapshot),
+            }
+            for q in rejected
+        ]
+        write_table(quarantine, QUARANTINE_SCHEMA, tmp / "quarantine.parquet")
+        counts = {
+            "n_records": len(records),
+            "n_rejected": sum(not isinstance(q, Excluded) for q in rejected),
+            "n_excluded": sum(isinstance(q, Excluded) for q in rejected),
+            "rejected_by_rule": dict(sorted(Counter(q.rule for q in rejected).items())),
+        }
+        if not records:
+            return base | counts | _nothing_readable(dataset, rejected, tmp)
         samples = sample_frame(spec, root, records, cfg.sample_records, params.seed)
         from climbflow.stages.common import file_hashes
         from climbflow.stages.standardize import assign_split
@@ -128,24 +181,19 @@ def run(params: Params, dataset: str, snapshot: str, out: str | None = None) -> 
             max_prevalence=cfg.max_prevalence,
             min_train_fraction=cfg.min_train_fraction,
         )
-        quarantine = [
-            {"record_id": q.record_id, "source": q.source, "rule": q.rule, "message": q.message}
-            for q in rejected
-        ]
-        write_table(quarantine, QUARANTINE_SCHEMA, tmp / "quarantine.parquet")
-        return base | {
-            "passed": result.passed,
-            "failures": result.failures,
-            "summary": result.summary_md,
-            "n_records": len(records),
-            "n_rejected": sum(not isinstance(q, Excluded) for q in rejected),
-            "n_excluded": sum(isinstance(q, Excluded) for q in rejected),
-            "rejected_by_rule": dict(sorted(Counter(q.rule for q in rejected).items())),
-            "n_sampled": len(samples),
-            "data_docs": str(result.docs_index.relative_to(tmp)) if result.docs_index else None,
-            "modality": spec.modality,
-            "sample_shape": list(modalities.sample_shape(spec.modality, params.standardize)),
-        }
+        return (
+            base
+            | counts
+            | {
+                "passed": result.passed,
+                "failures": result.failures,
+                "summary": result.summary_md,
+                "n_sampled": len(samples),
+                "data_docs": str(result.docs_index.relative_to(tmp)) if result.docs_index else None,
+                "modality": spec.modality,
+                "sample_shape": list(modalities.sample_shape(spec.modality, params.standardize)),
+            }
+        )
 
     result = run_cached("validate", dataset, out, build)
     if not result.report["passed"]:

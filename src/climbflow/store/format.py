@@ -94,6 +94,13 @@ def write_json(obj: Any, path: Path) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def labels_of(store: str) -> dict[str, Any]:
+    """A standardized store's ``labels.json`` (dataset, modality, task, classes, sample shape), local or on S3."""
+    from climbflow.store import uri as uris
+
+    return json.loads(uris.read_text(uris.join(store, LABELS)))
+
+
 @dataclass
 class StoreReader:
     """Read a standardized dataset: manifest, label space and memory-mapped samples."""

@@ -1,4 +1,10 @@
-"""Deterministic patient-level splits: a seeded hash of patient_id, so a patient is in exactly one split."""
+"""Deterministic patient-level splits: a seeded hash of a patient key, so a patient is in exactly one split.
+
+The key is the record's ``split_key`` when it has one, else its ``patient_id``. A dataset whose
+``patient_id`` is a salted pseudonym (DICOM: the salt is per workspace) gives a salt-free ``split_key``
+(:func:`split_key` of the source identity), so the same data and seed split the same way in every workspace
+and on every machine. The split key lives in memory only; it is never written to a store.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,14 @@ def unit_hash(seed: int, key: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def patient_split(patient_id: str, seed: int, val_fraction: float, test_fraction: float) -> str:
-    u = unit_hash(seed, patient_id)
+def split_key(identity: str) -> str:
+    """A salt-free, non-clear key for a source patient identity (e.g. ``PatientID:MRN1001``)."""
+    return hashlib.sha256(f"climbflow-split-key\0{identity}".encode()).hexdigest()
+
+
+def patient_split(key: str, seed: int, val_fraction: float, test_fraction: float) -> str:
+    """``train`` / ``val`` / ``test`` of a patient key (a function of the key and the seed only)."""
+    u = unit_hash(seed, key)
     if u < test_fraction:
         return "test"
     if u < test_fraction + val_fraction:

@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -42,7 +43,14 @@ class DataVersion:
 
 
 def _quiet_env() -> None:
+    """No analytics; DVC's console messages (e.g. "Initialized DVC repository.") go to stderr, not stdout,
+    so that ``climb stage`` prints only its JSON there."""
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+    import dvc  # noqa: F401  (its import installs the console handlers)
+
+    for handler in logging.getLogger("dvc").handlers:
+        if isinstance(handler, logging.StreamHandler) and handler.stream is sys.stdout:
+            handler.setStream(sys.stderr)
 
 
 def ensure_repo(root: Path, remote_url: str, endpoint_url: str | None = None):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -297,7 +297,9 @@ class StoreDataModule(pl.LightningDataModule):
     sampler follows ``trainer.global_step`` and the trainer's rank / world size (DDP without a
     DistributedSampler). ``augment``: seeded :class:`ImageAugment` on the train split only (image2d).
     ``few_shot``: keep ``k`` train samples per label combination (:func:`few_shot_indices`), oversampled
-    back to the train size. All loaders use their own generators and never touch the global RNG.
+    back to the train size. ``exclude_train``: sample ids dropped from the train split (patients held out
+    by another dataset's val/test, see :mod:`climbflow.stages.pretrain`). All loaders use their own generators
+    and never touch the global RNG.
     """
 
     def __init__(
@@ -312,9 +314,11 @@ class StoreDataModule(pl.LightningDataModule):
         sampling: SamplingMode = "shuffle",
         alpha: float = 0.5,
         few_shot: int | None = None,
+        exclude_train: Collection[str] = (),
     ) -> None:
         super().__init__()
         self.stores = [Path(s) for s in stores]
+        self.exclude_train = frozenset(exclude_train)
         self.batch_size, self.seed, self.num_workers = int(batch_size), int(seed), int(num_workers)
         self.augment = bool(augment)
         self.steps_per_epoch, self.sampling, self.alpha = steps_per_epoch, sampling, float(alpha)
@@ -332,6 +336,10 @@ class StoreDataModule(pl.LightningDataModule):
         if split not in self._splits:
             augment = self.augment and split == "train"
             ds = StoreDataset(self.stores, split, self.info.vocabulary, augment=augment, seed=self.seed)
+            if split == "train" and self.exclude_train:
+                keep = [i for i, sid in enumerate(ds.sample_ids) if sid not in self.exclude_train]
+                logger.info("train split: %d held-out samples excluded", len(ds) - len(keep))
+                ds = ds.take(np.array(keep, dtype=np.int64))
             if split == "train" and self.few_shot:
                 chosen, rows = few_shot_indices(
                     ds.targets, ds.tasks, ds.dataset_index, int(self.few_shot), self.seed
@@ -366,7 +374,11 @@ class StoreDataModule(pl.LightningDataModule):
         )
 
     def _workers(self) -> dict[str, Any]:
-        return {"num_workers": self.num_workers, "persistent_workers": self.num_workers > 0}
+        return {
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+            "pin_memory": torch.cuda.is_available(),  # page-locked batches: async host-to-GPU copies
+        }
 
     def train_dataloader(self) -> DataLoader:
         generator = torch.Generator().manual_seed(self.seed)  # worker seeds; the global RNG stays untouched

@@ -14,13 +14,9 @@ Precision: bf16 autocast on CUDA (``precision: auto``), fp32 on CPU. ``devices``
 from __future__ import annotations
 
 import logging
-import os
 import shutil
-import sys
 import time
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +37,9 @@ from climbflow.train.data import (
     target_stats,
 )
 from climbflow.train.module import MultiTaskModule
+from climbflow.train.progress_bar import TrainProgress
 from climbflow.train.resume import ExactResume, resumable_checkpoint, run_fingerprint
+from climbflow.train.runtime import device_kind, resolve_precision, set_threads, training_scope
 
 logger = logging.getLogger(__name__)
 
@@ -49,54 +47,7 @@ ENCODER_FILE = "encoder.pt"
 CHECKPOINT_FILE = "model.ckpt"
 CHECKPOINT_DIR = "checkpoints"
 MODEL_FILE = "model.pt"
-MAX_CPU_THREADS = 8
-THREADS_ENV = "CLIMBFLOW_NUM_THREADS"  # small models on shared CPUs train faster on 1 thread
-
-
-def _device_kind() -> str:
-    return "gpu" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_precision(precision: str) -> str:
-    """``auto`` -> bf16-mixed on CUDA, 32-true on CPU; bf16-mixed asked for on CPU also stays fp32."""
-    if not torch.cuda.is_available():
-        if precision == "bf16-mixed":
-            logger.warning("precision bf16-mixed needs CUDA; training in fp32 on CPU")
-        return "32-true"
-    return "bf16-mixed" if precision == "auto" else precision
-
-
-def _set_threads() -> None:
-    """Intra-op threads: ``$CLIMBFLOW_NUM_THREADS`` if set, else the CPUs this process may use (at most 8)."""
-    if os.environ.get(THREADS_ENV):
-        torch.set_num_threads(max(1, int(os.environ[THREADS_ENV])))
-        return
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    torch.set_num_threads(max(1, min(n, MAX_CPU_THREADS)))
-
-
-@contextmanager
-def _training_scope() -> Iterator[None]:
-    """Restore torch's global determinism flag after the Trainer sets it; quiet known Lightning hints."""
-    was = torch.are_deterministic_algorithms_enabled()
-    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-        warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-        warnings.filterwarnings("ignore", message=".*Total length of .* across ranks is zero.*")
-        warnings.filterwarnings("ignore", message=".*module\\(s\\) in eval mode at the start of training.*")
-        warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
-        warnings.filterwarnings("ignore", message=".*sync_dist=True.*")
-        warnings.filterwarnings("ignore", message=".*max_epochs.*not set.*")
-        warnings.filterwarnings("ignore", message=".*Checkpoint directory .* exists and is not empty.*")
-        warnings.filterwarnings("ignore", message=".*ended before the epoch ended.*")
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(was, warn_only=warn_only)
+LOG_EVERY_N_STEPS = 1_000_000  # no logger and nothing logged per step: skip Lightning's per-step metric pass
 
 
 def _trainer(
@@ -106,9 +57,11 @@ def _trainer(
     num_nodes: int = 1,
     strategy: str = "auto",
 ) -> pl.Trainer:
-    accelerator = _device_kind()
+    accelerator = device_kind()
     if strategy.startswith("ddp") and accelerator == "cpu" and devices == "auto":
         devices = 1
+    if accelerator == "gpu" and devices == "auto":  # every GPU of the node; several -> DDP (strategy auto)
+        devices = torch.cuda.device_count()
     return pl.Trainer(
         accelerator=accelerator,
         devices=devices,
@@ -120,11 +73,11 @@ def _trainer(
         logger=False,
         callbacks=callbacks or [],
         enable_checkpointing=any(isinstance(c, ModelCheckpoint) for c in callbacks or []),
-        enable_progress_bar=sys.stderr.isatty(),
+        enable_progress_bar=False,  # TrainProgress (added by _fit) shows progress without per-step cost
         enable_model_summary=False,
         gradient_clip_val=cfg.grad_clip,
         num_sanity_val_steps=0,
-        log_every_n_steps=1,
+        log_every_n_steps=LOG_EVERY_N_STEPS,
         use_distributed_sampler=False,  # the StreamBatchSampler slices batches per rank itself
         sync_batchnorm=accelerator == "gpu" and num_nodes * (devices if isinstance(devices, int) else 1) > 1,
     )
@@ -172,7 +125,7 @@ def _fit(
 ) -> tuple[pl.Trainer, MultiTaskModule, dict[str, Any]]:
     """Build the trainer, then the module (``module_fn(total_steps)``), and fit, resuming from
     ``checkpoint_dir/last.ckpt`` when it exists; the checkpoints are removed after a finished run."""
-    cbs: list[pl.Callback] = [ExactResume(fingerprint), *callbacks]
+    cbs: list[pl.Callback] = [ExactResume(fingerprint), TrainProgress(), *callbacks]
     if cfg.checkpoint_every_n_steps:
         cbs.append(
             ModelCheckpoint(
@@ -189,6 +142,8 @@ def _fit(
     data.steps_per_epoch = steps_per_epoch
     trainer.fit_loop.epoch_loop.max_steps = total
     module = module_fn(total)
+    if isinstance(cfg, PretrainConfig) and cfg.compile:
+        module.encoder.compile()  # in place: state_dict keys stay those of the eager encoder
     resume = resumable_checkpoint(checkpoint_dir, fingerprint)
     if resume is not None:
         logger.info("resuming from %s", resume)
@@ -215,7 +170,7 @@ def _fit(
 
 def _fingerprint(kind: str, stores: Sequence[Path], cfg: OptimConfig, seed: int, *extra: Any) -> str:
     """What a resumable checkpoint must match (checkpoint cadence and loader workers may change)."""
-    run_cfg = cfg.model_dump(mode="json", exclude={"checkpoint_every_n_steps", "num_workers"})
+    run_cfg = cfg.model_dump(mode="json", exclude={"checkpoint_every_n_steps", "num_workers", "compile"})
     return run_fingerprint(kind, [str(Path(s).resolve()) for s in stores], run_cfg, seed, *extra)
 
 
@@ -249,6 +204,7 @@ def pretrain(
     checkpoint_dir: Path | None = None,
     keep_checkpoints: bool = False,
     callbacks: Sequence[pl.Callback] = (),
+    exclude_train: Collection[str] = (),
 ) -> dict[str, Any]:
     """Multi-task training of one modality's encoder on the train splits, validated on the val splits.
 
@@ -256,15 +212,16 @@ def pretrain(
     ``train/loss``, ``val/loss``, ``val/auc``, ``val/auc/<dataset>``, ``val/mae/<regression dataset>``),
     history, paths and vocabulary. Resumes from ``checkpoint_dir/last.ckpt`` (default
     ``out_dir/checkpoints``) when present; the checkpoints are removed at the end unless ``keep_checkpoints``.
-    ``callbacks`` are extra Lightning callbacks (tests, monitoring).
+    ``callbacks`` are extra Lightning callbacks (tests, monitoring); ``exclude_train``: sample ids never
+    trained on (held-out patients, see :mod:`climbflow.stages.pretrain`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else out_dir / CHECKPOINT_DIR
-    _set_threads()
-    with _training_scope():
+    set_threads()
+    with training_scope():
         pl.seed_everything(seed, workers=True, verbose=False)
-        data = _datamodule(store_paths, modality, cfg, seed)
+        data = _datamodule(store_paths, modality, cfg, seed, exclude_train=exclude_train)
         if data.info.modality != modality:
             raise ValueError(
                 f"stores are {data.info.modality!r}, not {modality!r}: {[str(p) for p in store_paths]}"
@@ -296,7 +253,8 @@ def pretrain(
             len(data.dataset("train")),
             len(data.dataset("val")),
         )
-        fp = _fingerprint("pretrain", store_paths, cfg, seed, modality)
+        held_out = [sorted(exclude_train)] if exclude_train else []
+        fp = _fingerprint("pretrain", store_paths, cfg, seed, modality, *held_out)
         trainer, module, result = _fit(
             build, data, cfg, checkpoint_dir, fp, callbacks, cfg.devices, cfg.num_nodes, cfg.strategy
         )
@@ -365,9 +323,9 @@ def finetune(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else out_dir / CHECKPOINT_DIR
-    _set_threads()
+    set_threads()
     pre = torch.load(encoder_path, map_location="cpu", weights_only=True)
-    with _training_scope():
+    with training_scope():
         pl.seed_everything(seed, workers=True, verbose=False)
         data = _datamodule([store_path], pre["modality"], cfg, seed, few_shot=cfg.few_shot)
         if data.info.modality != pre["modality"] or list(data.info.sample_shape) != list(pre["sample_shape"]):

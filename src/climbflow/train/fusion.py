@@ -8,8 +8,9 @@ mask (B, N))`` (default :func:`climbflow.models.text.encode_texts`). Every modal
 presence flag; the fusion model (:mod:`climbflow.models.fusion`) ignores absent ones.
 
 Targets: ``binary`` (48 h in-hospital mortality; BCE with ``pos_weight`` = negatives / positives on the
-train set; reported as AUC) or ``regression`` (length of stay; MSE on the train-standardized target;
-reported as MAE in the target's units). ``few_shot = k`` keeps k train admissions per class (binary) or per
+train set) or ``regression`` (length of stay; MSE on the train-standardized target). Both are scored like
+every other model (:func:`climbflow.evaluate.scoring.score`): the task's headline metrics with patient-level
+bootstrap 95% CIs and the quality verdict. ``few_shot = k`` keeps k train admissions per class (binary) or per
 rounded-day bin (regression) and oversamples them back to the train size, as CLIMB's fusion experiment does.
 """
 
@@ -31,16 +32,18 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from climbflow.config import FUSION_MODALITIES, FusionConfig
+from climbflow.evaluate.scoring import headline, metrics_for, score
 from climbflow.models.fusion import STRATEGIES, FusionModel, build_fusion_model, ehr_impl
 from climbflow.store.format import StoreReader
-from climbflow.train.fit import _device_kind, _set_threads, _training_scope
-from climbflow.train.module import WarmupCosine, roc_auc
+from climbflow.train.module import WarmupCosine
+from climbflow.train.runtime import device_kind, set_threads, training_scope
 
 logger = logging.getLogger(__name__)
 
 STORE_MODALITIES = ("ehr", "image2d", "ecg")
 COHORT = "ehr"  # the store that defines admissions, splits and targets
 MODEL_FILE = "model.pt"
+PREDICTIONS_FILE = "test_predictions.parquet"
 TextEncoder = Callable[[list[str]], tuple[Any, Any, Any]]
 
 
@@ -366,12 +369,11 @@ class FusionDataModule(pl.LightningDataModule):
 # ---------------------------------------------------------------- module
 
 
-def fusion_metrics(task: str, y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    """Binary: ``auc`` of probabilities; regression: ``mae`` and ``rmse`` of predictions in target units."""
-    if task == "binary":
-        return {"auc": roc_auc(y >= 0.5, pred)}
-    err = pred - y
-    return {"mae": float(np.abs(err).mean()), "rmse": float(np.sqrt((err**2).mean()))}
+def fusion_metrics(task: str, y: np.ndarray, pred: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """The headline metrics of :mod:`climbflow.evaluate.scoring` without CIs (binary: probabilities; regression:
+    predictions in target units)."""
+    m = metrics_for(np.asarray(y, float), np.asarray(pred, float), task, ["target"], threshold)
+    return {k: float(m[k]) for k in headline(task)}
 
 
 class FusionModule(pl.LightningModule):
@@ -496,7 +498,7 @@ def _load_pretrained(path: Path, modality: str, shape: tuple[int, ...]) -> dict[
 
 def _trainer(cfg: FusionConfig) -> pl.Trainer:
     return pl.Trainer(
-        accelerator=_device_kind(),
+        accelerator=device_kind(),
         devices=1,
         max_epochs=cfg.epochs,
         deterministic=True,
@@ -517,18 +519,22 @@ def fit_fusion(
     out_dir: Path | str,
     seed: int,
     text_encoder: TextEncoder | None = None,
+    n_boot: int = 1000,
+    threshold: float = 0.5,
 ) -> dict[str, Any]:
-    """Train ``cfg.strategy`` fusion on the train split (validated on val), evaluate on test, write model.pt.
+    """Train ``cfg.strategy`` fusion on the train split (validated on val), evaluate on test, write model.pt and
+    the test predictions (``test_predictions.parquet``).
 
     ``stores``: modality (ehr, image2d, ecg) -> store; ``encoders``: modality -> ``encoder.pt`` (or None:
-    trained from scratch with ``cfg.encoder``). Returns metrics (``test/auc`` or ``test/mae``, last-epoch
-    ``val/...``), history, sizes, per-split modality coverage and the model path.
+    trained from scratch with ``cfg.encoder``). Returns metrics (``test/<headline metric>``, last-epoch
+    ``val/...``), ``test`` (the full :func:`~climbflow.evaluate.scoring.score` result: ``ci``, ``quality``, ...),
+    history, sizes, per-split modality coverage and the model path.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _set_threads()
+    set_threads()
     start = time.perf_counter()
-    with _training_scope():
+    with training_scope():
         pl.seed_everything(seed, workers=True)
         cohort = join_stores(stores, cfg.target, cfg.task)
         missing = [m for m in cfg.modalities if m != "text" and m not in cohort.paths]
@@ -544,8 +550,11 @@ def fit_fusion(
                 tokens=cfg.strategy == "cross_attention",
             )
         train_idx = cohort.indices("train")
-        if not len(train_idx):
-            raise ValueError(f"{cohort.paths[COHORT]}: no train admissions with a {cohort.target} target")
+        for split, idx in (("train", train_idx), ("test", cohort.indices("test"))):
+            if not len(idx):
+                raise ValueError(
+                    f"{cohort.paths[COHORT]}: no {split} admissions with a {cohort.target} target"
+                )
         if cfg.few_shot:
             train_idx = train_idx[few_shot_indices(cohort.y[train_idx], cohort.task, cfg.few_shot, seed)]
         y_train = cohort.y[train_idx]
@@ -615,7 +624,8 @@ def fit_fusion(
     seconds = time.perf_counter() - start
     last = module.history[-1] if module.history else {}
     metrics = {k: float(v) for k, v in last.items() if k != "epoch"}
-    metrics.update({f"test/{k}": v for k, v in fusion_metrics(cohort.task, y_test, p_test).items()})
+    test = _score_test(cohort, y_test, p_test, out_dir, n_boot, threshold, seed)
+    metrics.update({f"test/{k}": float(test[k]) for k in headline(cohort.task)})
     model_path = out_dir / MODEL_FILE
     torch.save(
         {
@@ -644,9 +654,28 @@ def fit_fusion(
         "unmatched": dict(cohort.unmatched),
         "model_path": str(model_path),
         "metrics": metrics,
+        "test": test,
         "history": module.history,
         "seconds": seconds,
     }
+
+
+def _score_test(
+    cohort: FusionCohort,
+    y: np.ndarray,
+    pred: np.ndarray,
+    out_dir: Path,
+    n_boot: int,
+    threshold: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Write the test predictions and score them with patient-level bootstrap CIs (as every other model)."""
+    idx = cohort.indices("test")
+    patients = cohort.patient_ids[idx]
+    pd.DataFrame(
+        {"record_id": cohort.record_ids[idx], "patient_id": patients, "y_true": y, "y_pred": pred}
+    ).to_parquet(out_dir / PREDICTIONS_FILE, index=False)
+    return score(y, pred, list(patients), cohort.task, [cohort.target], threshold, n_boot, seed)
 
 
 def load_fusion_model(path: Path | str) -> tuple[FusionModel, dict[str, Any]]:

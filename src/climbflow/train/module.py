@@ -19,6 +19,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from climbflow.evaluate.metrics import column_aucs
 from climbflow.models import MultiTaskHead, build_encoder
 
 logger = logging.getLogger(__name__)
@@ -49,48 +50,26 @@ def masked_multitask_loss(
     t = torch.nan_to_num(target, nan=0.0)
     mc = is_multiclass[dataset_index]
     reg = is_regression[dataset_index] if is_regression is not None else torch.zeros_like(mc)
-    per_sample = logits.new_zeros(logits.shape[0])
-    has = torch.zeros_like(mc)
+    n_known = known.sum(1)
+    # every row's loss of every kind, then a select: no data-dependent shapes or branches (no GPU sync)
+    pw = pos_weight[dataset_index] if pos_weight is not None else None
+    el = F.binary_cross_entropy_with_logits(logits, t, pos_weight=pw, reduction="none")
+    bce = (el * known).sum(1) / n_known.clamp(min=1)
 
-    bce_rows = (~mc & ~reg).nonzero(as_tuple=True)[0]
-    if bce_rows.numel():
-        pw = pos_weight[dataset_index[bce_rows]] if pos_weight is not None else None
-        el = F.binary_cross_entropy_with_logits(
-            logits[bce_rows], t[bce_rows], pos_weight=pw, reduction="none"
-        )
-        k = known[bce_rows]
-        n = k.sum(1)
-        per_sample = per_sample.index_put((bce_rows,), (el * k).sum(1) / n.clamp(min=1))
-        has = has.index_put((bce_rows,), n > 0)
+    mean = target_mean[dataset_index] if target_mean is not None else torch.zeros_like(t)
+    std = target_std[dataset_index] if target_std is not None else torch.ones_like(t)
+    se = ((logits - (t - mean) / std).square() * known).sum(1) / n_known.clamp(min=1)
 
-    reg_rows = reg.nonzero(as_tuple=True)[0]
-    if reg_rows.numel():
-        d = dataset_index[reg_rows]
-        mean = target_mean[d] if target_mean is not None else torch.zeros_like(t[reg_rows])
-        std = target_std[d] if target_std is not None else torch.ones_like(t[reg_rows])
-        z = (t[reg_rows] - mean) / std
-        k = known[reg_rows]
-        n = k.sum(1)
-        se = (logits[reg_rows] - z).square() * k
-        per_sample = per_sample.index_put((reg_rows,), se.sum(1) / n.clamp(min=1))
-        has = has.index_put((reg_rows,), n > 0)
+    lg = logits.masked_fill(~valid, _MASKED_LOGIT)
+    scores = torch.where(valid & known, t, torch.full_like(lg, -1.0))
+    best, cls = scores.max(1)
+    ok = (best >= 0.5) & (known == valid).all(1)  # fully labelled with a positive class
+    onehot = (torch.arange(lg.shape[1], device=lg.device) == cls[:, None]).to(lg.dtype)
+    nll = -(lg.log_softmax(1) * onehot).sum(1)  # no gather/scatter: deterministic on CUDA
 
-    mc_rows = mc.nonzero(as_tuple=True)[0]
-    if mc_rows.numel():
-        v = valid[mc_rows]
-        lg = logits[mc_rows].masked_fill(~v, _MASKED_LOGIT)
-        scores = torch.where(v & known[mc_rows], t[mc_rows], torch.full_like(lg, -1.0))
-        best, cls = scores.max(1)
-        ok = (best >= 0.5) & (known[mc_rows] == v).all(1)  # fully labelled with a positive class
-        onehot = F.one_hot(cls, lg.shape[1]).to(lg.dtype)
-        nll = -(lg.log_softmax(1) * onehot).sum(1)  # no gather/scatter: deterministic on CUDA
-        per_sample = per_sample.index_put((mc_rows,), torch.where(ok, nll, torch.zeros_like(nll)))
-        has = has.index_put((mc_rows,), ok)
-
-    n_has = has.sum()
-    if n_has == 0:
-        return logits.sum() * 0.0  # keeps the graph; no labels in this batch
-    return (per_sample * has).sum() / n_has
+    per_sample = torch.where(mc, torch.where(ok, nll, torch.zeros_like(nll)), torch.where(reg, se, bce))
+    has = torch.where(mc, ok, n_known > 0)
+    return (per_sample * has).sum() / has.sum().clamp(min=1)  # 0 (graph kept) when no sample has a label
 
 
 def label_keys(
@@ -123,10 +102,8 @@ def supcon_loss(
     log_prob = sim - sim.masked_fill(eye, float("-inf")).logsumexp(1, keepdim=True)
     n_pos = same.sum(1)
     anchors = n_pos > 0
-    if not bool(anchors.any()):
-        return features.sum() * 0.0
     per_anchor = -(log_prob * same).sum(1) / n_pos.clamp(min=1)
-    return per_anchor[anchors].mean()
+    return (per_anchor * anchors).sum() / anchors.sum().clamp(min=1)  # no host-side branch (no GPU sync)
 
 
 def probabilities(
@@ -148,31 +125,6 @@ def probabilities(
         value = target_mean[dataset_index] + target_std[dataset_index] * logits
         out = torch.where(is_regression[dataset_index][:, None], value, out)
     return out
-
-
-def roc_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
-    """Binary ROC AUC (Mann-Whitney with tie-averaged ranks); NaN when one class is missing."""
-    y_true = np.asarray(y_true, dtype=bool)
-    n_pos = int(y_true.sum())
-    n_neg = y_true.size - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    _, inverse, counts = np.unique(
-        np.asarray(y_score, dtype=np.float64), return_inverse=True, return_counts=True
-    )
-    upper = np.cumsum(counts)  # 1-based rank of the last member of each tie group
-    r = (upper - (counts - 1) / 2.0)[inverse]  # tie-averaged ranks
-    return float((r[y_true].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
-
-
-def macro_auc(y_true: np.ndarray, y_prob: np.ndarray) -> tuple[float, list[float]]:
-    """Macro AUC over columns, skipping NaN targets and degenerate columns; (macro, per column)."""
-    per = []
-    for c in range(y_true.shape[1]):
-        keep = ~np.isnan(y_true[:, c])
-        per.append(roc_auc(y_true[keep, c] >= 0.5, y_prob[keep, c]) if keep.any() else float("nan"))
-    finite = [a for a in per if not math.isnan(a)]
-    return (float(np.mean(finite)) if finite else float("nan")), per
 
 
 class WarmupCosine:
@@ -238,7 +190,8 @@ class MultiTaskModule(pl.LightningModule):
             self.encoder.requires_grad_(False)
             self.encoder.eval()
         self.history: list[dict[str, float]] = []
-        self._train_sum, self._train_n = 0.0, 0
+        self._train_sums: dict[str, torch.Tensor] = {}  # on-device epoch sums, see _accumulate
+        self._train_n = 0
         self._val: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
         self._last_val: dict[str, float] = {}
 
@@ -256,6 +209,17 @@ class MultiTaskModule(pl.LightningModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(x))
 
+    def setup(self, stage: str) -> None:
+        """On CUDA, 2D conv weights go channels_last (the layout tensor cores want) before DDP wraps them."""
+        if self.trainer.strategy.root_device.type == "cuda":
+            self.to(memory_format=torch.channels_last)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        x, *rest = batch
+        if x.is_cuda and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return (x, *rest)
+
     def loss(self, logits: torch.Tensor, target: torch.Tensor, dataset_index: torch.Tensor) -> torch.Tensor:
         return masked_multitask_loss(
             logits,
@@ -270,18 +234,29 @@ class MultiTaskModule(pl.LightningModule):
         )
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        """One step. Nothing here reads a value back to the host or calls ``self.log``: the epoch means are
+        summed on the device and logged once per epoch (a per-step sync stalls the GPU's queue)."""
         x, target, d = batch
         features = self.encoder(x)
         loss = self.loss(self.head(features), target, d)
         if self.contrastive:
             keys, eligible = label_keys(target, d, self.valid_mask, self.is_regression)
             con = supcon_loss(features, keys, eligible, self.contrastive.get("temperature", 0.07))
-            self.log("train/contrastive", con, on_step=False, on_epoch=True, batch_size=len(x))
+            self._accumulate("train/contrastive", con, len(x))
             loss = loss + self.contrastive.get("weight", 0.5) * con
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=len(x))
-        self._train_sum += float(loss.detach()) * len(x)
-        self._train_n += len(x)
+        self._accumulate("train/loss", loss, len(x))
         return loss
+
+    def _accumulate(self, key: str, value: torch.Tensor, n: int) -> None:
+        """Add ``value * n`` to the epoch sum of ``key`` (a device tensor; no host sync)."""
+        total = value.detach().float() * n
+        self._train_sums[key] = self._train_sums[key] + total if key in self._train_sums else total
+        if key == "train/loss":
+            self._train_n += n
+
+    def train_means(self) -> dict[str, float]:
+        """This epoch's sample-weighted training means (one host read per key)."""
+        return {k: float(v) / max(self._train_n, 1) for k, v in self._train_sums.items()}
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         x, target, d = batch
@@ -312,25 +287,28 @@ class MultiTaskModule(pl.LightningModule):
                     float(np.abs(yk - pk)[known].mean()) if known.any() else float("nan")
                 )
                 continue
-            auc, per = macro_auc(yk, pk)
-            metrics[f"val/auc/{info['name']}"] = auc
-            aucs.extend(a for a in per if not math.isnan(a))
+            per = [a for a in column_aucs(yk, pk) if not math.isnan(a)]
+            metrics[f"val/auc/{info['name']}"] = float(np.mean(per)) if per else float("nan")
+            aucs.extend(per)
         metrics["val/auc"] = float(np.mean(aucs)) if aucs else float("nan")  # macro over dataset columns
         self._last_val = metrics
         for key, value in metrics.items():
             self.log(key, value, prog_bar=key in ("val/loss", "val/auc"))
 
     def on_train_epoch_end(self) -> None:
-        row = {"epoch": float(self.current_epoch), "train/loss": self._train_sum / max(self._train_n, 1)}
+        means = self.train_means()
+        for key, value in means.items():
+            self.log(key, value)
+        row = {"epoch": float(self.current_epoch), "train/loss": means.get("train/loss", 0.0)}
         row.update(self._last_val)
         self.history.append(row)
-        logger.info("epoch %d: %s", self.current_epoch, {k: round(v, 4) for k, v in row.items()})
-        self._train_sum, self._train_n, self._last_val = 0.0, 0, {}
+        logger.debug("epoch %d: %s", self.current_epoch, {k: round(v, 4) for k, v in row.items()})
+        self._train_sums, self._train_n, self._last_val = {}, 0, {}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["climbflow_history"] = {
             "history": [dict(r) for r in self.history],
-            "train_sum": self._train_sum,
+            "train_sums": {k: float(v) for k, v in self._train_sums.items()},
             "train_n": self._train_n,
         }
 
@@ -338,12 +316,27 @@ class MultiTaskModule(pl.LightningModule):
         state = checkpoint.get("climbflow_history")
         if state:
             self.history = [dict(r) for r in state["history"]]
-            self._train_sum, self._train_n = float(state["train_sum"]), int(state["train_n"])
+            sums = state.get("train_sums", {"train/loss": state.get("train_sum", 0.0)})
+            self._train_sums = {k: torch.tensor(float(v)) for k, v in sums.items()}
+            self._train_n = int(state["train_n"])
 
     def configure_optimizers(self) -> Any:
         o = self.hparams.optim
         params = [p for p in self.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=o["lr"], weight_decay=o["weight_decay"])
+        fused = self.device.type == "cuda"  # one kernel per update (see configure_gradient_clipping)
+        opt = torch.optim.AdamW(params, lr=o["lr"], weight_decay=o["weight_decay"], fused=fused or None)
         total = int(o.get("total_steps") or self.trainer.estimated_stepping_batches)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, WarmupCosine(o.get("warmup_steps", 0), total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def configure_gradient_clipping(
+        self,
+        optimizer: Any,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Clip the gradient norm directly: precision is fp32 or bf16 (never a loss scaler), so the gradients
+        are unscaled, and Lightning's own clipping refuses the fused AdamW under bf16-mixed."""
+        if gradient_clip_val:
+            params = [p for g in optimizer.param_groups for p in g["params"] if p.grad is not None]
+            torch.nn.utils.clip_grad_norm_(params, float(gradient_clip_val))

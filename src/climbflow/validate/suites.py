@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from climbflow.validate import offline_docs
+
 logger = logging.getLogger(__name__)
 
 SITE_NAME = "climbflow"
@@ -48,7 +50,7 @@ MAX_EXAMPLES = 5
 _DECODED_ONLY = "ok == True"  # row condition (as reported): sample property checks skip undecoded samples
 _INDEX_COLUMNS = {
     "records": ["record_id"],
-    "samples": ["record_id", "rule"],
+    "samples": ["record_id", "rule", "message"],  # the message keeps the offending values (e.g. channels)
     "labels": ["class"],
     "splits": ["split"],
 }
@@ -283,6 +285,8 @@ def validate_dataset(
     out_dir = Path(out_dir)
     if "content_sha256" not in records.columns:
         records = records.assign(content_sha256=None)
+    if "message" not in samples.columns:  # the decode error, with the offending values
+        samples = samples.assign(message=None)
     tables = {
         "records": _frame(records, RECORD_COLUMNS, "records"),
         "samples": _frame(samples, SAMPLE_COLUMNS, "samples"),
@@ -333,6 +337,9 @@ def validate_dataset(
     }
     results_path = out_dir / "validation.json"
     results_path.write_text(json.dumps(_jsonable(report), sort_keys=True, indent=2, allow_nan=False) + "\n")
+    offline_docs.write(
+        out_dir, _jsonable(report)
+    )  # validation.html: renders offline, unlike the GX Data Docs
     summary_md = _summary_md(dataset, passed, checks, report["inputs"], docs_index, out_dir)
     (out_dir / "summary.md").write_text(summary_md)
     if passed:
@@ -597,6 +604,7 @@ def _summary_md(
     ]
     if docs_index is not None:
         lines.append(f"- Data Docs: `{docs_index.relative_to(out_dir).as_posix()}`")
+    lines.append(f"- report (renders offline): `{offline_docs.REPORT_FILE}`")
     lines += ["", "## Failed rules" if failed else "All checks passed.", ""]
     lines += [f"- {c['message']}" for c in failed]
     return "\n".join(lines).rstrip() + "\n"

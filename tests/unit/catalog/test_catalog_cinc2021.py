@@ -92,7 +92,7 @@ CHAPMAN_ROWS = {
     "JS00001": ("426783006", {"NORM"}),
     "JS00002": ("164889003,59118001,164934002", {"AFIB", "CD", "STTC"}),
     "JS00003": ("426177001,55827005", {"OTHER", "HYP"}),
-    "JS00004": ("164917005,426783006", {"MI", "NORM"}),
+    "JS00004": ("164917005,426783006", {"MI"}),  # NORM only when nothing abnormal is present
     "JS00005": ("164890007", {"AFIB"}),
     "JS00006": ("111975006,427084000", {"STTC", "OTHER"}),
     "JS00007": ("270492004,445118002,164873001", {"CD", "HYP"}),
@@ -156,10 +156,10 @@ def test_index_multilabel_targets_and_meta(chapman: Path) -> None:
     assert meta["duration_s"] == 10.0 and meta["dx"] == ["AF", "RBBB", "TAb"]
 
 
-def test_sinus_rhythm_norm_if_alone(chapman: Path) -> None:
-    records, _ = _index(Chapman(CinCOptions(sinus_rhythm="norm_if_alone")), chapman)
+def test_sinus_rhythm_norm_reproduces_climb(chapman: Path) -> None:
+    records, _ = _index(Chapman(CinCOptions(sinus_rhythm="norm")), chapman)
     assert _classes(records["JS00001"].target) == {"NORM"}
-    assert _classes(records["JS00004"].target) == {"MI"}
+    assert _classes(records["JS00004"].target) == {"MI", "NORM"}
 
 
 @pytest.mark.parametrize(
@@ -248,7 +248,13 @@ def test_decode(tmp_path: Path) -> None:
     assert signal.dtype == np.float32 and signal.shape == (7500, 12)
     np.testing.assert_allclose(signal, val.T / 1000.0, atol=1e-6)
     assert props["sampling_rate"] == 500.0 and props["lead_names"] == LEADS
-    assert props["meta"] == {"n_samples": 7500, "duration_s": 15.0, "flat_leads": []}
+    assert props["meta"] == {
+        "n_samples": 7500,
+        "duration_s": 15.0,
+        "flat_leads": [],
+        "source_unit": "mV",
+        "unit_assumed": False,
+    }
 
 
 def _decode_error(root: Path, spec=None) -> RecordError:

@@ -173,7 +173,14 @@ def test_decode_window(root: Path) -> None:
     assert raw.shape == (len(ELECTRODES), int(15 * FS)) and raw.dtype == np.float32
     expected = signal_of(35, len(ELECTRODES) + 1)[:, int(7.5 * FS) : int(22.5 * FS)]
     np.testing.assert_allclose(raw, expected[: len(ELECTRODES)], atol=0.2)  # 16-bit quantization over +-5 mV
-    assert props["meta"] == {"reference": "REF", "window_start_s": 10.0, "montage": "01_tcp_ar"}
+    assert props["meta"] == {
+        "reference": "REF",
+        "window_start_s": 10.0,
+        "montage": "01_tcp_ar",
+        "source_unit": "uV",
+        "unit_assumed": False,
+        "resampled_channels": "",
+    }
     # first window: no margin before the recording start
     raw0, props0 = spec.decode(root, records["aaaaaaaq_s004_t000#0"])
     assert props0["window_offset"] == 0.0 and raw0.shape[1] == int(12.5 * FS)

@@ -167,8 +167,8 @@ def test_decode(root: Path) -> None:
     records, _ = _index(root)
     rec = records["aaaaaaar_00000001#1"]
     raw, props = TUEV().decode(root, rec)
-    assert props["channel_names"] == [*ELECTRODES, "EKG1"]
-    assert raw.shape == (len(ELECTRODES) + 1, 15 * FS)  # 10 s window + 2.5 s margins
+    assert props["channel_names"] == ELECTRODES  # EEG EKG1-REF is not an electrode
+    assert raw.shape == (len(ELECTRODES), 15 * FS)  # 10 s window + 2.5 s margins
     assert props["window_offset"] == pytest.approx(2.5)
     first = int((15.5 - 2.5) * FS)
     np.testing.assert_allclose(

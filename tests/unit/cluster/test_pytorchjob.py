@@ -17,8 +17,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from climbflow.config import load
 from climbflow.cluster.pytorchjob import JobFailed, distributed_params, job_name, render, run_job
+from climbflow.config import load
 
 REPO = Path(__file__).resolve().parents[3]
 JOBS = "/apis/kubeflow.org/v1/namespaces/climbflow/pytorchjobs"

@@ -18,7 +18,9 @@ from sklearn.metrics import (
 from sklearn.metrics import roc_curve as sk_roc_curve
 
 from climbflow.evaluate.metrics import (
+    binary_auc,
     classification_metrics,
+    column_aucs,
     confusion_matrices,
     predict_labels,
     roc_curve,
@@ -334,6 +336,54 @@ def test_roc_curve_matches_sklearn(seed: int) -> None:
     np.testing.assert_allclose(fpr, sk_fpr)
     with pytest.raises(ValueError):
         roc_curve(np.zeros(5), np.arange(5.0))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_roc_curve_drop_intermediate_matches_sklearn_exactly(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    t = (rng.random(400) < 0.3).astype(float)
+    s = np.round(rng.random(400), 2 + seed % 2)  # ties, and runs of one outcome (points to drop)
+    for drop in (True, False):
+        got, ref = roc_curve(t, s, drop_intermediate=drop), sk_roc_curve(t, s, drop_intermediate=drop)
+        for a, b in zip(got, ref, strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert len(roc_curve(t, s, drop_intermediate=True)[0]) < len(roc_curve(t, s)[0])
+
+
+def _former_train_auc(y_true: np.ndarray, y_score: np.ndarray) -> float:
+    """The AUC train/module.py computed on its own before it used :func:`binary_auc` (kept as the oracle)."""
+    y_true = np.asarray(y_true, dtype=bool)
+    n_pos = int(y_true.sum())
+    n_neg = y_true.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(
+        np.asarray(y_score, dtype=np.float64), return_inverse=True, return_counts=True
+    )
+    upper = np.cumsum(counts)
+    r = (upper - (counts - 1) / 2.0)[inverse]
+    return float((r[y_true].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_column_aucs_equal_the_former_train_auc_and_sklearn(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, c = 300, 4
+    y = (rng.random((n, c)) < rng.uniform(0.05, 0.6, c)).astype(np.float32)
+    y[rng.random((n, c)) < 0.2] = np.nan  # unknown labels
+    y[:, 3] = np.where(np.isnan(y[:, 3]), np.nan, 1.0)  # a degenerate column (positives only)
+    p = np.round(rng.random((n, c)), 2).astype(np.float32)  # float32 scores with ties, as in validation
+    got = column_aucs(y, p)
+    for k in range(c):
+        known = ~np.isnan(y[:, k])
+        former = _former_train_auc(y[known, k] >= 0.5, p[known, k])
+        assert got[k] == former or (math.isnan(got[k]) and math.isnan(former)), k
+        if k < 3:
+            assert got[k] == pytest.approx(roc_auc_score(y[known, k], p[known, k]), abs=1e-12)
+    assert math.isnan(got[3])
+    assert binary_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+    assert binary_auc(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5
+    assert math.isnan(binary_auc(np.array([1, 1]), np.array([0.2, 0.3])))
 
 
 def test_output_is_plain_python_and_json_serializable() -> None:

@@ -30,7 +30,7 @@ def test_case_is_caught_with_its_rule(outcomes, case_id):
 
 def test_corpus_covers_every_reader_and_case_kind():
     assert {c.reader for c in CASES.values()} == READERS
-    assert {c.stage for c in CASES.values()} == {"index", "decode", "catalog", "config", "validate"}
+    assert {c.stage for c in CASES.values()} == {"ingest", "index", "decode", "catalog", "config", "validate"}
     rules = {c.rule for c in CASES.values()}
     for rule in (
         "unsafe_path",

@@ -265,3 +265,22 @@ def test_below_chance_challenger_is_refused_even_without_a_champion():
     assert names(evaluate_gate(LB, better_but_bad, CHAMPION, paired())) == ["not_below_chance"]
     relaxed = LB.model_copy(update={"refuse_below_chance": False})
     assert names(evaluate_gate(relaxed, better_but_bad, CHAMPION, paired())) == []
+
+
+def test_gate_defaults_are_the_evaluation_headline_and_primary_rule():
+    from climbflow.evaluate import scoring
+    from climbflow.registry import gate
+
+    # one home: the gate reads the evaluation's tuples and rule instead of keeping copies
+    assert gate.LOWER_IS_BETTER is scoring.LOWER_IS_BETTER
+    bare = PromotionConfig(primary_metric={})
+    assert (
+        gate.primary_metric(bare, "multilabel") == "macro_auc"
+        and gate.primary_metric(bare, "regression") == "mae"
+    )
+    assert gate.secondary_metrics(bare, "binary") == ["sensitivity", "specificity", "f1", "accuracy"]
+    assert gate.secondary_metrics(bare, "regression") == ["rmse", "r2", "pearson_r"]
+    chosen = PromotionConfig(primary_metric={"regression": "rmse"})
+    assert gate.primary_metric(chosen, "regression") == "rmse"
+    assert gate.secondary_metrics(chosen, "regression") == ["mae", "r2", "pearson_r"]
+    assert gain("rmse", 1.0, 2.0) == 1.0 and not scoring.higher_is_better("rmse")

@@ -18,7 +18,7 @@ def recorded(params_factory, tmp_path, monkeypatch):
     from climbflow.registry import tracking
 
     params = params_factory({"ptbxl": str(tmp_path / "src")})
-    _, client = tracking._client(params)
+    _, client = tracking.mlflow_client(params)
     exp = tracking.experiment_id(params)
     parent = client.create_run(
         exp, tags={"climb.pipeline_run_id": "local-1", "climb.git_commit": "c0ffee", "climb.image": "local"}

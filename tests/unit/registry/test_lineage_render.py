@@ -126,3 +126,29 @@ def test_html_renders_in_headless_chromium(tmp_path: Path):
     assert "Lineage of climb-chexpert/3" in dom and 'id="lineage"' in dom
     assert 'data-missing="pretrain"' in dom and "no pretrain run recorded" in dom
     assert "s3://***@raw/chexpert" in dom and "raw_snapshot" in dom
+
+
+def _tree_text(t: dict) -> list[str]:
+    from rich.console import Console
+
+    console = Console(record=True, width=160, file=io.StringIO())
+    console.print(to_rich(t))
+    return [line.strip(" │├└─") for line in console.export_text().splitlines()]
+
+
+def test_tree_says_each_name_once_and_no_empty_node():
+    """Headings like 'evaluate chexpert' (not 'evaluate evaluate chexpert'); a version never gated and a
+    validation without failures read 'none', an unrecorded optional value 'not recorded'."""
+    t = tree()
+    t["promotion"] = {}
+    t["evaluate"]["cache_hit"] = None
+    t["datasets"][0]["validation"] |= {"stage": "validate", "name": "chexpert", "failures": []}
+    lines = _tree_text(t)
+    assert "evaluate chexpert" in lines and "finetune" in lines  # its target is said by the heading above
+    assert "validation" in lines and "chexpert" in lines  # the dataset's own heading says chexpert
+    assert "promotion: none" in lines and "failures: none" in lines and "cache_hit: not recorded" in lines
+    assert not [line for line in lines if line.endswith(":") or "evaluate evaluate" in line]
+    assert not [line for line in lines if line.startswith(("stage:", "name:", "dataset:"))]
+    page = to_html(t)
+    assert "evaluate evaluate" not in page and '<span class="k">evaluate chexpert</span>' in page
+    assert '<span class="k">promotion</span>: <span class="v">none</span>' in page

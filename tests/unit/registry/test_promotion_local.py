@@ -34,7 +34,7 @@ def params(params_factory, tmp_path, monkeypatch):
 def register(params, metrics=BASE, ci=CI_OK, uri="/ws/evaluation/ptbxl/k1") -> str:
     from climbflow.registry import tracking
 
-    mlflow, client = tracking._client(params)
+    mlflow, client = tracking.mlflow_client(params)
     run = client.create_run(tracking.experiment_id(params), run_name="evaluate:ptbxl")
     report = {
         "target": "ptbxl",
@@ -59,7 +59,9 @@ def register(params, metrics=BASE, ci=CI_OK, uri="/ws/evaluation/ptbxl/k1") -> s
 def aliases(params) -> dict[str, str]:
     from climbflow.registry import tracking
 
-    return {k: str(v) for k, v in tracking._client(params)[1].get_registered_model(MODEL).aliases.items()}
+    return {
+        k: str(v) for k, v in tracking.mlflow_client(params)[1].get_registered_model(MODEL).aliases.items()
+    }
 
 
 def test_promoting_the_champion_again_is_a_bad_request(params):
@@ -79,7 +81,7 @@ def test_rollback_onto_the_same_version_is_a_bad_request(params):
     from climbflow.registry.promotion import PromotionError, rollback
 
     v1 = register(params)
-    client = tracking._client(params)[1]
+    client = tracking.mlflow_client(params)[1]
     client.set_registered_model_alias(MODEL, "champion", v1)
     client.set_registered_model_alias(MODEL, "previous-champion", v1)  # what the old promote left behind
     with pytest.raises(PromotionError, match="same version"):
@@ -106,7 +108,7 @@ def test_cli_exits_2_for_both(params, tmp_path):
     assert again.exit_code == 2 and "already @champion" in again.output
     from climbflow.registry import tracking
 
-    tracking._client(params)[1].set_registered_model_alias(MODEL, "previous-champion", "1")
+    tracking.mlflow_client(params)[1].set_registered_model_alias(MODEL, "previous-champion", "1")
     back = runner.invoke(cli.app, ["rollback", MODEL, "--reason", "x", "--params", str(path)])
     assert back.exit_code == 2 and "same version" in back.output
 
@@ -126,7 +128,7 @@ def test_below_chance_version_is_tagged_and_refused_unless_forced(params):
         }
     }
     v1 = register(params, BASE | {"macro_auc": 0.347}, ci)
-    tags = tracking._client(params)[1].get_model_version(MODEL, v1).tags
+    tags = tracking.mlflow_client(params)[1].get_model_version(MODEL, v1).tags
     assert tags["climb.quality"] == "below_chance" and "below chance" in tags["climb.quality.reasons"]
     refused = promote(params, MODEL)  # the floor (0.3) alone would let it through
     assert not refused.promoted and [r.name for r in refused.rules if not r.passed] == ["not_below_chance"]
@@ -134,7 +136,7 @@ def test_below_chance_version_is_tagged_and_refused_unless_forced(params):
     assert forced.promoted and forced.forced
     # a healthy one is tagged ok
     v2 = register(params, uri="/ws/evaluation/ptbxl/k2")
-    assert tracking._client(params)[1].get_model_version(MODEL, v2).tags["climb.quality"] == "ok"
+    assert tracking.mlflow_client(params)[1].get_model_version(MODEL, v2).tags["climb.quality"] == "ok"
 
 
 def test_cached_evaluate_run_links_the_run_that_made_its_artifacts(params):
@@ -142,8 +144,8 @@ def test_cached_evaluate_run_links_the_run_that_made_its_artifacts(params):
     from climbflow.stages.base import StageResult
 
     register(params, uri="/ws/evaluation/ptbxl/k1")
-    mlflow, client = tracking._client(params)
-    (mv,) = client.search_model_versions(f"name = '{MODEL}'")  # noqa: the only version
+    mlflow, client = tracking.mlflow_client(params)
+    (mv,) = client.search_model_versions(f"name = '{MODEL}'")  # the only version
     cached = client.create_run(tracking.experiment_id(params), run_name="evaluate:ptbxl").info.run_id
     result = StageResult("evaluate", "ptbxl", "/ws/evaluation/ptbxl/k1", {"target": "ptbxl"}, True, 0.0)
     assert tracking._link_registered(params, result, cached)

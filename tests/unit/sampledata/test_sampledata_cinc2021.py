@@ -140,7 +140,7 @@ def test_cpsc_lengths_and_vocabulary(tmp_path: Path) -> None:
 def test_chapman_labels_multilabel(structure: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     targets, _ = structure["real"]
     assert (targets.sum(axis=0) >= 6).all()  # every class present
-    assert (targets.sum(axis=1) >= 2).mean() > 0.3
+    assert (targets.sum(axis=1) >= 2).mean() > 0.1  # sinus rhythm + a finding is not NORM: no NORM combos
     norm_only = (targets[:, 0] == 1) & (targets.sum(axis=1) == 1)
     assert 0.2 < norm_only.mean() < 0.5
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -74,6 +77,22 @@ def test_deterministic_and_seed_dependent(tmp_path, writer):
     assert a != _hashes(writer(tmp_path / "c", 6, seed=4))
     with pytest.raises(ValueError):
         writer(tmp_path / "d", 1)
+
+
+def test_vindr_labels_do_not_depend_on_the_hash_seed(tmp_path):
+    """Two interpreters (different string-hash seeds) write the same files: ``climb sample-data`` is
+    reproducible across runs, so DVC sees no change."""
+    code = (
+        "import sys\nfrom climbflow.sampledata.dicom_images import write_vindr_cxr\n"
+        "write_vindr_cxr(sys.argv[1], 12, seed=7)\n"
+    )
+    roots = []
+    for hash_seed in ("0", "1"):
+        root = tmp_path / f"hash{hash_seed}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, SALT_ENV: "sampledata-test-salt"}
+        subprocess.run([sys.executable, "-c", code, str(root)], env=env, check=True)
+        roots.append(root)
+    assert _hashes(roots[0]) == _hashes(roots[1])
 
 
 def _headers(root: Path, pattern: str) -> list[pydicom.Dataset]:

@@ -28,8 +28,9 @@ def _check_store(reader, dataset: str) -> None:
     assert (manifest["orig_sampling_rate"] == 500.0).all() and (manifest["sampling_rate"] == 500.0).all()
     for i in (0, N - 1):
         assert reader.sample(i).shape == (12, 5000) and np.isfinite(reader.sample(i)).all()
-    for row in manifest.itertuples():  # the target is the #Dx codes' superclasses
+    for row in manifest.itertuples():  # the target is the #Dx codes' superclasses, NORM only when alone
         classes = {SNOMED[code][1] for code in row.source_labels.split(",")}
+        classes = classes - {"NORM"} if len(classes) > 1 else classes
         assert {c for c, v in zip(CLASSES, row.target, strict=True) if v == 1.0} == classes
         assert set(json.loads(row.meta)["dx"]) == {SNOMED[code][0] for code in row.source_labels.split(",")}
 
@@ -39,7 +40,7 @@ def test_ten_second_sets(standardized_sample, dataset: str) -> None:
     reader = standardized_sample(dataset, N)
     _check_store(reader, dataset)
     targets = reader.targets()
-    assert (targets.sum(axis=1) > 1).any(), "sinus rhythm + findings must stay multi-label"
+    assert (targets.sum(axis=1) > 1).any(), "several findings must stay multi-label"
     assert (reader.manifest["age"].dropna().between(18, 90)).all()
     assert set(reader.manifest["sex"]) <= {"M", "F"}
 

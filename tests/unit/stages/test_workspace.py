@@ -52,7 +52,7 @@ def test_one_workspaces_tracking_uri_does_not_leak_into_the_next(tmp_path, monke
         (tmp_path / name).mkdir()
     first = parse(yaml.safe_load(make_params(tmp_path / "a", {"ptbxl": "/x"}).read_text()))
     second = parse(yaml.safe_load(make_params(tmp_path / "b", {"ptbxl": "/x"}).read_text()))
-    tracking._client(first)
+    tracking.mlflow_client(first)
     assert tracking.tracking_uri(second) == f"sqlite:///{tmp_path / 'b' / 'workspace' / 'mlflow.db'}"
 
 

@@ -7,11 +7,13 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 from pydantic import ValidationError
+from sklearn.metrics import accuracy_score, f1_score, recall_score, roc_auc_score
 
 from climbflow.config import EncoderConfig
 from climbflow.models import build_encoder
@@ -321,7 +323,9 @@ def test_config_is_strict() -> None:
 @pytest.mark.parametrize("strategy", ["late", "concat", "cross_attention", "gated"])
 def test_each_strategy_learns(data: dict, tmp_path: Path, strategy: str) -> None:
     result = _fit(data, tmp_path, strategy=strategy)
-    assert result["metrics"]["test/auc"] > 0.75, result["metrics"]  # shuffled labels give ~0.5 (test below)
+    assert result["metrics"]["test/macro_auc"] > 0.75, result[
+        "metrics"
+    ]  # shuffled labels give ~0.5 (test below)
     assert result["n_train"] == SPLITS["train"] - 1 and result["unmatched"]["image2d"] >= 6
     assert len(result["history"]) == 4
     model, info = load_fusion_model(result["model_path"])
@@ -344,7 +348,50 @@ def test_shuffled_labels_do_not_learn(data: dict, tmp_path: Path) -> None:
     result = fit_fusion(
         stores, {}, _cfg(strategy="gated"), tmp_path / "out", 0, text_encoder=toy_text_encoder
     )
-    assert abs(result["metrics"]["test/auc"] - 0.5) < 0.2, result["metrics"]
+    assert abs(result["metrics"]["test/macro_auc"] - 0.5) < 0.2, result["metrics"]
+
+
+def test_test_split_scored_with_the_shared_metrics_and_patient_level_cis(data: dict, tmp_path: Path) -> None:
+    """Fusion is scored like every other model: AUC, sensitivity, specificity, F1 with bootstrap CIs (oracle:
+    scikit-learn on the written test predictions; test rows from the EHR manifest read here)."""
+    result = fit_fusion(
+        _stores(data), {}, _cfg(strategy="late"), tmp_path, 0, text_encoder=toy_text_encoder, n_boot=200
+    )
+    pred = pd.read_parquet(tmp_path / "test_predictions.parquet")
+    man = pd.read_parquet(data["stores"]["ehr"] / MANIFEST)
+    ihm = np.stack(man["target"].to_numpy())[:, 0]
+    test = man[(man["split"] == "test") & ~np.isnan(ihm)]
+    assert pred["record_id"].tolist() == [s.split("/", 1)[1] for s in test["sample_id"]]
+    assert pred["patient_id"].tolist() == test["patient_id"].tolist()
+    y, p = pred["y_true"].to_numpy(), pred["y_pred"].to_numpy()
+    hard = p >= 0.5
+    oracle = {
+        "macro_auc": roc_auc_score(y, p),
+        "sensitivity": recall_score(y, hard),
+        "specificity": recall_score(1 - y, ~hard),
+        "f1": f1_score(y, hard),
+        "accuracy": accuracy_score(y, hard),
+    }
+    for k, v in oracle.items():
+        assert result["metrics"][f"test/{k}"] == pytest.approx(v, abs=1e-9), k
+        ci = result["test"]["ci"][k]
+        assert ci["low"] <= v <= ci["high"] and ci["low"] < ci["high"], (k, ci)
+        assert ci["n_boot"] == 200 and ci["n_patients"] == test["patient_id"].nunique()
+    assert result["test"]["quality"]["verdict"] == "ok", result["test"]["quality"]
+    assert "test/auc" not in result["metrics"] and "val/macro_auc" in result["history"][-1]
+
+
+def test_no_test_admissions_is_a_clear_error(data: dict, tmp_path: Path) -> None:
+    s = data["stores"]
+    man = pq.read_table(s["ehr"] / MANIFEST).to_pandas()
+    man.loc[man["split"] == "test", "split"] = "val"
+    root = tmp_path / "no_test"
+    root.mkdir()
+    (root / "shards").symlink_to(s["ehr"] / "shards")
+    (root / LABELS).write_text((s["ehr"] / LABELS).read_text())
+    pq.write_table(pa.Table.from_pandas(man, schema=MANIFEST_SCHEMA, preserve_index=False), root / MANIFEST)
+    with pytest.raises(ValueError, match=r"no_test: no test admissions with a ihm48 target"):
+        fit_fusion({"ehr": root}, {}, _cfg(modalities=["ehr"]), tmp_path / "out", 0)
 
 
 def test_deterministic_given_the_seed(data: dict, tmp_path: Path) -> None:
@@ -367,6 +414,12 @@ def test_length_of_stay_regression_beats_the_mean(data: dict, tmp_path: Path) ->
         result,
         baseline,
     )
+    pred = pd.read_parquet(tmp_path / "test_predictions.parquet")
+    np.testing.assert_allclose(pred["y_true"], y_test)  # the cohort's test order
+    mae = float(np.abs(pred["y_pred"] - pred["y_true"]).mean())
+    assert result["metrics"]["test/mae"] == pytest.approx(mae, rel=1e-6)
+    ci = result["test"]["ci"]  # regression gets patient-level CIs too
+    assert set(ci) >= {"mae", "rmse", "r2"} and ci["mae"]["low"] <= mae <= ci["mae"]["high"]
 
 
 def test_few_shot_pretrained_frozen_encoder(data: dict, tmp_path: Path) -> None:

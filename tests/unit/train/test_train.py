@@ -11,10 +11,11 @@ import torch
 import torch.nn.functional as F
 
 from climbflow.config import FinetuneConfig, PretrainConfig
+from climbflow.evaluate.metrics import column_aucs
 from climbflow.store.format import StoreReader
 from climbflow.train.data import ImageAugment, StoreDataModule, StoreDataset, positive_weights
 from climbflow.train.fit import finetune, load_model, predict, pretrain
-from climbflow.train.module import MultiTaskModule, macro_auc, masked_multitask_loss, roc_auc
+from climbflow.train.module import MultiTaskModule, masked_multitask_loss
 from tests.unit.train.toystores import ENC, T, write_store
 
 SPLITS = {"train": 256, "val": 160, "test": 64}
@@ -214,13 +215,9 @@ def test_masked_loss_binary_and_unlabelled() -> None:
     assert float(empty.detach()) == 0.0
 
 
-def test_auc() -> None:
-    assert roc_auc(np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
-    assert roc_auc(np.array([0, 1]), np.array([0.5, 0.5])) == 0.5
-    assert math.isnan(roc_auc(np.array([1, 1]), np.array([0.2, 0.3])))
-    y = np.array([[0, 1, np.nan], [1, 1, 0], [0, 1, 1], [1, 1, np.nan]])
-    macro, per = macro_auc(y, np.array([[0.1, 0.5, 0.9], [0.9, 0.5, 0.1], [0.2, 0.5, 0.8], [0.8, 0.5, 0.3]]))
-    assert macro == 1.0 and math.isnan(per[1]) and per[2] == 1.0
+def macro_auc(y_true: np.ndarray, y_prob: np.ndarray) -> float:
+    """Mean of the non-degenerate columns' AUCs (what the module logs as ``val/auc/<dataset>``)."""
+    return float(np.nanmean(column_aucs(y_true, y_prob)))
 
 
 # ---------------------------------------------------------------- pretrain / finetune
@@ -250,14 +247,14 @@ def test_finetune_learns_and_predicts(stores: dict[str, Path], pretrained: dict,
     y_true, y_prob, ids = predict(model, stores["a"], "test", batch_size=16)
     assert y_true.shape == y_prob.shape == (SPLITS["test"], 3) and len(ids) == SPLITS["test"]
     assert np.isnan(y_true).any() and ((y_prob >= 0) & (y_prob <= 1)).all()
-    assert macro_auc(y_true, y_prob)[0] > 0.8
+    assert macro_auc(y_true, y_prob) > 0.8
 
 
 def test_finetune_multiclass_softmax(stores: dict[str, Path], pretrained: dict, tmp_path: Path) -> None:
     res = finetune(stores["b"], Path(pretrained["encoder_path"]), _fcfg("linear", epochs=4), tmp_path, seed=0)
     y_true, y_prob, _ = predict(load_model(res["model_path"]), stores["b"], "val", batch_size=64)
     np.testing.assert_allclose(y_prob.sum(1), 1.0, rtol=1e-5)
-    assert macro_auc(y_true, y_prob)[0] > 0.8
+    assert macro_auc(y_true, y_prob) > 0.8
 
 
 def test_shuffled_labels_stay_at_chance(stores: dict[str, Path], tmp_path: Path) -> None:
