@@ -36,7 +36,7 @@ from climbflow.store.format import (
     write_table,
 )
 from climbflow.train.data import AUGMENTED_MODALITIES, StoreDataModule
-from climbflow.train.fit import _trainer, resolve_precision
+from climbflow.train.fit import build_trainer, resolve_precision
 from climbflow.train.module import MultiTaskModule, WarmupCosine
 from climbflow.train.progress_bar import TrainProgress
 
@@ -168,7 +168,9 @@ def lightning_loop(module: MultiTaskModule, batches: list, warmup: int) -> float
     """samples/s of the same steps under the pretrain Trainer (same precision, clipping and schedule)."""
     cfg = PretrainConfig(epochs=1, batch_size=len(batches[0][0]), checkpoint_every_n_steps=0)
     timer = _Timer(warmup)
-    trainer = _trainer(cfg, [timer, TrainProgress()])  # with pretrain's progress callback, as _fit adds it
+    trainer = build_trainer(
+        cfg, [timer, TrainProgress()]
+    )  # with pretrain's progress callback, as _fit adds it
     trainer.fit_loop.epoch_loop.max_steps = len(batches)
     loader = torch.utils.data.DataLoader(_Batches(batches), batch_size=None, shuffle=False)
     trainer.fit(module, train_dataloaders=loader)

@@ -31,6 +31,17 @@ def _no_tracking_uri_leaks():
         os.environ["MLFLOW_TRACKING_URI"] = before
 
 
+@pytest.fixture(autouse=True)
+def _no_print_leaks():
+    """kfp.local's parallel tasks can leave its indenting ``print`` installed (see climbflow.kfp_local_print):
+    restore ``print`` after each test so one test's pipeline never writes stray spaces into the next one's stdout."""
+    import builtins
+
+    before = builtins.print
+    yield
+    builtins.print = before
+
+
 @pytest.fixture(scope="session")
 def sample_root(tmp_path_factory) -> Path:
     """Small PTB-XL and CheXpert copies in their real layouts (shared, read-only for tests)."""

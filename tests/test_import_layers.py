@@ -1,6 +1,6 @@
 """One-way layers: no import cycle among the project's modules (``src/``, ``components/``, ``pipelines/``), nothing
 there imports ``tests``, and the tools (``climbflow.sampledata``: ``climb sample-data``; ``climbflow.hardening``:
-``climb doctor``) stay off the runtime path: only the CLI and the pipeline runner's sample setup import them.
+``climb doctor``) stay off the runtime path: only the CLI and the pipeline runner's sample setup import them. No module imports another module's private names (``_x``): what is shared gets a public name.
 
 The graph is read from the source text (``ast``), not by importing, so a function-level import counts too: a
 deferred import is still a dependency a maintainer has to read around.
@@ -108,6 +108,17 @@ def tool_importers(root: Path) -> set[str]:
     }
 
 
+def private_imports(root: Path) -> list[str]:
+    """``module: name`` for every private name (``_x``) one project module imports from another."""
+    mods = modules(root)
+    found = []
+    for name, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in TOPS:
+                found += [f"{name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+    return sorted(found)
+
+
 def test_no_import_cycle() -> None:
     assert cycles(graph(ROOT)) == []
 
@@ -121,6 +132,10 @@ def test_production_code_never_imports_tests() -> None:
     assert offenders == []
 
 
+def test_no_module_imports_another_modules_private_names() -> None:
+    assert private_imports(ROOT) == []
+
+
 def test_only_the_cli_and_the_runner_import_the_tools() -> None:
     assert tool_importers(ROOT) <= TOOL_USERS
 
@@ -132,14 +147,15 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def test_the_checks_find_a_cycle_a_deferred_import_and_a_tool_on_the_runtime_path(tmp_path: Path) -> None:
+def test_the_checks_find_a_cycle_a_deferred_import_a_tool_on_the_runtime_path_and_a_private_import(tmp_path: Path) -> None:
     root = _tree(
         tmp_path,
         {
             "src/climbflow/__init__.py": "",
             "src/climbflow/a.py": "from climbflow import b\n",
             "src/climbflow/b.py": "def f():\n    from climbflow.c import g\n",  # deferred: still an edge
-            "src/climbflow/c.py": "import climbflow.a\ndef g(): ...\n",
+            "src/climbflow/c.py": "import climbflow.a\ndef g(): ...\ndef _h(): ...\n",
+            "src/climbflow/d.py": "from climbflow.c import _h\n",
             "src/climbflow/stages/__init__.py": "",
             "src/climbflow/stages/x.py": "def f():\n    from climbflow.sampledata import chexpert\n",
             "src/climbflow/sampledata/__init__.py": "",
@@ -150,3 +166,4 @@ def test_the_checks_find_a_cycle_a_deferred_import_and_a_tool_on_the_runtime_pat
     )
     assert cycles(graph(root)) == [["climbflow.a", "climbflow.b", "climbflow.c"]]
     assert tool_importers(root) == {"climbflow.stages.x"}
+    assert private_imports(root) == ["climbflow.d: climbflow.c._h"]

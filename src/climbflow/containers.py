@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from climbflow.kfp_local_print import print_restored
+
 
 @dataclass(frozen=True)
 class ContainerRecord:
@@ -79,6 +81,7 @@ def use_checked_containers() -> Iterator[list[ContainerRecord]]:
     RECORDS.clear()
     docker_task_handler.run_docker_container = run_checked
     try:
-        yield RECORDS
+        with print_restored():
+            yield RECORDS
     finally:
         docker_task_handler.run_docker_container = original

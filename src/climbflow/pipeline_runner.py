@@ -6,7 +6,6 @@ runs, executed by ``kfp.local.SubprocessRunner(use_venv=False)`` -> results read
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import io
 import json
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from climbflow.config import Params
+from climbflow.kfp_local_print import print_restored
 from climbflow.stages.base import Workspace
 
 log = logging.getLogger(__name__)
@@ -200,14 +200,11 @@ def announce_tasks():
         return outputs, task_status
 
     task_executor.execute_single_task = execute
-    original_print = (
-        builtins.print
-    )  # kfp.local indents print() in a generator context a failed task can leave open
     try:
-        yield
+        with print_restored():
+            yield
     finally:
         task_executor.execute_single_task = original
-        builtins.print = original_print
 
 
 def failure_excerpt(log_path: Path, lines: int = 60) -> str:

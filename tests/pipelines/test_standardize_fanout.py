@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from climbflow.kfp_local_print import print_restored
 from climbflow.pipeline_runner import resolve_paths
 from tests.pipelines.spec import training_dag
 
@@ -64,7 +65,8 @@ def test_fanout_matches_one_process(sample_root, tmp_path, params_factory):
             ).output
 
         local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path / "kfp"))
-        run = fanout(params_json=json.dumps(params.to_dict()), snapshot=snap.uri, validation=val.uri)
+        with print_restored():  # four parallel tasks: kfp.local's indenting print can stay installed
+            run = fanout(params_json=json.dumps(params.to_dict()), snapshot=snap.uri, validation=val.uri)
         stores[mode] = run.output
     pool, fan = Path(stores["pool"]), Path(stores["fanout"])
     assert len(list((fan / "shards").iterdir())) == 4  # 120 records in ranges of 35: four parallel tasks

@@ -36,6 +36,7 @@ AUDITED = {
     "tests/unit/registry/test_lineage_render.py": "fake credential URLs the lineage renderer must redact",
     "tests/unit/store/test_store.py": "fake credential URLs that redact() must remove",
     "tests/unit/test_cli_cluster.py": "fake credential URL that the cluster CLI must redact",
+    "tests/unit/registry/test_tracking_ui.py": "fake credential URL the MLflow run description must redact",
 }
 
 

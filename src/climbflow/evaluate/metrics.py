@@ -1,6 +1,6 @@
 """CLIMB-faithful classification metrics as a pure functional layer (numpy in, plain Python out).
 
-The layout follows torchmetrics' functional style: ``_validate`` checks the raw inputs, ``_format``
+The layout follows torchmetrics' functional style: ``checked_inputs`` checks the raw inputs, ``one_vs_rest``
 turns every task into the same one-vs-rest representation (truth indicator matrix with a "known"
 mask, scores, binary predictions), and ``_compute`` reduces that to metrics. Rules, from the CLIMB
 code (``evaluate_classifier`` / fusion ``calculate_metrics``):
@@ -62,7 +62,7 @@ def _as_2d(name: str, arr: Any) -> np.ndarray:
     return out
 
 
-def _validate(
+def checked_inputs(
     y_true: Any, y_score: Any, task: str, class_names: Sequence[str], threshold: float
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Check shapes, label values, score ranges and names; return float arrays and the name list."""
@@ -132,7 +132,7 @@ def predict_labels(y_score: Any, task: Task, threshold: float = 0.5) -> np.ndarr
     raise ValueError(f"task must be one of {TASKS}, got {task!r}")
 
 
-def _format(yt: np.ndarray, ys: np.ndarray, task: str, names: list[str], threshold: float) -> _Formatted:
+def one_vs_rest(yt: np.ndarray, ys: np.ndarray, task: str, names: list[str], threshold: float) -> _Formatted:
     """Map validated inputs to the shared one-vs-rest representation."""
     pred = predict_labels(ys, task, threshold)  # type: ignore[arg-type]
     if task == "multilabel":
@@ -334,8 +334,8 @@ def classification_metrics(
         "reason": str | None}``.
         Macro values are NaN (with ``reason`` set) when no class is usable.
     """
-    yt, ys, names = _validate(y_true, y_score, task, class_names, threshold)
-    return _compute(_format(yt, ys, task, names, float(threshold)), float(threshold), classes_used)
+    yt, ys, names = checked_inputs(y_true, y_score, task, class_names, threshold)
+    return _compute(one_vs_rest(yt, ys, task, names, float(threshold)), float(threshold), classes_used)
 
 
 def confusion_matrices(

@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from climbflow.evaluate.metrics import (
-    _format,
-    _validate,
     binary_auc,
+    checked_inputs,
     confusion_matrices,
+    one_vs_rest,
     roc_curve,
 )
 
@@ -310,8 +310,8 @@ def write_report(
             plots.append(path)
             continue
         threshold = float(results.get(ds, {}).get("threshold", 0.5))
-        yt, ys, names = _validate(y_true, y_score, task, class_names, threshold)
-        f = _format(yt, ys, task, names, threshold)
+        yt, ys, names = checked_inputs(y_true, y_score, task, class_names, threshold)
+        f = one_vs_rest(yt, ys, task, names, threshold)
         slug = _slug(ds, taken)
         roc_path = out_dir / f"roc_{slug}.png"
         _plot_roc(roc_path, ds, f)

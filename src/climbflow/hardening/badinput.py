@@ -973,9 +973,9 @@ def evaluate(case: Case, root: Path) -> str:
 
     try:
         if case.stage == "ingest":
-            from climbflow.stages.ingest import _hash_tree
+            from climbflow.stages.ingest import hash_tree
 
-            _, refused = _hash_tree(root, root.parent / "ingest-hashes.json")
+            _, refused = hash_tree(root, root.parent / "ingest-hashes.json")
             return ",".join(sorted({r["rule"] for r in refused})) or "accepted"
         if case.stage == "config":
             try:

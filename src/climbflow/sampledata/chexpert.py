@@ -50,7 +50,7 @@ PREVALENCE: dict[str, float] = {
 Points = list[tuple[float, float]]
 
 
-def _study_findings(rng: np.random.Generator) -> frozenset[str]:
+def study_findings(rng: np.random.Generator) -> frozenset[str]:
     found = {name for name, p in PREVALENCE.items() if rng.random() < p}
     if "Cardiomegaly" in found and rng.random() < 0.3:
         found.add("Enlarged Cardiomediastinum")
@@ -61,7 +61,7 @@ def _study_findings(rng: np.random.Generator) -> frozenset[str]:
     return frozenset(found)
 
 
-def _csv_labels(rng: np.random.Generator, found: frozenset[str], valid: bool) -> list[str]:
+def csv_labels(rng: np.random.Generator, found: frozenset[str], valid: bool) -> list[str]:
     """The 14 label cells as the real csv writes them (1.0 / 0.0 / -1.0 / blank)."""
     cells = []
     for name in LABELS:
@@ -79,7 +79,7 @@ def _csv_labels(rng: np.random.Generator, found: frozenset[str], valid: bool) ->
 
 
 # ----------------------------------------------------------------------------------------------- drawing
-class _Canvas:
+class Canvas:
     """One image's drawing surface: layers drawn with PIL (L mode, 0..255), returned as float32 in 0..1."""
 
     def __init__(self, h: int, w: int):
@@ -161,7 +161,7 @@ def _lung_outline(cx: float, s: int, t: float, h: float, top: float, cp: float) 
 class _Chest:
     """One frontal image's anatomy, shared by the finding painters (side s: -1 image-left, +1 image-right)."""
 
-    c: _Canvas
+    c: Canvas
     cx: float  # midline
     t: float  # thorax width
     top: float  # lung apices
@@ -190,11 +190,11 @@ class _Chest:
         return self.base - 0.075 * self.h
 
 
-def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: int, ap: bool) -> np.ndarray:
+def render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: int, ap: bool) -> np.ndarray:
     """One frontal radiograph. ``rng`` drives anatomy and exposure, a child stream drives the findings, so
     toggling a finding changes only what that finding draws (and the heart/mediastinum sizes it sets)."""
     frng = np.random.default_rng(rng.integers(2**63))
-    c = _Canvas(h, w)
+    c = Canvas(h, w)
     ch = _chest(c, rng, frng, found, ap)
     ribs, calluses = _ribs(ch, rng, frng, found)
     vessels = _vessels(ch, rng)
@@ -211,7 +211,7 @@ def _render_frontal(rng: np.random.Generator, found: frozenset[str], h: int, w: 
 
 
 def _chest(
-    c: _Canvas, rng: np.random.Generator, frng: np.random.Generator, found: frozenset[str], ap: bool
+    c: Canvas, rng: np.random.Generator, frng: np.random.Generator, found: frozenset[str], ap: bool
 ) -> _Chest:
     """Thorax size and position, lung fields, soft tissue, mediastinum and heart."""
     h, w = c.h, c.w
@@ -238,7 +238,7 @@ def _chest(
 
 
 def _body(
-    c: _Canvas,
+    c: Canvas,
     rng: np.random.Generator,
     found: frozenset[str],
     cx: float,
@@ -280,7 +280,7 @@ def _body(
 
 
 def _heart(
-    c: _Canvas, rng: np.random.Generator, found: frozenset[str], ap: bool, cx: float, t: float, y_dome: float
+    c: Canvas, rng: np.random.Generator, found: frozenset[str], ap: bool, cx: float, t: float, y_dome: float
 ) -> np.ndarray:
     """The heart: cardiothoracic ratio ~0.44 (~0.60 with Cardiomegaly), a little wider on AP views."""
     ctr = rng.normal(0.60, 0.035) if "Cardiomegaly" in found else rng.normal(0.44, 0.03)
@@ -525,7 +525,7 @@ _FINDING_PAINTERS = (
 
 
 def _devices(
-    c: _Canvas, rng: np.random.Generator, cx: float, t: float, top: float, base: float, y_dome: float
+    c: Canvas, rng: np.random.Generator, cx: float, t: float, top: float, base: float, y_dome: float
 ) -> np.ndarray:
     """Tubes, lines, pacemaker, ECG leads: very bright (radio-opaque) structures, 1-2 pixels wide at 64 px."""
     h = c.h
@@ -569,7 +569,7 @@ def _devices(
     return c.done(img, 0.7)
 
 
-def _expose(c: _Canvas, rng: np.random.Generator, dens: np.ndarray) -> np.ndarray:
+def _expose(c: Canvas, rng: np.random.Generator, dens: np.ndarray) -> np.ndarray:
     """Density -> 8-bit pixel: slight blur, random exposure, noise, small rotation, laterality marker."""
     blurred = Image.fromarray((np.clip(dens, 0, 1) * 255).astype(np.uint8)).filter(
         ImageFilter.GaussianBlur(SHARP)
@@ -591,10 +591,10 @@ def _expose(c: _Canvas, rng: np.random.Generator, dens: np.ndarray) -> np.ndarra
     )
 
 
-def _render_lateral(rng: np.random.Generator, found: frozenset[str], h: int, w: int) -> np.ndarray:
+def render_lateral(rng: np.random.Generator, found: frozenset[str], h: int, w: int) -> np.ndarray:
     """A simpler lateral view: one lung field, anterior heart, posterior spine; a subset of findings."""
-    frng = np.random.default_rng(rng.integers(2**63))  # findings stream, as in _render_frontal
-    c = _Canvas(h, w)
+    frng = np.random.default_rng(rng.integers(2**63))  # findings stream, as in render_frontal
+    c = Canvas(h, w)
     t = min(h, w) * rng.uniform(0.74, 0.86)
     cx, top = w / 2 + rng.normal(0, 0.02 * w), h * rng.uniform(0.08, 0.14)
     tissue = c.ellipse(cx, 0.6 * h, 0.5 * t, 0.62 * h, 8)
@@ -652,9 +652,9 @@ def _render_job(root: Path, seed: int, job: _Job) -> None:
     rng = np.random.default_rng([seed, 1, job.index])
     hw = (320, int(rng.integers(320, 400))) if rng.random() < 0.8 else (int(rng.integers(320, 390)), 320)
     if job.lateral:
-        pix = _render_lateral(rng, job.findings, *hw)
+        pix = render_lateral(rng, job.findings, *hw)
     else:
-        pix = _render_frontal(rng, job.findings, *hw, ap=job.ap)
+        pix = render_frontal(rng, job.findings, *hw, ap=job.ap)
     out = root / job.rel
     out.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(pix).save(out, format="JPEG", quality=JPEG_QUALITY)
@@ -704,7 +704,7 @@ def _chexpert_patients(rng: np.random.Generator, n_records: int) -> list[dict]:
             if n >= n_records:
                 break
             lateral = n + 1 < n_records and rng.random() < LATERAL_FRACTION
-            studies.append((_study_findings(rng), lateral))
+            studies.append((study_findings(rng), lateral))
             n += 2 if lateral else 1
         patients.append(
             {
@@ -742,7 +742,7 @@ def _chexpert_jobs(
         counters[csv_name] += 1
         folder = csv_name.removesuffix(".csv")
         for si, (found, lateral) in enumerate(pat["studies"], start=1):
-            cells = _csv_labels(rng, found, csv_name == "valid.csv")
+            cells = csv_labels(rng, found, csv_name == "valid.csv")
             ap = "AP" if rng.random() < 0.7 else "PA"
             for view, kind in [("view1_frontal", "Frontal")] + (
                 [("view2_lateral", "Lateral")] if lateral else []

@@ -29,12 +29,12 @@ from climbflow.catalog.cinc2021 import LEADS, SINUS_RHYTHM, SNOMED
 from climbflow.sampledata.ptbxl import (
     FS,
     SECONDS,
-    _frontal,
-    _gauss,
-    _new_patient,
-    _patient_template,
-    _synthesize,
     derive_limb_leads,
+    frontal_weights,
+    gauss,
+    new_patient,
+    patient_template,
+    synthesize,
 )
 
 logger = logging.getLogger(__name__)
@@ -222,9 +222,9 @@ def _add_pvcs(rng: np.random.Generator, x12: np.ndarray) -> np.ndarray:
     t = np.arange(-150.0, 500.0, 1000.0 / FS)  # ms around the ectopic QRS
     # a ventricular focus: frontal axis anywhere, precordial polarity reversing from V1 to V6 (LBBB-/RBBB-like)
     precordial = rng.choice([-1.0, 1.0]) * np.linspace(-1.0, 1.0, 6) + rng.normal(0.0, 0.25, 6)
-    direction = np.concatenate([_frontal(rng.uniform(0, 360)), precordial])
+    direction = np.concatenate([frontal_weights(rng.uniform(0, 360)), precordial])
     sigma = rng.uniform(22, 32)
-    shape = _gauss(t, 0, sigma) - 0.35 * _gauss(t, 230 + 3 * sigma, 60)
+    shape = gauss(t, 0, sigma) - 0.35 * gauss(t, 230 + 3 * sigma, 60)
     amp = rng.uniform(0.8, 1.8)
     starts = rng.choice(peaks.size - 1, size=min(peaks.size - 1, int(rng.integers(1, 4))), replace=False)
     for k in starts:
@@ -248,7 +248,7 @@ def _signal(
     segments = []
     for seg in range(-(-n // (FS * SECONDS))):
         rng = np.random.default_rng([seed, salt, 1, index, seg])
-        x = _synthesize(rng, parts, codes - {"PVC"}, early_repol)
+        x = synthesize(rng, parts, codes - {"PVC"}, early_repol)
         if "PVC" in codes:
             x = _add_pvcs(rng, x)
         segments.append(x)
@@ -269,7 +269,7 @@ def _write(ds: _Dataset, root: Path, n_records: int, seed: int, shuffle_labels: 
     rng = np.random.default_rng([seed, ds.salt, 0])
     records = []  # annotation first (small); signals are made and written one at a time
     for i in range(1, n_records + 1):
-        patient = _new_patient(rng, i)
+        patient = new_patient(rng, i)
         findings = _findings(rng, ds, _sample_classes(rng, ds))
         dx = _annotation_error(rng, ds, findings) if rng.random() < LABEL_NOISE else _dx(rng, ds, findings)
         seconds = float(rng.choice(ds.durations[0], p=ds.durations[1]))
@@ -280,7 +280,7 @@ def _write(ds: _Dataset, root: Path, n_records: int, seed: int, shuffle_labels: 
         order = np.random.default_rng([seed, ds.salt, 2]).permutation(n_records)
         dx_lines = [dx_lines[k] for k in order]
     for (i, patient, findings, n, _), dx in zip(records, dx_lines, strict=True):
-        signal = _signal(seed, ds.salt, i, _patient_template(patient), findings, patient.early_repol, n)
+        signal = _signal(seed, ds.salt, i, patient_template(patient), findings, patient.early_repol, n)
         comments = [
             f"#Age: {patient.age}",
             f"#Sex: {'Male' if patient.sex == 0 else 'Female'}",

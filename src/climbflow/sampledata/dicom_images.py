@@ -41,7 +41,7 @@ from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from climbflow.catalog.cbis_ddsm import DESCRIPTION_CSVS
 from climbflow.catalog.vindr_cxr import MAPPING, VINDR_LABELS
-from climbflow.sampledata.chexpert import _Canvas, _render_frontal
+from climbflow.sampledata.chexpert import Canvas, render_frontal
 
 logger = logging.getLogger(__name__)
 
@@ -448,7 +448,7 @@ def _write_vindr_image(
     irng = np.random.default_rng([seed, 1, k])
     h, w = int(irng.integers(256, 289)), int(irng.integers(236, 265))
     found = frozenset(m for n in im["findings"] if (m := MAPPING[n]) is not None and m != "No Finding")
-    pix = _render_frontal(irng, found, h, w, ap=im["ap"])
+    pix = render_frontal(irng, found, h, w, ap=im["ap"])
     uid_seed = ["vindr", seed, k]
     ds = _new_dataset(
         DX_STORAGE if irng.random() < 0.8 else SC_STORAGE,
@@ -646,7 +646,7 @@ def _draw_calcs(
 
 def _render_mammogram(rng: np.random.Generator, h: int, w: int, m: _Mammo, burned_in: bool) -> np.ndarray:
     """uint8 mammogram (bright = dense), chest wall at the left for a LEFT breast (mirrored for RIGHT)."""
-    c = _Canvas(h, w)
+    c = Canvas(h, w)
     cy = h * (rng.uniform(0.45, 0.55) + (0.06 if m.view == "MLO" else 0.0))
     rx, ry = w * rng.uniform(0.74, 0.92), h * rng.uniform(0.36, 0.44)
     d2 = (c.xx / rx) ** 2 + ((c.yy - cy) / ry) ** 2

@@ -411,10 +411,10 @@ def _write_ecgs(root: Path, seed: int, jobs: list[tuple[_Admission, int, datetim
     rows, templates = [], {}
     for a, study, when, codes in jobs:
         if a.subject not in templates:
-            patient = ptbxl._new_patient(np.random.default_rng([seed, 60, a.subject]), a.subject)
-            templates[a.subject] = (ptbxl._patient_template(patient), patient.early_repol)
+            patient = ptbxl.new_patient(np.random.default_rng([seed, 60, a.subject]), a.subject)
+            templates[a.subject] = (ptbxl.patient_template(patient), patient.early_repol)
         parts, early_repol = templates[a.subject]
-        x = ptbxl._synthesize(np.random.default_rng([seed, 61, study]), parts, codes, early_repol)
+        x = ptbxl.synthesize(np.random.default_rng([seed, 61, study]), parts, codes, early_repol)
         sub = str(a.subject)
         rel = f"files/p{sub[:4]}/p{sub}/s{study}"
         directory = root / ECG / rel

@@ -28,7 +28,7 @@ from PIL import Image
 
 from climbflow.catalog.chexpert import LABELS
 from climbflow.catalog.mimic_cxr import CHEXPERT, METADATA, SPLIT, image_path
-from climbflow.sampledata.chexpert import _csv_labels, _render_frontal, _render_lateral, _study_findings
+from climbflow.sampledata.chexpert import csv_labels, render_frontal, render_lateral, study_findings
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def write_cxr_studies(
     label_rows: list[list[str]] = []
     for k, study in enumerate(studies):
         rng = np.random.default_rng([seed, 50, study.subject_id, study.study_id])
-        found = study.findings if study.findings is not None else _study_findings(rng)
+        found = study.findings if study.findings is not None else study_findings(rng)
         unknown = sorted(set(found) - set(LABELS[1:]))
         if unknown:
             raise ValueError(f"study {study.study_id}: unknown findings {unknown}")
@@ -122,16 +122,16 @@ def write_cxr_studies(
         portable = not lateral and rng.random() < 0.6
         views = ["AP"] if portable else ["PA", "LATERAL"] if lateral else ["PA"]
         desc = "CHEST (PORTABLE AP)" if portable else "CHEST (PA AND LAT)" if lateral else "CHEST (PA)"
-        cells = dict(zip(LABELS, _csv_labels(rng, frozenset(found), valid=False), strict=True))
+        cells = dict(zip(LABELS, csv_labels(rng, frozenset(found), valid=False), strict=True))
         label_rows.append([cells[c] for c in CHEXPERT_ORDER])
         for j, view in enumerate(views):
             dicom = _dicom_id(rng)
             img_rng = np.random.default_rng([seed, 51, k, j])
             h, w = int(img_rng.integers(320, 353)), int(img_rng.integers(288, 321))
             if view == "LATERAL":
-                pix = _render_lateral(img_rng, frozenset(found), h, w)
+                pix = render_lateral(img_rng, frozenset(found), h, w)
             else:
-                pix = _render_frontal(img_rng, frozenset(found), h, w, ap=view == "AP")
+                pix = render_frontal(img_rng, frozenset(found), h, w, ap=view == "AP")
             rel = image_path(study.subject_id, study.study_id, dicom)
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(pix).save(root / rel, format="JPEG", quality=JPEG_QUALITY)

@@ -123,11 +123,11 @@ def _ramp(t: np.ndarray, a: float, b: float) -> np.ndarray:
     return 0.5 - 0.5 * np.cos(np.pi * np.clip((t - a) / (b - a), 0.0, 1.0))
 
 
-def _gauss(t: np.ndarray, centre: float, sigma: float) -> np.ndarray:
+def gauss(t: np.ndarray, centre: float, sigma: float) -> np.ndarray:
     return np.exp(-0.5 * ((t - centre) / sigma) ** 2)
 
 
-def _frontal(axis_deg: float) -> np.ndarray:
+def frontal_weights(axis_deg: float) -> np.ndarray:
     """Weights on (I, II) of a unit vector in the frontal plane at ``axis_deg`` (0 = lead I, 90 = aVF)."""
     a = np.deg2rad(axis_deg)
     return np.array([np.cos(a), np.cos(a - np.pi / 3)])
@@ -163,7 +163,7 @@ def real_beat_template() -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class _Patient:
+class EcgPatient:
     patient_id: int
     age: int
     sex: int
@@ -175,11 +175,11 @@ class _Patient:
     early_repol: float  # benign ST elevation (mV) in V2-V4, 0 for most patients
 
 
-def _new_patient(rng: np.random.Generator, patient_id: int) -> _Patient:
+def new_patient(rng: np.random.Generator, patient_id: int) -> EcgPatient:
     """Inter-patient variation: frontal axis, limb and chest voltages (log-normal: normal high voltage
     overlaps LVH), electrode placement, T-wave amplitude and benign early repolarisation."""
     voltage = float(np.exp(rng.normal(0.0, 0.15)))
-    return _Patient(
+    return EcgPatient(
         patient_id=patient_id,
         age=int(rng.integers(18, 90)),
         sex=int(rng.integers(0, 2)),
@@ -192,7 +192,7 @@ def _new_patient(rng: np.random.Generator, patient_id: int) -> _Patient:
     )
 
 
-def _patient_template(p: _Patient) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def patient_template(p: EcgPatient) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The real beat adapted to a patient (axis, gains), split into (P, QRS, ST-T) parts, each (8, 960)."""
     beat = real_beat_template().copy()
     # frontal plane: (I, aVF-direction) coordinates, rotated, projected back onto I and II
@@ -305,13 +305,13 @@ class _Morph:
 _LATERAL = [_V["V4"], _V["V5"], _V["V6"]]
 
 
-def _synthesize(
+def synthesize(
     rng: np.random.Generator,
     parts: tuple[np.ndarray, np.ndarray, np.ndarray],
     codes: set[str],
     early_repol: float = 0.0,
 ) -> np.ndarray:
-    """(12, 5000) record in mV from a patient's beat parts (:func:`_patient_template`) and SCP codes.
+    """(12, 5000) record in mV from a patient's beat parts (:func:`patient_template`) and SCP codes.
 
     Effects are deliberately small and variable (a finding is often visible in only some of its leads) and
     overlap the normal inter-patient variation, so the classes are learnable but not trivially separable.
@@ -367,7 +367,7 @@ def _lvh(rng: np.random.Generator, m: _Morph) -> None:
 def _infarcts(rng: np.random.Generator, codes: set[str], m: _Morph) -> None:
     """Anterior, anteroseptal and inferior infarcts: (sub)acute with ST elevation and Q waves in some, or
     old with Q waves and R loss, T inversion in some."""
-    q_wave = _gauss(_T_BEAT, -50 * m.width + 18, 9)
+    q_wave = gauss(_T_BEAT, -50 * m.width + 18, 9)
     for code, group in (("AMI", ("V2", "V3", "V4")), ("ASMI", ("V1", "V2", "V3")), ("IMI", ())):
         if code not in codes:
             continue
@@ -376,7 +376,7 @@ def _infarcts(rng: np.random.Generator, codes: set[str], m: _Morph) -> None:
         q = rng.uniform(0.15, 0.35) if not acute or rng.random() < 0.7 else 0.0
         t_inv = rng.uniform(0.1, 0.5) if rng.random() < 0.35 else 0.0
         if code == "IMI":  # along the inferior axis: II, III, aVF
-            axis = _frontal(rng.uniform(60, 110))[:, None]
+            axis = frontal_weights(rng.uniform(60, 110))[:, None]
             m.extra[:2] += axis * (st * m.st(120, 320) - q * q_wave)
             m.extra[:2] -= axis * t_inv * m.st(180, 330)
             continue
@@ -392,7 +392,7 @@ def _ischaemia(rng: np.random.Generator, m: _Morph) -> None:
     depth = rng.uniform(0.03, 0.15)
     idx = _some(rng, _LATERAL, 0.6)
     m.extra[idx] -= depth * m.st(100, 260)
-    limb = depth * rng.uniform(0, 1) * _frontal(rng.uniform(-20, 40))[:, None]
+    limb = depth * rng.uniform(0, 1) * frontal_weights(rng.uniform(-20, 40))[:, None]
     m.extra[:2] -= limb * m.st(100, 260)
     m.t_gain[idx] *= rng.uniform(0.5, 1.0)
 
@@ -401,14 +401,14 @@ def _conduction(rng: np.random.Generator, codes: set[str], m: _Morph) -> None:
     """Bundle branch blocks (terminal R' in V1-V2 / broad R in the lateral leads) and pacing spikes."""
     if codes & {"CRBBB", "IRBBB"}:
         amp = rng.uniform(0.15, 0.45) if "CRBBB" in codes else rng.uniform(0.05, 0.2)
-        m.extra[[_V["V1"], _V["V2"]]] += amp * _gauss(_T_BEAT, 35 * m.width, 12)
-        m.extra[[_I, _V["V6"]]] -= 0.4 * amp * _gauss(_T_BEAT, 35 * m.width, 14)
+        m.extra[[_V["V1"], _V["V2"]]] += amp * gauss(_T_BEAT, 35 * m.width, 12)
+        m.extra[[_I, _V["V6"]]] -= 0.4 * amp * gauss(_T_BEAT, 35 * m.width, 14)
     if "CLBBB" in codes:
-        m.extra[[_I, _V["V5"], _V["V6"]]] += rng.uniform(0.1, 0.3) * _gauss(_T_BEAT, 20 * m.width, 14)
-        m.extra[[_V["V1"], _V["V2"]]] -= rng.uniform(0.15, 0.4) * _gauss(_T_BEAT, 20 * m.width, 14)
+        m.extra[[_I, _V["V5"], _V["V6"]]] += rng.uniform(0.1, 0.3) * gauss(_T_BEAT, 20 * m.width, 14)
+        m.extra[[_V["V1"], _V["V2"]]] -= rng.uniform(0.15, 0.4) * gauss(_T_BEAT, 20 * m.width, 14)
     if "PACE" in codes:
-        spike = np.concatenate([_frontal(rng.uniform(0, 360)), rng.uniform(-1, 1, 6)])
-        m.extra += rng.uniform(1.0, 2.5) * spike[:, None] * _gauss(_T_BEAT, -50 * m.width - 6, 2.0)
+        spike = np.concatenate([frontal_weights(rng.uniform(0, 360)), rng.uniform(-1, 1, 6)])
+        m.extra += rng.uniform(1.0, 2.5) * spike[:, None] * gauss(_T_BEAT, -50 * m.width - 6, 2.0)
 
 
 def _p_gains(
@@ -452,7 +452,7 @@ def _fibrillation_waves(rng: np.random.Generator, t_sec: np.ndarray) -> np.ndarr
         for _ in range(3)
     )
     f *= rng.uniform(0.015, 0.08) / 2.0 * (1 + 0.3 * np.sin(2 * np.pi * rng.uniform(0.1, 0.4) * t_sec))
-    weights = np.concatenate([_frontal(rng.uniform(60, 100)) * 0.6, [1.0, 0.6, 0.3, 0.2, 0.2, 0.2]])
+    weights = np.concatenate([frontal_weights(rng.uniform(60, 100)) * 0.6, [1.0, 0.6, 0.3, 0.2, 0.2, 0.2]])
     return weights[:, None] * f
 
 
@@ -461,7 +461,7 @@ def _flutter_waves(rng: np.random.Generator, t_sec: np.ndarray, flutter: float) 
     phase = (t_sec / flutter + rng.uniform()) % 1.0
     saw = np.where(phase < 0.8, 1 - 2 * phase / 0.8, -1 + 2 * (phase - 0.8) / 0.2)
     saw *= rng.uniform(0.05, 0.15)
-    weights = np.concatenate([-_frontal(rng.uniform(80, 100)), [0.5, 0.3, 0.2, 0.1, 0.1, 0.1]])
+    weights = np.concatenate([-frontal_weights(rng.uniform(80, 100)), [0.5, 0.3, 0.2, 0.1, 0.1, 0.1]])
     return weights[:, None] * saw
 
 
@@ -555,8 +555,8 @@ def write_ptbxl(root: Path, n_records: int, seed: int = 0, shuffle_labels: bool 
         true_codes = _scp_codes(rng, _record_classes(rng))
         codes = _annotation_error(rng, true_codes) if rng.random() < LABEL_NOISE else true_codes
         if owner not in templates:
-            templates[owner] = _patient_template(patient)
-        signal = _synthesize(
+            templates[owner] = patient_template(patient)
+        signal = synthesize(
             np.random.default_rng([seed, 1, ecg_id]), templates[owner], set(true_codes), patient.early_repol
         )
         folder = _write_record(root, ecg_id, signal)
@@ -579,12 +579,12 @@ def write_ptbxl(root: Path, n_records: int, seed: int = 0, shuffle_labels: bool 
 
 def _ptbxl_patients(
     rng: np.random.Generator, n_records: int
-) -> tuple[list[_Patient], np.ndarray, np.ndarray]:
+) -> tuple[list[EcgPatient], np.ndarray, np.ndarray]:
     """Patients (about 15% with two records), each patient's fold (1-10), and each record's patient."""
     n_pairs = int(round(0.15 * n_records)) if n_records >= 4 else 0  # patients with two records
     n_patients = n_records - n_pairs
     patient_ids = np.sort(rng.choice(np.arange(1, 21800), size=n_patients, replace=False))
-    patients = [_new_patient(rng, int(pid)) for pid in patient_ids]
+    patients = [new_patient(rng, int(pid)) for pid in patient_ids]
     folds = np.empty(n_patients, dtype=int)
     folds[rng.permutation(n_patients)] = np.arange(n_patients) % 10 + 1
     second = rng.choice(n_patients, n_pairs, replace=False)  # patients with a second record
@@ -615,7 +615,7 @@ def _write_record(root: Path, ecg_id: int, signal: np.ndarray) -> str:
 def _database_row(
     rng: np.random.Generator,
     ecg_id: int,
-    patient: _Patient,
+    patient: EcgPatient,
     second_record: bool,
     codes: dict[str, float],
     fold: int,

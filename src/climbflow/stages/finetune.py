@@ -10,7 +10,7 @@ from typing import Any
 from climbflow.config import Params
 from climbflow.stages.base import StageResult, Workspace, checkpoint_dir, fingerprint, read_report, run_cached
 from climbflow.stages.common import pick_store, store_version
-from climbflow.stages.pretrain import _numbers
+from climbflow.stages.pretrain import numeric_metrics
 from climbflow.store import uri as uris
 
 
@@ -56,7 +56,7 @@ def run(
             "model": "model.pt",
             "mode": cfg.mode,
             "few_shot": _few_shot(summary.get("few_shot")),
-            "metrics": _numbers(summary.get("metrics", summary)),
+            "metrics": numeric_metrics(summary.get("metrics", summary)),
         }
 
     ckpt = checkpoint_dir(params, "finetune", out)

@@ -50,7 +50,7 @@ def _refusal(path: Path, root: Path) -> tuple[str, str] | None:
     return None
 
 
-def _hash_tree(root: Path, stat_cache: Path) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+def hash_tree(root: Path, stat_cache: Path) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """(path, size, sha256) of every file, and the files refused with their rule (see the module docstring);
     unchanged files (same size + mtime) reuse their cached hash."""
     cache: dict[str, list] = json.loads(stat_cache.read_text()) if stat_cache.exists() else {}
@@ -91,7 +91,7 @@ def run(params: Params, dataset: str, source: str | None = None, out: str | None
     local = uris.materialize(source, ws.cache / "s3-sources")
     if not local.is_dir():
         raise FileNotFoundError(f"{uris.redact(source)}: the raw source of {dataset!r} must be a directory")
-    entries, refused = _hash_tree(
+    entries, refused = hash_tree(
         local, ws.cache / "hashes" / f"{hashlib.sha256(str(local).encode()).hexdigest()[:12]}.json"
     )
     if not entries:

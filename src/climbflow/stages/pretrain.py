@@ -83,7 +83,7 @@ def run(
             "data_versions": versions,
             "encoder": "encoder.pt",
             "excluded_patients": EXCLUDED_FILE,
-            "metrics": _numbers(summary.get("metrics", summary)) | _held_out_metrics(by_store),
+            "metrics": numeric_metrics(summary.get("metrics", summary)) | _held_out_metrics(by_store),
         }
 
     ckpt = checkpoint_dir(params, "pretrain", out)
@@ -174,7 +174,7 @@ def _held_out_metrics(by_store: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def _numbers(metrics: dict[str, Any]) -> dict[str, float]:
+def numeric_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     return {
         k: float(v) for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
     }

@@ -50,7 +50,7 @@ MODEL_FILE = "model.pt"
 LOG_EVERY_N_STEPS = 1_000_000  # no logger and nothing logged per step: skip Lightning's per-step metric pass
 
 
-def _trainer(
+def build_trainer(
     cfg: OptimConfig,
     callbacks: list[pl.Callback] | None = None,
     devices: int | str = 1,
@@ -137,7 +137,7 @@ def _fit(
                 enable_version_counter=False,
             )
         )
-    trainer = _trainer(cfg, cbs, devices, num_nodes, strategy)
+    trainer = build_trainer(cfg, cbs, devices, num_nodes, strategy)
     steps_per_epoch, total = _plan(trainer, data, cfg)
     data.steps_per_epoch = steps_per_epoch
     trainer.fit_loop.epoch_loop.max_steps = total

@@ -196,11 +196,11 @@ def test_class_structure_is_real_and_shuffling_breaks_it(copies):
 
 def test_findings_are_drawn_where_they_belong():
     """Same image stream with and without one finding: only that finding's region changes."""
-    from climbflow.sampledata.chexpert import _render_frontal
+    from climbflow.sampledata.chexpert import render_frontal
 
     def changed(found: set[str]) -> tuple[np.ndarray, np.ndarray]:
         def render(f: set[str]) -> np.ndarray:
-            return _render_frontal(np.random.default_rng(7), frozenset(f), 320, 320, ap=False).astype(int)
+            return render_frontal(np.random.default_rng(7), frozenset(f), 320, 320, ap=False).astype(int)
 
         diff = render(found) - render(set())
         return diff, np.abs(diff) > 8

@@ -15,7 +15,7 @@ import pytest
 from climbflow.catalog.base import RawRecord
 from climbflow.catalog.chexpert import LABELS
 from climbflow.catalog.mimic_cxr import CHEXPERT, METADATA, MIMICCXR, SPLIT
-from climbflow.sampledata.chexpert import _render_frontal
+from climbflow.sampledata.chexpert import render_frontal
 from climbflow.sampledata.mimic_cxr import CxrStudy, write_cxr_studies, write_mimic_cxr
 
 
@@ -117,7 +117,7 @@ def test_images_are_drawn_from_the_findings(tmp_path):
     cardio, _ = write(tmp_path / "b", frozenset({"Cardiomegaly", "Pleural Effusion"}))
     rng = np.random.default_rng([2, 51, 0, 0])  # the image stream of study 0, view 0
     h, w = int(rng.integers(320, 353)), int(rng.integers(288, 321))
-    painted = _render_frontal(rng, frozenset({"Cardiomegaly", "Pleural Effusion"}), h, w, ap=view == "AP")
+    painted = render_frontal(rng, frozenset({"Cardiomegaly", "Pleural Effusion"}), h, w, ap=view == "AP")
     assert cardio.shape == painted.shape == plain.shape
     assert np.abs(cardio - painted).mean() < 3  # JPEG round trip only
     assert (np.abs(cardio - painted) > 25).mean() < 0.002

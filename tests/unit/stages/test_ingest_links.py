@@ -56,3 +56,28 @@ def test_the_records_behind_refused_files_are_quarantined_one_by_one(sample_root
     val = validate.run(params, "ptbxl", snap.uri)
     assert val.report["passed"], "three bad files quarantine three records, not the whole dataset"
     assert val.report["n_rejected"] == 3
+
+
+def test_an_unreadable_file_is_refused_alone(sample_root, tmp_path, params_factory, monkeypatch):
+    src = tmp_path / "raw" / "ptbxl"
+    shutil.copytree(sample_root / "ptbxl", src)
+    locked = sorted((src / "records500").rglob("*.dat"))[0]
+    if os.geteuid() == 0:  # root reads a mode-000 file: raise the EACCES the OS gives everyone else
+        from climbflow.store import uri as uris
+
+        real = uris.sha256_file
+
+        def sha256_file(path):
+            if Path(path) == locked:
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path)
+
+        monkeypatch.setattr(uris, "sha256_file", sha256_file)
+    else:
+        locked.chmod(0)
+    params = params_factory({"ptbxl": str(src)})
+    snap = ingest.run(params, "ptbxl")  # before: a traceback that ended the whole ingest
+    assert snap.report["refused_by_rule"] == {"unreadable": 1}
+    (refused,) = snap.report["refused_files"]
+    assert refused["path"] == locked.relative_to(src).as_posix() and "Permission denied" in refused["message"]
+    assert validate.run(params, "ptbxl", snap.uri).report["n_rejected"] == 1
