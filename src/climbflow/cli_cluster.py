@@ -176,136 +176,139 @@ def cron6(expr: str) -> str:
     _fail(f"--cron {expr!r}: expected 5 fields (m h dom mon dow) or 6 (s m h dom mon dow)")
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``submit``, ``schedule`` and ``runs`` to the ``climb`` app."""
-
-    @app.command()
-    def submit(
-        host: HostOpt,
-        params: ParamsOpt = Path("params.yaml"),
-        pipeline: PipelineOpt = "training",
-        experiment: ExperimentOpt = "climbflow",
-        param: ArgOpt = None,
-        run_name: Annotated[str | None, typer.Option("--run-name")] = None,
-        namespace: NamespaceOpt = None,
-        service_account: ServiceAccountOpt = None,
-        pipeline_root: PipelineRootOpt = None,
-        enable_caching: CachingOpt = False,
-    ) -> None:
-        """Submit one run of a pipeline to Kubeflow Pipelines."""
-        with tempfile.TemporaryDirectory() as tmp:
-            path, spec, cfg = compiled(params, pipeline, Path(tmp), enable_caching)
-            args = parse_args(param, spec)
-            namespace = namespace or cfg.cluster.namespace
-            kfp = client(host, namespace)
-            try:
-                result = kfp.create_run_from_pipeline_package(
-                    str(path),
-                    arguments=args,
-                    run_name=run_name,
-                    experiment_name=experiment,
-                    namespace=namespace,
-                    pipeline_root=pipeline_root or cfg.cluster.pipeline_root,
-                    enable_caching=enable_caching,
-                    service_account=service_account or cfg.cluster.service_account,
-                )
-            except Exception as exc:
-                _fail(f"submit failed: {type(exc).__name__}: {exc}", code=1)
-        where = f"experiment {experiment}" + (f", namespace {namespace}" if namespace else "")
-        typer.echo(redact(f"submitted {pipeline} run {result.run_id} ({where}) to {host}"))
-
-    @app.command()
-    def schedule(
-        host: HostOpt,
-        cron: Annotated[str, typer.Option("--cron", help='e.g. "0 3 * * 1" (KFP adds seconds: 6 fields)')],
-        name: Annotated[str, typer.Option("--name", help="recurring run name (replaced if it exists)")] = (
-            "climb-retraining-weekly"
-        ),
-        params: ParamsOpt = Path("params.yaml"),
-        pipeline: PipelineOpt = "retraining",
-        experiment: ExperimentOpt = "climbflow",
-        param: ArgOpt = None,
-        namespace: NamespaceOpt = None,
-        service_account: ServiceAccountOpt = None,
-        pipeline_root: PipelineRootOpt = None,
-        enable_caching: CachingOpt = False,
-    ) -> None:
-        """Create (or replace: KFP cannot update one, so delete + create) a recurring run, idempotent by name."""
-        cron_expr = cron6(cron)
-        with tempfile.TemporaryDirectory() as tmp:
-            path, spec, cfg = compiled(params, pipeline, Path(tmp), enable_caching)
-            args = parse_args(param, spec)
-            namespace = namespace or cfg.cluster.namespace
-            kfp = client(host, namespace)
-            try:
-                exp = kfp.create_experiment(experiment, namespace=namespace)
-                replaced = []
-                token = ""
-                while True:
-                    page = kfp.list_recurring_runs(
-                        page_token=token, page_size=100, experiment_id=exp.experiment_id
-                    )
-                    for rr in page.recurring_runs or []:
-                        if rr.display_name == name:
-                            replaced.append(rr.recurring_run_id)
-                    token = page.next_page_token or ""
-                    if not token:
-                        break
-                for rr_id in replaced:
-                    kfp.delete_recurring_run(rr_id)
-                created = kfp.create_recurring_run(
-                    experiment_id=exp.experiment_id,
-                    job_name=name,
-                    cron_expression=cron_expr,
-                    params=args,
-                    pipeline_package_path=str(path),
-                    max_concurrency=1,
-                    no_catchup=True,
-                    pipeline_root=pipeline_root or cfg.cluster.pipeline_root,
-                    enable_caching=enable_caching,
-                    service_account=service_account or cfg.cluster.service_account,
-                )
-            except Exception as exc:
-                _fail(f"schedule failed: {type(exc).__name__}: {exc}", code=1)
-        what = f"replaced {len(replaced)} and created" if replaced else "created"
-        typer.echo(
-            redact(f"{what} recurring run {name} ({created.recurring_run_id}) cron '{cron_expr}' on {host}")
-        )
-
-    @app.command()
-    def runs(
-        host: HostOpt,
-        experiment: Annotated[str | None, typer.Option("--experiment", help="only this experiment")] = None,
-        limit: Annotated[int, typer.Option(help="most recent N runs")] = 20,
-        namespace: Annotated[
-            str | None, typer.Option("--namespace", help="Kubeflow profile namespace (multi-user)")
-        ] = None,
-    ) -> None:
-        """List the most recent pipeline runs with their status."""
-        from rich.console import Console
-        from rich.table import Table
-
+def submit(
+    host: HostOpt,
+    params: ParamsOpt = Path("params.yaml"),
+    pipeline: PipelineOpt = "training",
+    experiment: ExperimentOpt = "climbflow",
+    param: ArgOpt = None,
+    run_name: Annotated[str | None, typer.Option("--run-name")] = None,
+    namespace: NamespaceOpt = None,
+    service_account: ServiceAccountOpt = None,
+    pipeline_root: PipelineRootOpt = None,
+    enable_caching: CachingOpt = False,
+) -> None:
+    """Submit one run of a pipeline to Kubeflow Pipelines."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path, spec, cfg = compiled(params, pipeline, Path(tmp), enable_caching)
+        args = parse_args(param, spec)
+        namespace = namespace or cfg.cluster.namespace
         kfp = client(host, namespace)
         try:
-            exp_id = (
-                kfp.get_experiment(experiment_name=experiment, namespace=namespace).experiment_id
-                if experiment
-                else None
-            )
-            page = kfp.list_runs(
-                page_size=limit, sort_by="created_at desc", experiment_id=exp_id, namespace=namespace
+            result = kfp.create_run_from_pipeline_package(
+                str(path),
+                arguments=args,
+                run_name=run_name,
+                experiment_name=experiment,
+                namespace=namespace,
+                pipeline_root=pipeline_root or cfg.cluster.pipeline_root,
+                enable_caching=enable_caching,
+                service_account=service_account or cfg.cluster.service_account,
             )
         except Exception as exc:
-            _fail(f"runs failed: {type(exc).__name__}: {exc}", code=1)
-        table = Table(title=redact(f"Kubeflow runs at {host}"))
-        for col in ("run id", "name", "state", "created", "finished"):
-            table.add_column(col)
-        for run in page.runs or []:
-            table.add_row(
-                run.run_id or "",
-                run.display_name or "",
-                run.state or "",
-                str(run.created_at or ""),
-                str(run.finished_at or ""),
+            _fail(f"submit failed: {type(exc).__name__}: {exc}", code=1)
+    where = f"experiment {experiment}" + (f", namespace {namespace}" if namespace else "")
+    typer.echo(redact(f"submitted {pipeline} run {result.run_id} ({where}) to {host}"))
+
+
+def schedule(
+    host: HostOpt,
+    cron: Annotated[str, typer.Option("--cron", help='e.g. "0 3 * * 1" (KFP adds seconds: 6 fields)')],
+    name: Annotated[str, typer.Option("--name", help="recurring run name (replaced if it exists)")] = (
+        "climb-retraining-weekly"
+    ),
+    params: ParamsOpt = Path("params.yaml"),
+    pipeline: PipelineOpt = "retraining",
+    experiment: ExperimentOpt = "climbflow",
+    param: ArgOpt = None,
+    namespace: NamespaceOpt = None,
+    service_account: ServiceAccountOpt = None,
+    pipeline_root: PipelineRootOpt = None,
+    enable_caching: CachingOpt = False,
+) -> None:
+    """Create (or replace: KFP cannot update one, so delete + create) a recurring run, idempotent by name."""
+    cron_expr = cron6(cron)
+    with tempfile.TemporaryDirectory() as tmp:
+        path, spec, cfg = compiled(params, pipeline, Path(tmp), enable_caching)
+        args = parse_args(param, spec)
+        namespace = namespace or cfg.cluster.namespace
+        kfp = client(host, namespace)
+        try:
+            exp = kfp.create_experiment(experiment, namespace=namespace)
+            replaced = []
+            token = ""
+            while True:
+                page = kfp.list_recurring_runs(
+                    page_token=token, page_size=100, experiment_id=exp.experiment_id
+                )
+                for rr in page.recurring_runs or []:
+                    if rr.display_name == name:
+                        replaced.append(rr.recurring_run_id)
+                token = page.next_page_token or ""
+                if not token:
+                    break
+            for rr_id in replaced:
+                kfp.delete_recurring_run(rr_id)
+            created = kfp.create_recurring_run(
+                experiment_id=exp.experiment_id,
+                job_name=name,
+                cron_expression=cron_expr,
+                params=args,
+                pipeline_package_path=str(path),
+                max_concurrency=1,
+                no_catchup=True,
+                pipeline_root=pipeline_root or cfg.cluster.pipeline_root,
+                enable_caching=enable_caching,
+                service_account=service_account or cfg.cluster.service_account,
             )
-        Console(width=160).print(table)
+        except Exception as exc:
+            _fail(f"schedule failed: {type(exc).__name__}: {exc}", code=1)
+    what = f"replaced {len(replaced)} and created" if replaced else "created"
+    typer.echo(
+        redact(f"{what} recurring run {name} ({created.recurring_run_id}) cron '{cron_expr}' on {host}")
+    )
+
+
+def runs(
+    host: HostOpt,
+    experiment: Annotated[str | None, typer.Option("--experiment", help="only this experiment")] = None,
+    limit: Annotated[int, typer.Option(help="most recent N runs")] = 20,
+    namespace: Annotated[
+        str | None, typer.Option("--namespace", help="Kubeflow profile namespace (multi-user)")
+    ] = None,
+) -> None:
+    """List the most recent pipeline runs with their status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    kfp = client(host, namespace)
+    try:
+        exp_id = (
+            kfp.get_experiment(experiment_name=experiment, namespace=namespace).experiment_id
+            if experiment
+            else None
+        )
+        page = kfp.list_runs(
+            page_size=limit, sort_by="created_at desc", experiment_id=exp_id, namespace=namespace
+        )
+    except Exception as exc:
+        _fail(f"runs failed: {type(exc).__name__}: {exc}", code=1)
+    table = Table(title=redact(f"Kubeflow runs at {host}"))
+    for col in ("run id", "name", "state", "created", "finished"):
+        table.add_column(col)
+    for run in page.runs or []:
+        table.add_row(
+            run.run_id or "",
+            run.display_name or "",
+            run.state or "",
+            str(run.created_at or ""),
+            str(run.finished_at or ""),
+        )
+    Console(width=160).print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``submit``, ``schedule`` and ``runs`` to the ``climb`` app."""
+    app.command()(submit)
+    app.command()(schedule)
+    app.command()(runs)

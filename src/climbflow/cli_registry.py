@@ -71,248 +71,252 @@ def _print_decision(decision) -> None:
     )
 
 
+def models(
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    at: Annotated[
+        str | None, typer.Option(help="also show which version was @champion at this time (ISO, UTC)")
+    ] = None,
+) -> None:
+    """Registered models: versions, aliases, key metrics, validation, data version, last gate decision."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from climbflow.registry.gate import primary_metric
+    from climbflow.registry.promotion import champion_at
+    from climbflow.registry.tracking import mlflow_client
+
+    cfg = load_params(params, set_)
+    when = _parse_time(at) if at else None
+    _, client = mlflow_client(cfg)
+    registered = sorted(client.search_registered_models(), key=lambda m: m.name)
+    if not registered:
+        fail("no registered models yet; `climb run` registers one per target", code=1)
+    table = Table(title="registered models")
+    for col in ("model", "version", "aliases", "metric", "value", "validation", "data version", "gate"):
+        table.add_column(col)
+    for rm in registered:
+        by_version: dict[str, list[str]] = {}
+        for alias, version in rm.aliases.items():
+            by_version.setdefault(str(version), []).append(alias)
+        versions = sorted(
+            client.search_model_versions(f"name = '{rm.name}'"),
+            key=lambda v: int(v.version),
+            reverse=True,
+        )
+        for mv in versions:
+            tags = mv.tags
+            metric = primary_metric(cfg.promotion, tags.get("climb.task", "unknown"))
+            gate = tags.get("climb.promotion.passed")
+            table.add_row(
+                rm.name,
+                str(mv.version),
+                " ".join(f"@{a}" for a in sorted(by_version.get(str(mv.version), []))),
+                metric,
+                tags.get(f"climb.metric.{metric}", ""),
+                tags.get("climb.validation", ""),
+                tags.get("climb.data_version", "")[:12],
+                {"true": "passed", "false": "refused"}.get(gate or "", ""),
+            )
+    console = Console(width=max(Console().width, 130))
+    console.print(table)
+    if when is not None:
+        for rm in registered:
+            version = champion_at(cfg, rm.name, when)
+            held = f"version {version}" if version else "none (no version was @champion then)"
+            console.print(f"{rm.name}: @champion at {when.isoformat()}: {held}")
+
+
+def promote(
+    model: Annotated[str, typer.Argument(help="registered model, e.g. climb-ptbxl")],
+    version: Annotated[str | None, typer.Option(help="version to promote (default: @challenger)")] = None,
+    force: Annotated[bool, typer.Option(help="override a failed gate (needs --reason; recorded)")] = False,
+    reason: Annotated[str | None, typer.Option(help="why (required with --force; recorded)")] = None,
+    actor: Annotated[str | None, typer.Option(help="who (default: $CLIMB_ACTOR or the OS user)")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the decision as JSON")] = False,
+) -> None:
+    """Run the promotion gate on MODEL's @challenger (or --version) and move @champion if it passes.
+
+    The table shows each rule with the gain Δ (challenger - champion, positive = better) and its paired
+    patient-bootstrap 95% CI, both models scored on the challenger's test split.
+
+    Exit codes: 0 promoted, 20 refused by the gate, 2 bad request (--force without --reason, the version is
+    already @champion), 1 error.
+    """
+    from climbflow.registry.promotion import PromotionError
+    from climbflow.registry.promotion import promote as run_gate
+
+    cfg = load_params(params, set_)
+    try:
+        decision = run_gate(cfg, model, version, force=force, reason=reason, actor=actor)
+    except PromotionError as exc:
+        fail(str(exc), code=2)
+    if as_json:
+        typer.echo(json.dumps(decision.to_dict(), indent=2, default=str))
+    else:
+        _print_decision(decision)
+    raise typer.Exit(0 if decision.promoted else 20)
+
+
+def rollback(
+    model: Annotated[str, typer.Argument(help="registered model, e.g. climb-ptbxl")],
+    reason: Annotated[str, typer.Option(help="why (recorded)")],
+    actor: Annotated[str | None, typer.Option(help="who (default: $CLIMB_ACTOR or the OS user)")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Put @previous-champion back as @champion (recorded).
+
+    Exit 0 done, 1 nothing to roll back to, 2 bad request (e.g. @previous-champion is @champion).
+    """
+    from climbflow.registry.promotion import PromotionError
+    from climbflow.registry.promotion import rollback as do_rollback
+
+    cfg = load_params(params)
+    try:
+        decision = do_rollback(cfg, model, reason=reason, actor=actor)
+    except PromotionError as exc:
+        fail(str(exc), code=2)
+    _print_decision(decision)
+    raise typer.Exit(0 if decision.promoted else 1)
+
+
+def retrain(
+    force: Annotated[bool, typer.Option(help="train even if no data version changed")] = False,
+    params: ParamsOpt = Path("params.yaml"),
+    set_: SetOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from climbflow.retraining import retrain as do_retrain
+
+    cfg = load_params(params, set_)
+    outcome = do_retrain(cfg, force=force)
+    if as_json:
+        typer.echo(json.dumps(outcome.to_dict(), indent=2, default=str))
+        raise typer.Exit(outcome.code)
+    console = Console(width=max(Console().width, 130))
+    if outcome.plan is not None:
+        table = Table(title="retraining plan" + (" (forced)" if force else ""))
+        for col in ("target", "compared with", "dataset", "current", "recorded", "status"):
+            table.add_column(col)
+        for t in outcome.plan.targets:
+            ref = f"@{t.reference} v{t.version}" if t.reference else "nothing registered"
+            for ds, row in t.datasets.items():
+                table.add_row(
+                    t.target,
+                    ref,
+                    ds,
+                    (row["current"] or "")[:12],
+                    (row["recorded"] or "")[:12],
+                    row["status"],
+                )
+        console.print(table)
+    for d in outcome.decisions:
+        console.print(d["message"])
+    if outcome.error:
+        typer.secho(f"retrain failed: {outcome.error}", fg=typer.colors.RED, err=True)
+    console.print(f"retrain: {outcome.status} (exit {outcome.code})")
+    raise typer.Exit(outcome.code)
+
+
+def ui(
+    port: Annotated[int, typer.Option(help="port of the UI")] = 5000,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Open the MLflow UI on this workspace's runs and models; prints the URL of the latest `climb run`.
+
+    Starts `mlflow server` on the workspace's tracking store with this environment's Python (`mlflow` need
+    not be on PATH) until Ctrl-C. With a tracking server configured (workspace.tracking_uri,
+    $MLFLOW_TRACKING_URI) it only prints the URLs on that server.
+    """
+    import subprocess
+    import sys
+
+    from climbflow.registry.tracking import tracking_uri
+
+    cfg = load_params(params)
+    store = tracking_uri(cfg)
+    base = ui_base(store, host, port)
+    latest = latest_run_url(cfg, base)
+    typer.echo(f"MLflow UI: {base}")
+    typer.echo(f"latest climb run: {latest}" if latest else "no climb run recorded yet (`bin/climb run`)")
+    if is_server(store):
+        return
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store]
+    command += ["--host", host, "--port", str(port)]
+    typer.echo("Ctrl-C stops it", err=True)
+    try:
+        raise typer.Exit(subprocess.call(command))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
+
+
+def lineage(
+    refs: Annotated[
+        list[str],
+        typer.Argument(
+            help="REF (MODEL@ALIAS or MODEL/VERSION), or: diff REF_A REF_B", metavar="REF | diff A B"
+        ),
+    ],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="tree | json | html")] = "tree",
+    out: Annotated[Path | None, typer.Option(help="write to this file instead of the terminal")] = None,
+    params: ParamsOpt = Path("params.yaml"),
+) -> None:
+    """Where a model version came from, from recorded facts only; `climb lineage diff A B` compares two.
+
+    Tree: model version -> evaluate / finetune / pretrain runs -> pipeline run (git commit, image, params)
+    -> per dataset: data version (DVC hash, remote) -> validation verdict and Data Docs -> raw snapshot
+    (source URI, file count, sha256 manifest). Links that were not recorded show as MISSING.
+    """
+    from rich.console import Console
+
+    from climbflow.registry import lineage as lin
+
+    if fmt not in ("tree", "json", "html"):
+        fail(f"--format {fmt!r}: expected tree, json or html")
+    cfg = load_params(params)
+    try:
+        if refs[0] == "diff":
+            if len(refs) != 3:
+                fail("usage: climb lineage diff MODEL/VERSION_A MODEL/VERSION_B")
+            result = lin.diff(cfg, refs[1], refs[2])
+            text = json.dumps(result, indent=2, default=str) if fmt != "tree" else _diff_text(result)
+        else:
+            if len(refs) != 1:
+                fail("usage: climb lineage MODEL@ALIAS | MODEL/VERSION (or: climb lineage diff A B)")
+            tree = lin.lineage(cfg, refs[0])
+            if fmt == "tree" and out is None:
+                Console(width=max(Console().width, 140)).print(lin.to_rich(tree))
+                return
+            if fmt == "tree":
+                console = Console(record=True, width=140, file=io.StringIO())
+                console.print(lin.to_rich(tree))
+                text = console.export_text()
+            else:
+                text = lin.to_json(tree) if fmt == "json" else lin.to_html(tree)
+    except (LookupError, ValueError) as exc:
+        fail(str(exc), code=1)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        typer.echo(f"wrote {out}")
+    else:
+        typer.echo(text)
+
+
 def register(app: typer.Typer) -> None:
     """Add the registry commands to the `climb` app."""
-
-    @app.command()
-    def models(
-        params: ParamsOpt = Path("params.yaml"),
-        set_: SetOpt = None,
-        at: Annotated[
-            str | None, typer.Option(help="also show which version was @champion at this time (ISO, UTC)")
-        ] = None,
-    ) -> None:
-        """Registered models: versions, aliases, key metrics, validation, data version, last gate decision."""
-        from rich.console import Console
-        from rich.table import Table
-
-        from climbflow.registry.gate import primary_metric
-        from climbflow.registry.promotion import champion_at
-        from climbflow.registry.tracking import mlflow_client
-
-        cfg = load_params(params, set_)
-        when = _parse_time(at) if at else None
-        _, client = mlflow_client(cfg)
-        registered = sorted(client.search_registered_models(), key=lambda m: m.name)
-        if not registered:
-            fail("no registered models yet; `climb run` registers one per target", code=1)
-        table = Table(title="registered models")
-        for col in ("model", "version", "aliases", "metric", "value", "validation", "data version", "gate"):
-            table.add_column(col)
-        for rm in registered:
-            by_version: dict[str, list[str]] = {}
-            for alias, version in rm.aliases.items():
-                by_version.setdefault(str(version), []).append(alias)
-            versions = sorted(
-                client.search_model_versions(f"name = '{rm.name}'"),
-                key=lambda v: int(v.version),
-                reverse=True,
-            )
-            for mv in versions:
-                tags = mv.tags
-                metric = primary_metric(cfg.promotion, tags.get("climb.task", "unknown"))
-                gate = tags.get("climb.promotion.passed")
-                table.add_row(
-                    rm.name,
-                    str(mv.version),
-                    " ".join(f"@{a}" for a in sorted(by_version.get(str(mv.version), []))),
-                    metric,
-                    tags.get(f"climb.metric.{metric}", ""),
-                    tags.get("climb.validation", ""),
-                    tags.get("climb.data_version", "")[:12],
-                    {"true": "passed", "false": "refused"}.get(gate or "", ""),
-                )
-        console = Console(width=max(Console().width, 130))
-        console.print(table)
-        if when is not None:
-            for rm in registered:
-                version = champion_at(cfg, rm.name, when)
-                held = f"version {version}" if version else "none (no version was @champion then)"
-                console.print(f"{rm.name}: @champion at {when.isoformat()}: {held}")
-
-    @app.command()
-    def promote(
-        model: Annotated[str, typer.Argument(help="registered model, e.g. climb-ptbxl")],
-        version: Annotated[str | None, typer.Option(help="version to promote (default: @challenger)")] = None,
-        force: Annotated[
-            bool, typer.Option(help="override a failed gate (needs --reason; recorded)")
-        ] = False,
-        reason: Annotated[str | None, typer.Option(help="why (required with --force; recorded)")] = None,
-        actor: Annotated[str | None, typer.Option(help="who (default: $CLIMB_ACTOR or the OS user)")] = None,
-        params: ParamsOpt = Path("params.yaml"),
-        set_: SetOpt = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print the decision as JSON")] = False,
-    ) -> None:
-        """Run the promotion gate on MODEL's @challenger (or --version) and move @champion if it passes.
-
-        The table shows each rule with the gain Δ (challenger - champion, positive = better) and its paired
-        patient-bootstrap 95% CI, both models scored on the challenger's test split.
-
-        Exit codes: 0 promoted, 20 refused by the gate, 2 bad request (--force without --reason, the version is
-        already @champion), 1 error.
-        """
-        from climbflow.registry.promotion import PromotionError
-        from climbflow.registry.promotion import promote as run_gate
-
-        cfg = load_params(params, set_)
-        try:
-            decision = run_gate(cfg, model, version, force=force, reason=reason, actor=actor)
-        except PromotionError as exc:
-            fail(str(exc), code=2)
-        if as_json:
-            typer.echo(json.dumps(decision.to_dict(), indent=2, default=str))
-        else:
-            _print_decision(decision)
-        raise typer.Exit(0 if decision.promoted else 20)
-
-    @app.command()
-    def rollback(
-        model: Annotated[str, typer.Argument(help="registered model, e.g. climb-ptbxl")],
-        reason: Annotated[str, typer.Option(help="why (recorded)")],
-        actor: Annotated[str | None, typer.Option(help="who (default: $CLIMB_ACTOR or the OS user)")] = None,
-        params: ParamsOpt = Path("params.yaml"),
-    ) -> None:
-        """Put @previous-champion back as @champion (recorded).
-
-        Exit 0 done, 1 nothing to roll back to, 2 bad request (e.g. @previous-champion is @champion).
-        """
-        from climbflow.registry.promotion import PromotionError
-        from climbflow.registry.promotion import rollback as do_rollback
-
-        cfg = load_params(params)
-        try:
-            decision = do_rollback(cfg, model, reason=reason, actor=actor)
-        except PromotionError as exc:
-            fail(str(exc), code=2)
-        _print_decision(decision)
-        raise typer.Exit(0 if decision.promoted else 1)
-
-    @app.command(help=RETRAIN_HELP)
-    def retrain(
-        force: Annotated[bool, typer.Option(help="train even if no data version changed")] = False,
-        params: ParamsOpt = Path("params.yaml"),
-        set_: SetOpt = None,
-        as_json: Annotated[bool, typer.Option("--json", help="print the outcome as JSON")] = False,
-    ) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
-        from climbflow.retraining import retrain as do_retrain
-
-        cfg = load_params(params, set_)
-        outcome = do_retrain(cfg, force=force)
-        if as_json:
-            typer.echo(json.dumps(outcome.to_dict(), indent=2, default=str))
-            raise typer.Exit(outcome.code)
-        console = Console(width=max(Console().width, 130))
-        if outcome.plan is not None:
-            table = Table(title="retraining plan" + (" (forced)" if force else ""))
-            for col in ("target", "compared with", "dataset", "current", "recorded", "status"):
-                table.add_column(col)
-            for t in outcome.plan.targets:
-                ref = f"@{t.reference} v{t.version}" if t.reference else "nothing registered"
-                for ds, row in t.datasets.items():
-                    table.add_row(
-                        t.target,
-                        ref,
-                        ds,
-                        (row["current"] or "")[:12],
-                        (row["recorded"] or "")[:12],
-                        row["status"],
-                    )
-            console.print(table)
-        for d in outcome.decisions:
-            console.print(d["message"])
-        if outcome.error:
-            typer.secho(f"retrain failed: {outcome.error}", fg=typer.colors.RED, err=True)
-        console.print(f"retrain: {outcome.status} (exit {outcome.code})")
-        raise typer.Exit(outcome.code)
-
-    @app.command()
-    def ui(
-        port: Annotated[int, typer.Option(help="port of the UI")] = 5000,
-        host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
-        params: ParamsOpt = Path("params.yaml"),
-    ) -> None:
-        """Open the MLflow UI on this workspace's runs and models; prints the URL of the latest `climb run`.
-
-        Starts `mlflow server` on the workspace's tracking store with this environment's Python (`mlflow` need
-        not be on PATH) until Ctrl-C. With a tracking server configured (workspace.tracking_uri,
-        $MLFLOW_TRACKING_URI) it only prints the URLs on that server.
-        """
-        import subprocess
-        import sys
-
-        from climbflow.registry.tracking import tracking_uri
-
-        cfg = load_params(params)
-        store = tracking_uri(cfg)
-        base = ui_base(store, host, port)
-        latest = latest_run_url(cfg, base)
-        typer.echo(f"MLflow UI: {base}")
-        typer.echo(f"latest climb run: {latest}" if latest else "no climb run recorded yet (`bin/climb run`)")
-        if is_server(store):
-            return
-        command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store]
-        command += ["--host", host, "--port", str(port)]
-        typer.echo("Ctrl-C stops it", err=True)
-        try:
-            raise typer.Exit(subprocess.call(command))
-        except KeyboardInterrupt:
-            raise typer.Exit(0) from None
-
-    @app.command()
-    def lineage(
-        refs: Annotated[
-            list[str],
-            typer.Argument(
-                help="REF (MODEL@ALIAS or MODEL/VERSION), or: diff REF_A REF_B", metavar="REF | diff A B"
-            ),
-        ],
-        fmt: Annotated[str, typer.Option("--format", "-f", help="tree | json | html")] = "tree",
-        out: Annotated[Path | None, typer.Option(help="write to this file instead of the terminal")] = None,
-        params: ParamsOpt = Path("params.yaml"),
-    ) -> None:
-        """Where a model version came from, from recorded facts only; `climb lineage diff A B` compares two.
-
-        Tree: model version -> evaluate / finetune / pretrain runs -> pipeline run (git commit, image, params)
-        -> per dataset: data version (DVC hash, remote) -> validation verdict and Data Docs -> raw snapshot
-        (source URI, file count, sha256 manifest). Links that were not recorded show as MISSING.
-        """
-        from rich.console import Console
-
-        from climbflow.registry import lineage as lin
-
-        if fmt not in ("tree", "json", "html"):
-            fail(f"--format {fmt!r}: expected tree, json or html")
-        cfg = load_params(params)
-        try:
-            if refs[0] == "diff":
-                if len(refs) != 3:
-                    fail("usage: climb lineage diff MODEL/VERSION_A MODEL/VERSION_B")
-                result = lin.diff(cfg, refs[1], refs[2])
-                text = json.dumps(result, indent=2, default=str) if fmt != "tree" else _diff_text(result)
-            else:
-                if len(refs) != 1:
-                    fail("usage: climb lineage MODEL@ALIAS | MODEL/VERSION (or: climb lineage diff A B)")
-                tree = lin.lineage(cfg, refs[0])
-                if fmt == "tree" and out is None:
-                    Console(width=max(Console().width, 140)).print(lin.to_rich(tree))
-                    return
-                if fmt == "tree":
-                    console = Console(record=True, width=140, file=io.StringIO())
-                    console.print(lin.to_rich(tree))
-                    text = console.export_text()
-                else:
-                    text = lin.to_json(tree) if fmt == "json" else lin.to_html(tree)
-        except (LookupError, ValueError) as exc:
-            fail(str(exc), code=1)
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text)
-            typer.echo(f"wrote {out}")
-        else:
-            typer.echo(text)
+    app.command()(models)
+    app.command()(promote)
+    app.command()(rollback)
+    app.command(help=RETRAIN_HELP)(retrain)
+    app.command()(ui)
+    app.command()(lineage)
 
 
 def is_server(store: str) -> bool:
