@@ -166,6 +166,21 @@ def compiled(
     return path, next(yaml.safe_load_all(path.read_text())), cfg
 
 
+def prepared(
+    params: Path,
+    pipeline: str,
+    tmp: Path,
+    enable_caching: bool,
+    param: list[str] | None,
+    namespace: str | None,
+    host: str,
+):
+    """What submit and schedule both need: (compiled package, run arguments, config, namespace, kfp client)."""
+    path, spec, cfg = compiled(params, pipeline, tmp, enable_caching)
+    namespace = namespace or cfg.cluster.namespace
+    return path, parse_args(param, spec), cfg, namespace, client(host, namespace)
+
+
 def cron6(expr: str) -> str:
     """KFP wants 6-field cron (seconds first); a classic 5-field expression gets ``0`` seconds."""
     fields = expr.split()
@@ -190,10 +205,9 @@ def submit(
 ) -> None:
     """Submit one run of a pipeline to Kubeflow Pipelines."""
     with tempfile.TemporaryDirectory() as tmp:
-        path, spec, cfg = compiled(params, pipeline, Path(tmp), enable_caching)
-        args = parse_args(param, spec)
-        namespace = namespace or cfg.cluster.namespace
-        kfp = client(host, namespace)
+        path, args, cfg, namespace, kfp = prepared(
+            params, pipeline, Path(tmp), enable_caching, param, namespace, host
+        )
         try:
             result = kfp.create_run_from_pipeline_package(
                 str(path),
@@ -229,10 +243,9 @@ def schedule(
     """Create (or replace: KFP cannot update one, so delete + create) a recurring run, idempotent by name."""
     cron_expr = cron6(cron)
     with tempfile.TemporaryDirectory() as tmp:
-        path, spec, cfg = compiled(params, pipeline, Path(tmp), enable_caching)
-        args = parse_args(param, spec)
-        namespace = namespace or cfg.cluster.namespace
-        kfp = client(host, namespace)
+        path, args, cfg, namespace, kfp = prepared(
+            params, pipeline, Path(tmp), enable_caching, param, namespace, host
+        )
         try:
             exp = kfp.create_experiment(experiment, namespace=namespace)
             replaced = []
