@@ -286,13 +286,9 @@ class PromotionConfig(Section):
     """
 
     primary_metric: dict[TaskType, str] = Field(
-        default_factory=lambda: {
-            "binary": "macro_auc",
-            "multiclass": "macro_auc",
-            "multilabel": "macro_auc",
-            "regression": "mae",
-        },
-        description="per task type, the metric compared first (mae / rmse: lower is better)",
+        default_factory=dict,
+        description="per task type, the metric compared first (mae / rmse: lower is better); a task type not "
+        "named here uses the evaluation's rule (climbflow.evaluate.scoring.primary_metric: macro_auc, mae)",
     )
     gate_on: Literal["lower_bound", "point"] = Field(
         "lower_bound",

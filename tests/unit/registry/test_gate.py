@@ -273,7 +273,7 @@ def test_gate_defaults_are_the_evaluation_headline_and_primary_rule():
 
     # one home: the gate reads the evaluation's tuples and rule instead of keeping copies
     assert gate.LOWER_IS_BETTER is scoring.LOWER_IS_BETTER
-    bare = PromotionConfig(primary_metric={})
+    bare = PromotionConfig()  # no copy of the rule in the config: the default defers to scoring
     assert (
         gate.primary_metric(bare, "multilabel") == "macro_auc"
         and gate.primary_metric(bare, "regression") == "mae"
