@@ -36,6 +36,7 @@ from climbflow.evaluate.scoring import headline, metrics_for, score
 from climbflow.models.fusion import STRATEGIES, FusionModel, build_fusion_model, ehr_impl
 from climbflow.store.format import StoreReader
 from climbflow.train.module import WarmupCosine
+from climbflow.train.progress_bar import TrainProgress
 from climbflow.train.runtime import device_kind, set_threads, training_scope
 
 logger = logging.getLogger(__name__)
@@ -504,7 +505,8 @@ def _trainer(cfg: FusionConfig) -> pl.Trainer:
         deterministic=True,
         logger=False,
         enable_checkpointing=False,
-        enable_progress_bar=False,
+        enable_progress_bar=False,  # TrainProgress: a bar on a terminal, one line per epoch otherwise
+        callbacks=[TrainProgress()],
         enable_model_summary=False,
         gradient_clip_val=cfg.grad_clip,
         num_sanity_val_steps=0,

@@ -13,7 +13,7 @@ import pytorch_lightning as pl
 
 logger = logging.getLogger(__name__)
 
-SHOWN_METRICS = ("val/auc", "val/loss")  # the first one present is shown next to the bar
+SHOWN_METRICS = ("val/auc", "val/macro_auc", "val/loss")  # the first one present is shown next to the bar
 
 
 def format_eta(seconds: float) -> str:
@@ -45,7 +45,13 @@ class TrainProgress(pl.Callback):
         self.lines: list[str] = []  # the non-interactive lines, also kept for callers and tests
 
     def _total(self, trainer: pl.Trainer) -> int:
-        return int(trainer.max_steps) if trainer.max_steps and trainer.max_steps > 0 else 0
+        """The fit's step budget: ``max_steps``, else ``max_epochs`` x batches per epoch (0 when unknown)."""
+        if trainer.max_steps and trainer.max_steps > 0:
+            return int(trainer.max_steps)
+        per_epoch = trainer.num_training_batches
+        if trainer.max_epochs and trainer.max_epochs > 0 and isinstance(per_epoch, int) and per_epoch > 0:
+            return int(trainer.max_epochs) * per_epoch
+        return 0
 
     def _epochs(self, trainer: pl.Trainer) -> int:
         per_epoch = trainer.num_training_batches
@@ -66,6 +72,7 @@ class TrainProgress(pl.Callback):
             return
         self._start, self._first_step = time.monotonic(), int(trainer.global_step)
         if self.interactive:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
             self._bar = Progress(
@@ -74,6 +81,7 @@ class TrainProgress(pl.Callback):
                 MofNCompleteColumn(),
                 TimeRemainingColumn(),
                 TextColumn("{task.fields[metric]}"),
+                console=Console(file=sys.stderr),  # stdout stays machine-readable
                 transient=True,
                 auto_refresh=False,
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from pathlib import Path
 
@@ -456,3 +457,15 @@ def test_few_shot_pretrained_frozen_encoder(data: dict, tmp_path: Path) -> None:
             0,
             text_encoder=toy_text_encoder,
         )
+
+
+def test_fusion_training_reports_one_progress_line_per_epoch(
+    data: dict, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="climbflow.train.progress_bar"):
+        _fit(data, tmp_path / "out", epochs=2)
+    lines = [r.getMessage() for r in caplog.records if r.name == "climbflow.train.progress_bar"]
+    assert [line.split(",")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]  # before: silent
+    steps = int(lines[0].split("step ")[1].split("/")[0])
+    assert lines[1].split(", ")[1] == f"step {2 * steps}/{2 * steps}"  # total from max_epochs x batches
+    assert all("ETA " in line and "val/" in line for line in lines)

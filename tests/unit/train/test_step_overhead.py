@@ -111,9 +111,12 @@ class _CountingBar(TrainProgress):
         super()._draw(trainer)
 
 
-def test_terminal_bar_redraws_at_its_rate_not_every_step(store: Path, tmp_path: Path) -> None:
+def test_terminal_bar_redraws_at_its_rate_not_every_step(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     bar = _CountingBar(interactive=True, refresh_s=3600.0)
     pretrain([store], "ecg", _cfg(), tmp_path / "out", seed=0, callbacks=[bar])
+    assert capsys.readouterr().out == ""  # the bar is drawn on stderr: stdout stays machine-readable
     assert _CountingBar.draws == 1 + EPOCHS  # first step, then once per epoch end: not 12 step redraws
     assert bar._bar is None  # stopped at the end
 
