@@ -114,7 +114,11 @@ def private_imports(root: Path) -> list[str]:
     found = []
     for name, path in mods.items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] in TOPS:
+            if (
+                isinstance(node, ast.ImportFrom)
+                and not node.level
+                and (node.module or "").split(".")[0] in TOPS
+            ):
                 found += [f"{name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
     return sorted(found)
 
@@ -147,7 +151,9 @@ def _tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def test_the_checks_find_a_cycle_a_deferred_import_a_tool_on_the_runtime_path_and_a_private_import(tmp_path: Path) -> None:
+def test_the_checks_find_a_cycle_a_deferred_import_a_tool_on_the_runtime_path_and_a_private_import(
+    tmp_path: Path,
+) -> None:
     root = _tree(
         tmp_path,
         {
