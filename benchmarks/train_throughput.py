@@ -168,9 +168,8 @@ def lightning_loop(module: MultiTaskModule, batches: list, warmup: int) -> float
     """samples/s of the same steps under the pretrain Trainer (same precision, clipping and schedule)."""
     cfg = PretrainConfig(epochs=1, batch_size=len(batches[0][0]), checkpoint_every_n_steps=0)
     timer = _Timer(warmup)
-    trainer = build_trainer(
-        cfg, [timer, TrainProgress()]
-    )  # with pretrain's progress callback, as _fit adds it
+    # with pretrain's progress callback, as _fit adds it
+    trainer = build_trainer(cfg, [timer, TrainProgress()])
     trainer.fit_loop.epoch_loop.max_steps = len(batches)
     loader = torch.utils.data.DataLoader(_Batches(batches), batch_size=None, shuffle=False)
     trainer.fit(module, train_dataloaders=loader)

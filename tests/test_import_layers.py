@@ -1,6 +1,7 @@
 """One-way layers: no import cycle among the project's modules (``src/``, ``components/``, ``pipelines/``), nothing
 there imports ``tests``, and the tools (``climbflow.sampledata``: ``climb sample-data``; ``climbflow.hardening``:
-``climb doctor``) stay off the runtime path: only the CLI and the pipeline runner's sample setup import them. No module imports another module's private names (``_x``): what is shared gets a public name.
+``climb doctor``) stay off the runtime path: only the CLI and the pipeline runner's sample setup import them. No
+module imports another module's private names (``_x``): what is shared gets a public name.
 
 The graph is read from the source text (``ast``), not by importing, so a function-level import counts too: a
 deferred import is still a dependency a maintainer has to read around.
@@ -31,19 +32,23 @@ def modules(root: Path) -> dict[str, Path]:
     return found
 
 
+def from_target(node: ast.ImportFrom, path: Path, name: str) -> str:
+    """The module a ``from ... import`` statement of module ``name`` (file ``path``) reads, relative ones resolved."""
+    if not node.level:
+        return node.module or ""
+    here = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    base = here.split(".")[: len(here.split(".")) - (node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
 def imports(path: Path, name: str) -> set[str]:
     """Every module name an import statement of ``path`` names (``from a import b`` names ``a`` and ``a.b``)."""
-    here = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = here.split(".")[: len(here.split(".")) - (node.level - 1)]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
+            target = from_target(node, path, name)
             out.update([target, *(f"{target}.{alias.name}" for alias in node.names)])
     return out
 
@@ -114,12 +119,11 @@ def private_imports(root: Path) -> list[str]:
     found = []
     for name, path in mods.items():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
-            if (
-                isinstance(node, ast.ImportFrom)
-                and not node.level
-                and (node.module or "").split(".")[0] in TOPS
-            ):
-                found += [f"{name}: {node.module}.{a.name}" for a in node.names if a.name.startswith("_")]
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            target = from_target(node, path, name)
+            if target.split(".")[0] in TOPS and target != name:
+                found += [f"{name}: {target}.{a.name}" for a in node.names if a.name.startswith("_")]
     return sorted(found)
 
 
@@ -162,6 +166,7 @@ def test_the_checks_find_a_cycle_a_deferred_import_a_tool_on_the_runtime_path_an
             "src/climbflow/b.py": "def f():\n    from climbflow.c import g\n",  # deferred: still an edge
             "src/climbflow/c.py": "import climbflow.a\ndef g(): ...\ndef _h(): ...\n",
             "src/climbflow/d.py": "from climbflow.c import _h\n",
+            "src/climbflow/e.py": "from .c import _h as h\n",  # relative: resolved, still private
             "src/climbflow/stages/__init__.py": "",
             "src/climbflow/stages/x.py": "def f():\n    from climbflow.sampledata import chexpert\n",
             "src/climbflow/sampledata/__init__.py": "",
@@ -172,4 +177,4 @@ def test_the_checks_find_a_cycle_a_deferred_import_a_tool_on_the_runtime_path_an
     )
     assert cycles(graph(root)) == [["climbflow.a", "climbflow.b", "climbflow.c"]]
     assert tool_importers(root) == {"climbflow.stages.x"}
-    assert private_imports(root) == ["climbflow.d: climbflow.c._h"]
+    assert private_imports(root) == ["climbflow.d: climbflow.c._h", "climbflow.e: climbflow.c._h"]
